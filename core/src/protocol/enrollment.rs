@@ -1,0 +1,276 @@
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::ProtocolError;
+
+/// The scheme of enrollment URIs (what the QR code or app link carries).
+pub const ENROLLMENT_URI_SCHEME: &str = "ciba-enroll";
+
+/// A parsed enrollment URI: `ciba-enroll://v1?issuer=<percent-encoded issuer>&code=<code>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrollmentUri {
+    /// The issuer (base URL) of the server to enroll with.
+    pub issuer: String,
+    /// The single-use enrollment code.
+    pub code: String,
+}
+
+impl EnrollmentUri {
+    /// Parses an enrollment URI. Unknown query parameters are ignored (forward compatibility);
+    /// a missing or empty `issuer` or `code`, another scheme or another version is an error.
+    pub fn parse(uri: &str) -> Result<Self, ProtocolError> {
+        let bad = |why: &str| ProtocolError::InvalidEnrollmentUri(why.to_owned());
+        let url = Url::parse(uri.trim()).map_err(|e| bad(&e.to_string()))?;
+        if url.scheme() != ENROLLMENT_URI_SCHEME {
+            return Err(bad("the scheme is not ciba-enroll"));
+        }
+        if url.host_str() != Some("v1") {
+            return Err(bad("unsupported version (expected ciba-enroll://v1)"));
+        }
+        let mut issuer = None;
+        let mut code = None;
+        for (key, value) in url.query_pairs() {
+            match key.as_ref() {
+                "issuer" if issuer.is_none() => issuer = Some(value.into_owned()),
+                "code" if code.is_none() => code = Some(value.into_owned()),
+                "issuer" | "code" => return Err(bad("a parameter is repeated")),
+                _ => {}
+            }
+        }
+        let issuer = issuer
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| bad("issuer is missing"))?;
+        let code = code
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| bad("code is missing"))?;
+        let issuer_url = Url::parse(&issuer).map_err(|_| bad("issuer is not a URL"))?;
+        if !matches!(issuer_url.scheme(), "https" | "http") {
+            return Err(bad("issuer is not an http(s) URL"));
+        }
+        Ok(Self { issuer, code })
+    }
+
+    /// Formats the URI, percent-encoding the issuer and the code.
+    pub fn to_uri_string(&self) -> String {
+        let mut url = format!("{ENROLLMENT_URI_SCHEME}://v1?");
+        url.push_str(
+            &url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("issuer", &self.issuer)
+                .append_pair("code", &self.code)
+                .finish(),
+        );
+        url
+    }
+}
+
+/// The push channel a device registers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PushProvider {
+    /// Firebase Cloud Messaging (Android).
+    Fcm,
+    /// Apple Push Notification service (iOS).
+    Apns,
+    /// No push: the device only polls.
+    None,
+}
+
+impl PushProvider {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fcm => "fcm",
+            Self::Apns => "apns",
+            Self::None => "none",
+        }
+    }
+}
+
+/// The APNs environment of a push token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PushEnvironment {
+    /// Production APNs / FCM.
+    #[default]
+    Production,
+    /// The APNs sandbox (development builds).
+    Sandbox,
+}
+
+impl PushEnvironment {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Production => "production",
+            Self::Sandbox => "sandbox",
+        }
+    }
+}
+
+/// A device's push registration: `{"provider", "token", "environment"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushRegistration {
+    /// The provider, or `none` when the device only polls.
+    pub provider: PushProvider,
+    /// The provider's token for this app install (absent for `none`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// The environment of the token (APNs); production when absent.
+    #[serde(default)]
+    pub environment: PushEnvironment,
+}
+
+impl PushRegistration {
+    /// A device that only polls.
+    pub fn none() -> Self {
+        Self {
+            provider: PushProvider::None,
+            token: None,
+            environment: PushEnvironment::Production,
+        }
+    }
+}
+
+/// The platform of a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    /// Android.
+    Android,
+    /// iOS / iPadOS.
+    Ios,
+    /// Anything else (the terminal authenticator, tests).
+    Other,
+}
+
+impl Platform {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Android => "android",
+            Self::Ios => "ios",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// What the device says about itself at enrollment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    /// A name the user recognises ("Mark's Pixel 8").
+    pub display_name: String,
+    /// The platform.
+    pub platform: Platform,
+    /// The hardware model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// The OS version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_version: Option<String>,
+    /// The embedding app's version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_version: Option<String>,
+    /// The SDK's version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdk_version: Option<String>,
+}
+
+/// Optional key attestation (not verified in protocol v1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attestation {
+    /// `android-key` or `apple-app-attest`.
+    pub format: String,
+    /// The attestation data, as the platform produced it.
+    pub data: String,
+}
+
+/// Body of `POST /device/v1/enrollments`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollmentRequest {
+    /// The enrollment code from the enrollment URI.
+    pub code: String,
+    /// The push registration.
+    pub push: PushRegistration,
+    /// What the device says about itself.
+    pub device: DeviceInfo,
+    /// Optional key attestation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestation: Option<Attestation>,
+}
+
+/// The enrolled user, as the device may show them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolledUser {
+    /// The user's stable subject identifier (the ID token's `sub`).
+    pub subject: String,
+    /// The user's display name, if the bank set one.
+    #[serde(default)]
+    pub display_name: Option<String>,
+}
+
+/// Answer to a successful enrollment (`201`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollmentResponse {
+    /// The device's identifier (the `kid` and `iss` of its decisions).
+    pub device_id: String,
+    /// The server's issuer.
+    pub issuer: String,
+    /// The enrolled user.
+    pub user: EnrolledUser,
+    /// A label for the account in the app's list.
+    pub account_label: String,
+    /// The server's clock, so the device can notice a skewed clock.
+    pub server_time: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enrollment_uri_round_trips_with_percent_encoding() {
+        let uri = EnrollmentUri {
+            issuer: "https://bank.example/ciba?x=1".into(),
+            code: "AbC-_9".into(),
+        };
+        let text = uri.to_uri_string();
+        assert!(text.starts_with(
+            "ciba-enroll://v1?issuer=https%3A%2F%2Fbank.example%2Fciba%3Fx%3D1&code="
+        ));
+        assert_eq!(EnrollmentUri::parse(&text), Ok(uri));
+    }
+
+    #[test]
+    fn enrollment_uri_rejects_wrong_shapes() {
+        for bad in [
+            "https://v1?issuer=https%3A%2F%2Fa&code=x",
+            "ciba-enroll://v2?issuer=https%3A%2F%2Fa&code=x",
+            "ciba-enroll://v1?code=x",
+            "ciba-enroll://v1?issuer=https%3A%2F%2Fa",
+            "ciba-enroll://v1?issuer=https%3A%2F%2Fa&code=",
+            "ciba-enroll://v1?issuer=ftp%3A%2F%2Fa&code=x",
+            "ciba-enroll://v1?issuer=https%3A%2F%2Fa&code=x&code=y",
+            "not a uri",
+        ] {
+            assert!(
+                EnrollmentUri::parse(bad).is_err(),
+                "{bad} should be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn enrollment_request_wire_shape() {
+        let json = r#"{"code":"c","push":{"provider":"fcm","token":"t","environment":"sandbox"},
+            "device":{"display_name":"Pixel","platform":"android"}}"#;
+        let req: EnrollmentRequest = serde_json::from_str(json).unwrap();
+        assert_eq!(req.push.provider, PushProvider::Fcm);
+        assert_eq!(req.push.environment, PushEnvironment::Sandbox);
+        assert_eq!(req.device.platform, Platform::Android);
+        let none: PushRegistration = serde_json::from_str(r#"{"provider":"none"}"#).unwrap();
+        assert_eq!(none, PushRegistration::none());
+        assert!(
+            serde_json::from_str::<PushRegistration>(r#"{"provider":"carrier-pigeon"}"#).is_err()
+        );
+    }
+}
