@@ -1,0 +1,142 @@
+//! Pairing: from an enrollment URI (a QR code or app link) to a stored [`Account`].
+
+use reqwest::Method;
+
+use super::device_api::decode;
+use super::issuer::{check_issuer, same_issuer};
+use super::{Account, Authenticator, AuthenticatorError, KeyStoreSigner};
+use crate::jose::software::random_b64u;
+use crate::protocol::{
+    DeviceInfo, EnrollmentRequest, EnrollmentResponse, EnrollmentUri, PushProvider,
+    PushRegistration, paths,
+};
+
+/// Bytes of randomness in local account ids and key aliases.
+const LOCAL_ID_BYTES: usize = 16;
+
+/// How far the server's clock may be from the device's before DPoP proofs start failing.
+const CLOCK_SKEW_WARNING_SECS: i64 = 30;
+
+impl Authenticator {
+    /// Enrolls this device with the server named in `uri` (`ciba-enroll://v1?issuer=…&code=…`).
+    ///
+    /// Creates a fresh P-256 key for the account, proves possession of it to the server, and
+    /// stores the resulting [`Account`]. If anything fails after the key was created, the key is
+    /// deleted again (and a device the server already enrolled is unenrolled, best effort), so a
+    /// failed pairing leaves nothing behind.
+    pub async fn enroll(
+        &self,
+        uri: &str,
+        device: DeviceInfo,
+        push: PushRegistration,
+    ) -> Result<Account, AuthenticatorError> {
+        let uri = EnrollmentUri::parse(uri)?;
+        check_issuer(&uri.issuer)?;
+        if matches!(push.provider, PushProvider::Fcm | PushProvider::Apns)
+            && push.token.as_deref().is_none_or(str::is_empty)
+        {
+            return Err(AuthenticatorError::InvalidInput(format!(
+                "a {} push registration needs a token",
+                push.provider.as_str()
+            )));
+        }
+
+        let key_alias = random_b64u(LOCAL_ID_BYTES)?;
+        self.keys.create_key(&key_alias)?;
+        let result = self.enroll_with_key(&uri, &key_alias, device, push).await;
+        if result.is_err()
+            && let Err(e) = self.keys.delete_key(&key_alias)
+        {
+            tracing::warn!(error = %e, "could not delete the key of a failed enrollment");
+        }
+        result
+    }
+
+    async fn enroll_with_key(
+        &self,
+        uri: &EnrollmentUri,
+        key_alias: &str,
+        device: DeviceInfo,
+        push: PushRegistration,
+    ) -> Result<Account, AuthenticatorError> {
+        let signer = KeyStoreSigner::new(std::sync::Arc::clone(&self.keys), key_alias)?;
+        let request = EnrollmentRequest {
+            code: uri.code.clone(),
+            push: push.clone(),
+            device,
+            attestation: None,
+        };
+        let body = serde_json::to_vec(&request)
+            .map_err(|e| AuthenticatorError::InvalidInput(e.to_string()))?;
+        let answer = self
+            .api
+            .call(
+                &signer,
+                &uri.issuer,
+                Method::POST,
+                paths::ENROLLMENTS,
+                Some(body),
+            )
+            .await?;
+
+        // From here on the server has a device record for this key: undo it if we cannot keep it.
+        let stored = self.store_enrollment(uri, key_alias, push, &answer);
+        if stored.is_err() {
+            self.unenroll_best_effort(&signer, &uri.issuer).await;
+        }
+        stored
+    }
+
+    fn store_enrollment(
+        &self,
+        uri: &EnrollmentUri,
+        key_alias: &str,
+        push: PushRegistration,
+        answer: &[u8],
+    ) -> Result<Account, AuthenticatorError> {
+        let response: EnrollmentResponse = decode("enrollment", answer)?;
+        if !same_issuer(&response.issuer, &uri.issuer) {
+            return Err(AuthenticatorError::Protocol(format!(
+                "the server says it is {:?}, but the enrollment URI named {:?}",
+                response.issuer, uri.issuer
+            )));
+        }
+        if response.device_id.is_empty() || response.user.subject.is_empty() {
+            return Err(AuthenticatorError::Protocol(
+                "the enrollment answer lacks a device id or subject".into(),
+            ));
+        }
+        let now = self.clock.now();
+        if (response.server_time - now).abs() > CLOCK_SKEW_WARNING_SECS {
+            tracing::warn!(
+                server_time = response.server_time,
+                device_time = now,
+                "the device clock differs from the server's; requests may be refused"
+            );
+        }
+        let account = Account {
+            id: random_b64u(LOCAL_ID_BYTES)?,
+            // The server's own spelling: decisions carry it as `aud`.
+            issuer: response.issuer,
+            device_id: response.device_id,
+            key_alias: key_alias.to_owned(),
+            subject: response.user.subject,
+            user_display_name: response.user.display_name,
+            account_label: response.account_label,
+            enrolled_at: now,
+            push,
+        };
+        self.accounts.save(&account)?;
+        Ok(account)
+    }
+
+    async fn unenroll_best_effort(&self, signer: &KeyStoreSigner, issuer: &str) {
+        if let Err(e) = self
+            .api
+            .call(signer, issuer, Method::DELETE, paths::DEVICE, None)
+            .await
+        {
+            tracing::warn!(error = %e, "could not unenroll the device of a failed enrollment");
+        }
+    }
+}
