@@ -94,15 +94,20 @@ impl Authenticator {
     ) -> Result<String, AuthenticatorError> {
         let view = &txn.view;
         check_txn_id(&view.id)?;
-        if view.status != TransactionStatus::Pending {
-            return Err(AuthenticatorError::InvalidInput(format!(
-                "transaction {} is no longer pending",
-                view.id
-            )));
-        }
         let now = self.clock.now();
-        if now >= view.expires_at {
-            return Err(AuthenticatorError::Expired);
+        match view.status {
+            TransactionStatus::Pending if now < view.expires_at => {}
+            TransactionStatus::Pending | TransactionStatus::Expired => {
+                return Err(AuthenticatorError::Expired);
+            }
+            TransactionStatus::Approved
+            | TransactionStatus::Denied
+            | TransactionStatus::Cancelled => {
+                return Err(AuthenticatorError::InvalidInput(format!(
+                    "transaction {} is no longer pending",
+                    view.id
+                )));
+            }
         }
         match (action, &deny_reason) {
             (DecisionAction::Approve, Some(_)) => {
@@ -218,12 +223,24 @@ mod tests {
         let auth = &fx.authenticator;
         let swk = || vec!["swk".to_owned()];
 
-        let mut decided = fx.transaction();
-        decided.view.status = TransactionStatus::Approved;
-        assert!(matches!(
-            auth.build_decision(&decided, DecisionAction::Approve, swk(), None),
-            Err(AuthenticatorError::InvalidInput(_))
-        ));
+        for status in [
+            TransactionStatus::Approved,
+            TransactionStatus::Denied,
+            TransactionStatus::Cancelled,
+        ] {
+            let mut decided = fx.transaction();
+            decided.view.status = status;
+            assert!(matches!(
+                auth.build_decision(&decided, DecisionAction::Approve, swk(), None),
+                Err(AuthenticatorError::InvalidInput(_))
+            ));
+        }
+        let mut expired = fx.transaction();
+        expired.view.status = TransactionStatus::Expired;
+        assert_eq!(
+            auth.build_decision(&expired, DecisionAction::Deny, vec![], None),
+            Err(AuthenticatorError::Expired)
+        );
 
         let txn = fx.transaction();
         assert!(matches!(

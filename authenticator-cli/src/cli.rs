@@ -1,0 +1,79 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// A terminal authenticator for CIBA: approve or deny sign-in and payment requests.
+#[derive(Debug, Parser)]
+#[command(name = "ciba-authenticator", version, about)]
+pub struct Cli {
+    /// Where accounts (accounts.json) and keys (keys/) are kept.
+    #[arg(
+        long,
+        global = true,
+        env = "CIBA_AUTHENTICATOR_HOME",
+        default_value = "./.ciba-authenticator"
+    )]
+    pub home: PathBuf,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Enroll with a server, using the `ciba-enroll://…` URI the bank gave you.
+    Enroll {
+        /// The enrollment URI (what the QR code carries).
+        uri: String,
+        /// A name for this device, as the bank will show it.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List the enrolled accounts.
+    Accounts,
+    /// List pending requests of all accounts.
+    List,
+    /// Show everything about one request.
+    Show {
+        /// The transaction id (`txn_…`).
+        txn: String,
+    },
+    /// Approve a request.
+    Approve {
+        /// The transaction id (`txn_…`).
+        txn: String,
+    },
+    /// Deny a request.
+    Deny {
+        /// The transaction id (`txn_…`).
+        txn: String,
+        /// Report the request as not recognised (possible fraud) instead of just declining.
+        #[arg(long)]
+        not_recognized: bool,
+    },
+    /// Poll for new requests and print each one once; optionally decide them automatically.
+    Watch {
+        /// Seconds between polls.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        interval: u64,
+        /// Decide every new request automatically (for scripts).
+        #[arg(long, value_enum)]
+        auto: Option<AutoDecision>,
+        /// Exit after the first new request has been handled.
+        #[arg(long)]
+        once: bool,
+    },
+}
+
+/// What `watch --auto` does with each request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AutoDecision {
+    /// Approve it.
+    Approve,
+    /// Deny it (as "user declined").
+    Deny,
+}

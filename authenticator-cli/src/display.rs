@@ -1,0 +1,141 @@
+//! How transactions look in a terminal. Everything the server sends is shown with control
+//! characters replaced, so a hostile binding message cannot rewrite the screen.
+
+use std::fmt::Write as _;
+
+use ciba_core::authenticator::{Account, Transaction};
+use ciba_core::protocol::TransactionStatus;
+
+/// Replaces control characters (escape sequences, newlines) with U+FFFD.
+pub fn clean(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect()
+}
+
+/// Seconds until `expires_at`, never negative.
+pub fn seconds_left(expires_at: i64, now: i64) -> i64 {
+    (expires_at - now).max(0)
+}
+
+/// One line per transaction: id, client, binding message, scopes, seconds left.
+pub fn summary_line(txn: &Transaction, now: i64) -> String {
+    let view = &txn.view;
+    let binding = view
+        .binding_message
+        .as_deref()
+        .map_or_else(|| "-".to_owned(), |m| format!("\"{}\"", clean(m)));
+    format!(
+        "{}  {}  {}  [{}]  {}s left",
+        clean(&view.id),
+        clean(&view.client.name),
+        binding,
+        clean(&view.scope.join(" ")),
+        seconds_left(view.expires_at, now)
+    )
+}
+
+fn status_name(status: TransactionStatus) -> &'static str {
+    match status {
+        TransactionStatus::Pending => "pending",
+        TransactionStatus::Approved => "approved",
+        TransactionStatus::Denied => "denied",
+        TransactionStatus::Expired => "expired",
+        TransactionStatus::Cancelled => "cancelled",
+    }
+}
+
+/// Everything the user must see before deciding, ending with the consent string the decision
+/// signs over.
+pub fn details(txn: &Transaction, account: Option<&Account>, now: i64) -> String {
+    let view = &txn.view;
+    let mut out = String::new();
+    let mut line = |label: &str, value: String| {
+        let _ = writeln!(out, "{label:<22}{value}");
+    };
+    line(
+        "Request",
+        format!("{} ({})", clean(&view.id), status_name(view.status)),
+    );
+    if let Some(account) = account {
+        let user = account
+            .user_display_name
+            .as_deref()
+            .unwrap_or(&account.subject);
+        line(
+            "Account",
+            format!("{} — {}", clean(&account.account_label), clean(user)),
+        );
+    }
+    line(
+        "Client",
+        format!(
+            "{} ({})",
+            clean(&view.client.name),
+            clean(&view.client.client_id)
+        ),
+    );
+    line("Scopes", clean(&view.scope.join(" ")));
+    line(
+        "Binding message",
+        view.binding_message
+            .as_deref()
+            .map_or_else(|| "(none)".to_owned(), clean),
+    );
+    if !view.acr_values.is_empty() {
+        line("ACR values", clean(&view.acr_values.join(" ")));
+    }
+    if view.user_code_required {
+        line("User code", "required".to_owned());
+    }
+    line(
+        "Requested",
+        format!(
+            "{} ({}s ago)",
+            view.requested_at,
+            (now - view.requested_at).max(0)
+        ),
+    );
+    line(
+        "Expires",
+        format!(
+            "{} (in {}s)",
+            view.expires_at,
+            seconds_left(view.expires_at, now)
+        ),
+    );
+    match &view.authorization_details {
+        None => line("Authorization details", "(none)".to_owned()),
+        Some(details) => {
+            let pretty = serde_json::to_string_pretty(details)
+                .unwrap_or_else(|e| format!("(cannot display: {e})"));
+            let _ = writeln!(out, "Authorization details:");
+            for l in pretty.lines() {
+                let _ = writeln!(out, "  {}", clean(l));
+            }
+        }
+    }
+    let _ = writeln!(out, "Consent string (what a decision signs over):");
+    match view.consent_string() {
+        Ok(consent) => {
+            for l in consent.split('\n') {
+                let _ = writeln!(out, "  | {}", clean(l));
+            }
+        }
+        Err(e) => {
+            let _ = writeln!(out, "  (cannot be computed: {e})");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_neutralised() {
+        assert_eq!(clean("ok\u{1b}[2Jx\ny"), "ok\u{fffd}[2Jx\u{fffd}y");
+        assert_eq!(seconds_left(10, 20), 0);
+    }
+}
