@@ -279,6 +279,24 @@ mod tests {
         );
     }
 
+    /// Apps and tests drive the SDK from spawned tasks and other threads.
+    #[test]
+    fn authenticator_and_its_futures_are_send() {
+        fn is_send_sync<T: Send + Sync>(_: &T) {}
+        fn is_send<T: Send>(_: T) {}
+        let fx = Fixture::new();
+        let auth = &fx.authenticator;
+        is_send_sync(auth);
+        let txn = fx.transaction();
+        is_send(auth.enroll("x", device(), PushRegistration::none()));
+        is_send(auth.pending());
+        is_send(auth.transaction("a", "t"));
+        is_send(auth.find_transaction("t"));
+        is_send(auth.handle_push("{}"));
+        is_send(auth.approve(&txn, vec![]));
+        is_send(auth.deny(&txn, crate::protocol::DenyReason::UserDeclined));
+    }
+
     #[test]
     fn fixture_account_is_listed_and_signs() {
         let fx = Fixture::new();
