@@ -1,1 +1,56 @@
-pub fn x() {}
+//! # ciba-server
+//!
+//! An OpenID Connect CIBA authorization server: client applications start backchannel
+//! authentication requests, the user's enrolled phones decide with signed decisions, and clients
+//! poll for tokens. [`app`] builds the HTTP application from an [`AppState`]; [`serve`] runs it.
+
+pub mod admin;
+pub mod ciba;
+pub mod clients;
+pub mod config;
+pub mod crypto;
+pub mod devices;
+pub mod http;
+pub mod state;
+pub mod store;
+pub mod tokens;
+
+use std::future::Future;
+use std::time::Duration;
+
+pub use http::app;
+pub use state::AppState;
+
+/// Runs the HTTP application on `listener` until `shutdown` resolves, with the background
+/// sweeper (expired requests past their tombstone retention, expired `jti`s and enrollments).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let sweeper = tokio::spawn(sweep_forever(state.clone()));
+    let result = axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    sweeper.abort();
+    result
+}
+
+async fn sweep_forever(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        let now = state.now();
+        match state
+            .store
+            .sweep(now, now - state.settings.ciba.tombstone_retention)
+            .await
+        {
+            Ok(stats) if stats != Default::default() => {
+                tracing::debug!(?stats, "swept expired records")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "sweep failed; will retry"),
+        }
+    }
+}

@@ -1,1 +1,211 @@
-fn main() {}
+//! The `ciba-server` binary: settings from a TOML file, the environment and flags; SQLite by default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use ciba_core::clock::SystemClock;
+use ciba_server::config::{LogFormat, Settings};
+use ciba_server::store::SqliteStore;
+use ciba_server::{AppState, crypto};
+use clap::Parser;
+
+/// OpenID Connect CIBA authorization server.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// TOML configuration file.
+    #[arg(long, env = "CIBA_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long, env = "CIBA_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Public issuer URL (default http://<listen>).
+    #[arg(long, env = "CIBA_ISSUER")]
+    issuer: Option<String>,
+    /// Database URL (default sqlite://./data/ciba.db).
+    #[arg(long, env = "CIBA_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Admin API bearer token (default: generated once into <data_dir>/admin-token).
+    #[arg(long, env = "CIBA_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// Log format.
+    #[arg(long, env = "CIBA_LOG_FORMAT", value_enum)]
+    log_format: Option<LogFormat>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let mut settings = match &args.config {
+        Some(path) => match Settings::from_file(path) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("ciba-server: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => Settings::default(),
+    };
+    if let Some(v) = args.listen {
+        settings.listen = v;
+    }
+    if let Some(v) = args.issuer {
+        settings.issuer = Some(v);
+    }
+    if let Some(v) = args.database_url {
+        settings.database_url = v;
+    }
+    if let Some(v) = args.admin_token {
+        settings.admin_token = Some(v);
+    }
+    if let Some(v) = args.log_format {
+        settings.log_format = v;
+    }
+    init_tracing(settings.log_format);
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ciba-server: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("ciba-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn run(mut settings: Settings) -> Result<(), String> {
+    let generated_token_file = if settings.admin_token.is_none() {
+        let (token, path) = development_admin_token(&settings.data_dir)?;
+        settings.admin_token = Some(token);
+        Some(path)
+    } else {
+        None
+    };
+    settings.validate().map_err(|e| e.to_string())?;
+
+    let url = settings.database_url.clone();
+    if !url.starts_with("sqlite:") {
+        return Err(format!(
+            "unsupported database URL {url:?}: this version supports sqlite:// only"
+        ));
+    }
+    let store = SqliteStore::open(&url, settings.database_max_connections)
+        .await
+        .map_err(|e| format!("cannot open the database {url}: {e}"))?;
+    let listen = settings.listen;
+    let state = AppState::new(settings, Arc::new(store), Arc::new(SystemClock))
+        .await
+        .map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+
+    tracing::info!(issuer = %state.issuer, %listen, database = %url, "ciba-server ready");
+    println!("ciba-server listening on http://{listen}");
+    println!("  issuer:    {}", state.issuer);
+    println!(
+        "  discovery: {}/.well-known/openid-configuration",
+        state.issuer
+    );
+    println!("  database:  {url}");
+    match &generated_token_file {
+        Some(path) => println!(
+            "  admin API: {}/admin/v1/…  with  Authorization: Bearer $(cat {})",
+            state.issuer,
+            path.display()
+        ),
+        None => println!(
+            "  admin API: {}/admin/v1/…  with the configured admin token",
+            state.issuer
+        ),
+    }
+
+    ciba_server::serve(listener, state, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// For development: a random admin token generated on first start and kept (mode 0600) in
+/// `<data_dir>/admin-token`, so the admin API is never open without a token.
+fn development_admin_token(data_dir: &Path) -> Result<(String, PathBuf), String> {
+    let path = data_dir.join("admin-token");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let token = existing.trim().to_owned();
+        if token.len() >= 16 {
+            return Ok((token, path));
+        }
+    }
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+    let token = crypto::random_b64u(32).map_err(|e| e.to_string())?;
+    write_private(&path, &token).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok((token, path))
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(content.as_bytes())?;
+    file.write_all(b"\n")
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    std::fs::write(path, format!("{content}\n"))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

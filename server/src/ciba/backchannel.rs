@@ -1,0 +1,179 @@
+//! The backchannel authentication endpoint's rules (CIBA Core §7).
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::validate::{parse_acr_values, validate_authorization_details};
+use super::{is_scope_token, validate_binding_message, validate_requested_expiry};
+use crate::crypto::{hash_secret, random_b64u, random_id};
+use crate::http::body::FormParams;
+use crate::http::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::store::{CibaRequest, Client, NewAuditEvent, RequestStatus, User};
+use crate::tokens::verify_own_id_token;
+
+/// The acknowledgement (CIBA §7.3).
+#[derive(Debug, Serialize)]
+pub struct BackchannelResponse {
+    /// The request's handle: 160 random bits, b64u; stored only hashed.
+    pub auth_req_id: String,
+    /// Seconds until it expires.
+    pub expires_in: i64,
+    /// Minimum seconds between polls.
+    pub interval: i64,
+}
+
+/// Validates an authenticated client's backchannel request and stores it as pending.
+pub async fn start_request(
+    state: &AppState,
+    client: &Client,
+    params: &FormParams,
+) -> ApiResult<BackchannelResponse> {
+    let settings = &state.settings.ciba;
+    if params.get("request").is_some() || params.get("request_uri").is_some() {
+        return Err(ApiError::invalid_request(
+            "signed authentication requests are not supported by this server yet",
+        ));
+    }
+    if params.get("client_notification_token").is_some() && client.delivery_mode == "poll" {
+        return Err(ApiError::invalid_request(
+            "client_notification_token is only for ping and push clients",
+        ));
+    }
+
+    let scope = requested_scope(params, client)?;
+    let user = resolve_user(state, params).await?;
+    let binding_message = params.get("binding_message").map(str::to_owned);
+    if let Some(message) = &binding_message {
+        validate_binding_message(message, settings.binding_message_max_chars)?;
+    }
+    let expires_in = match params.get("requested_expiry") {
+        Some(raw) => validate_requested_expiry(raw, settings.max_expiry)?,
+        None => settings.default_expiry,
+    };
+    let acr_values = parse_acr_values(params.get("acr_values"))?;
+    let authorization_details = match params.get("authorization_details") {
+        Some(raw) => validate_authorization_details(raw)?,
+        None => None,
+    };
+    // The user code is only meaningful where both sides enabled it; this server does not, so
+    // it is ignored (CIBA §7.1).
+
+    let now = state.now();
+    let auth_req_id = random_b64u(20)?;
+    let request = CibaRequest {
+        id: random_id("txn_")?,
+        auth_req_id_hash: hash_secret(&auth_req_id),
+        client_id: client.id.clone(),
+        user_id: user.id.clone(),
+        scope,
+        acr_values,
+        binding_message,
+        authorization_details: authorization_details
+            .map(|d| serde_json::Value::Array(d).to_string()),
+        challenge: random_b64u(32)?,
+        status: RequestStatus::Pending,
+        created_at: now,
+        expires_at: now + expires_in,
+        interval: settings.poll_interval,
+        last_polled_at: None,
+        decided_at: None,
+        decided_by: None,
+        amr: Vec::new(),
+        deny_reason: None,
+        redeemed_at: None,
+    };
+    state.store.insert_request(&request).await?;
+    state
+        .audit(NewAuditEvent {
+            at: now,
+            kind: "ciba_request",
+            user_id: Some(user.id.clone()),
+            client_id: Some(client.id.clone()),
+            device_id: None,
+            request_id: Some(request.id.clone()),
+            detail: json!({"scope": request.scope, "expires_in": expires_in}),
+        })
+        .await;
+    tracing::info!(txn = %request.id, client = %client.id, "backchannel authentication request accepted");
+    Ok(BackchannelResponse {
+        auth_req_id,
+        expires_in,
+        interval: request.interval,
+    })
+}
+
+/// `scope` must contain `openid`; every value must be registered for the client; order does not
+/// matter and duplicates collapse.
+fn requested_scope(params: &FormParams, client: &Client) -> ApiResult<Vec<String>> {
+    let raw = params.require("scope")?;
+    let mut scope: Vec<String> = Vec::new();
+    for value in raw.split(' ').filter(|v| !v.is_empty()) {
+        if !is_scope_token(value) {
+            return Err(ApiError::bad_request(
+                "invalid_scope",
+                format!("malformed scope value {value:?}"),
+            ));
+        }
+        if !client.scope.iter().any(|s| s == value) {
+            return Err(ApiError::bad_request(
+                "invalid_scope",
+                format!("scope {value} is not allowed for this client"),
+            ));
+        }
+        if !scope.iter().any(|s| s == value) {
+            scope.push(value.to_owned());
+        }
+    }
+    if !scope.iter().any(|s| s == "openid") {
+        return Err(ApiError::bad_request(
+            "invalid_scope",
+            "scope must contain openid",
+        ));
+    }
+    Ok(scope)
+}
+
+/// Exactly one of `login_hint`, `id_token_hint`, `login_hint_token` identifies the user.
+async fn resolve_user(state: &AppState, params: &FormParams) -> ApiResult<User> {
+    let hints = [
+        params.get("login_hint"),
+        params.get("id_token_hint"),
+        params.get("login_hint_token"),
+    ];
+    if hints.iter().flatten().count() != 1 {
+        return Err(ApiError::invalid_request(
+            "exactly one of login_hint, id_token_hint and login_hint_token is required",
+        ));
+    }
+    let user = match hints {
+        [Some(login_hint), _, _] => {
+            if login_hint.len() > 256 {
+                return Err(ApiError::bad_request("unknown_user_id", "no such user"));
+            }
+            state.store.user_by_login_hint(login_hint).await?
+        }
+        [_, Some(id_token), _] => {
+            let subject =
+                verify_own_id_token(&state.keys, &state.issuer, id_token).ok_or_else(|| {
+                    ApiError::invalid_request(
+                        "id_token_hint is not an ID token issued by this server",
+                    )
+                })?;
+            state.store.user_by_subject(&subject).await?
+        }
+        _ => {
+            return Err(ApiError::invalid_request(
+                "login_hint_token is not supported by this server",
+            ));
+        }
+    };
+    let user = user.ok_or_else(|| ApiError::bad_request("unknown_user_id", "no such user"))?;
+    if !user.is_active() {
+        return Err(ApiError::bad_request(
+            "access_denied",
+            "this user cannot be authenticated at the moment",
+        ));
+    }
+    Ok(user)
+}

@@ -1,0 +1,113 @@
+//! The token endpoint's CIBA grant (CIBA Core §10–11).
+
+use crate::crypto::hash_secret;
+use crate::http::body::FormParams;
+use crate::http::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::store::{Client, PollOutcome, RequestStatus};
+use crate::tokens::{IssuedTokens, TokenRequest, issue_tokens};
+
+fn error(code: &'static str, description: &str) -> ApiError {
+    ApiError::bad_request(code, description.to_owned())
+}
+
+/// Answers a poll: pending → `authorization_pending` or `slow_down`; denied → `access_denied`;
+/// expired → `expired_token`; approved → tokens, exactly once.
+pub async fn redeem_with_ciba_grant(
+    state: &AppState,
+    client: &Client,
+    params: &FormParams,
+) -> ApiResult<IssuedTokens> {
+    if client.delivery_mode == "push" {
+        return Err(error(
+            "unauthorized_client",
+            "push-mode clients receive tokens at their notification endpoint",
+        ));
+    }
+    let auth_req_id = params.require("auth_req_id")?;
+    let unknown = || error("invalid_grant", "unknown auth_req_id");
+    if auth_req_id.len() > 256 {
+        return Err(unknown());
+    }
+    let request = state
+        .store
+        .request_by_auth_req_id(&hash_secret(auth_req_id))
+        .await?
+        .ok_or_else(unknown)?;
+    if request.client_id != client.id {
+        return Err(unknown());
+    }
+    let now = state.now();
+    match request.status {
+        RequestStatus::Redeemed => {
+            return Err(error(
+                "invalid_grant",
+                "the tokens of this request were already issued",
+            ));
+        }
+        RequestStatus::Cancelled => {
+            return Err(error("access_denied", "the request was withdrawn"));
+        }
+        _ if now >= request.expires_at => {
+            return Err(error("expired_token", "the request expired"));
+        }
+        RequestStatus::Denied => return Err(error("access_denied", "the user denied the request")),
+        RequestStatus::Pending => {
+            return Err(
+                match state
+                    .store
+                    .record_poll(&request.id, now, state.settings.ciba.slow_down_step)
+                    .await?
+                {
+                    PollOutcome::Allowed => {
+                        error("authorization_pending", "the user has not decided yet")
+                    }
+                    PollOutcome::TooFast => {
+                        error("slow_down", "polling too fast; wait longer between polls")
+                    }
+                },
+            );
+        }
+        RequestStatus::Approved => {}
+    }
+    // The user may have been removed or locked since approving.
+    let user = state.store.user(&request.user_id).await?;
+    let Some(user) = user.filter(|u| u.is_active()) else {
+        return Err(error(
+            "access_denied",
+            "this user cannot be authenticated at the moment",
+        ));
+    };
+    let audience = state
+        .settings
+        .tokens
+        .access_token_audience
+        .as_deref()
+        .unwrap_or(&state.issuer);
+    let tokens = issue_tokens(
+        &state.keys,
+        &TokenRequest {
+            issuer: &state.issuer,
+            access_token_audience: audience,
+            client_id: &client.id,
+            subject: &user.subject,
+            scope: &request.scope,
+            amr: &request.amr,
+            auth_time: request.decided_at.unwrap_or(now),
+            auth_req_id: None,
+            now,
+            access_token_ttl: state.settings.tokens.access_token_ttl,
+            id_token_ttl: state.settings.tokens.id_token_ttl,
+        },
+    )
+    .map_err(ApiError::internal)?;
+    // Tokens leave only if this call wins the approved → redeemed transition.
+    if !state.store.redeem(&request.id, now).await? {
+        return Err(error(
+            "invalid_grant",
+            "the tokens of this request were already issued",
+        ));
+    }
+    tracing::info!(txn = %request.id, client = %client.id, "tokens issued");
+    Ok(tokens)
+}

@@ -1,0 +1,239 @@
+use serde::{Deserialize, Serialize};
+
+use super::{AUTH_METHODS, DELIVERY_MODES};
+use crate::crypto::{hash_secret, random_b64u};
+use crate::http::error::{ApiError, ApiResult};
+use crate::store::Client;
+
+/// A client registration, as the admin API (and the configuration file) take it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientRegistration {
+    /// Display name, shown on the user's phone.
+    pub name: String,
+    /// `poll` (ping and push are not offered yet).
+    pub backchannel_token_delivery_mode: String,
+    /// Required for ping and push.
+    #[serde(default)]
+    pub backchannel_client_notification_endpoint: Option<String>,
+    /// `client_secret_basic` (default) or `client_secret_post`.
+    #[serde(default)]
+    pub token_endpoint_auth_method: Option<String>,
+    /// Registered keys (kept for signed requests and `private_key_jwt`).
+    #[serde(default)]
+    pub jwks: Option<serde_json::Value>,
+    /// Registered key URL.
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    /// Space-separated scope values the client may request.
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// Logo shown on the phone (https).
+    #[serde(default)]
+    pub logo_uri: Option<String>,
+    /// `backchannel_user_code_parameter`.
+    #[serde(default)]
+    pub backchannel_user_code_parameter: Option<bool>,
+    /// `backchannel_authentication_request_signing_alg`.
+    #[serde(default)]
+    pub backchannel_authentication_request_signing_alg: Option<String>,
+}
+
+/// A registered client's metadata, as answered (the secret only at creation).
+#[derive(Debug, Clone, Serialize)]
+pub struct RegisteredClient {
+    /// `client_id`.
+    pub client_id: String,
+    /// Only in the creation answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    /// When it was registered.
+    pub client_id_issued_at: i64,
+    /// Name.
+    pub name: String,
+    /// Mode.
+    pub backchannel_token_delivery_mode: String,
+    /// Endpoint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backchannel_client_notification_endpoint: Option<String>,
+    /// Method.
+    pub token_endpoint_auth_method: String,
+    /// Allowed scope.
+    pub scope: String,
+    /// Grant types.
+    pub grant_types: Vec<&'static str>,
+    /// Logo.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+    /// User code support.
+    pub backchannel_user_code_parameter: bool,
+}
+
+impl RegisteredClient {
+    /// The public metadata of a stored client.
+    pub fn from_client(c: &Client, secret: Option<String>) -> Self {
+        Self {
+            client_id: c.id.clone(),
+            client_secret: secret,
+            client_id_issued_at: c.created_at,
+            name: c.name.clone(),
+            backchannel_token_delivery_mode: c.delivery_mode.clone(),
+            backchannel_client_notification_endpoint: c.notification_endpoint.clone(),
+            token_endpoint_auth_method: c.auth_method.clone(),
+            scope: c.scope.join(" "),
+            grant_types: vec![crate::ciba::CIBA_GRANT_TYPE],
+            logo_uri: c.logo_uri.clone(),
+            backchannel_user_code_parameter: c.user_code_parameter,
+        }
+    }
+}
+
+fn invalid_metadata(description: impl Into<String>) -> ApiError {
+    ApiError::bad_request("invalid_client_metadata", description)
+}
+
+/// Validates a registration and builds the client record with a fresh id and secret (≥ 256 bits);
+/// returns the record and the plaintext secret, which is shown once and stored only hashed.
+pub fn register_client(
+    reg: ClientRegistration,
+    default_scope: &[String],
+    now: i64,
+) -> ApiResult<(Client, String)> {
+    let name = reg.name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(invalid_metadata(
+            "name must be 1 to 100 printable characters",
+        ));
+    }
+    let mode = reg.backchannel_token_delivery_mode.as_str();
+    if !DELIVERY_MODES.contains(&mode) {
+        return Err(invalid_metadata(match mode {
+            "ping" | "push" => {
+                format!("delivery mode {mode} is not supported by this server yet; use poll")
+            }
+            _ => format!("unknown backchannel_token_delivery_mode {mode:?}"),
+        }));
+    }
+    if reg.backchannel_client_notification_endpoint.is_some() {
+        return Err(invalid_metadata(
+            "poll clients have no notification endpoint",
+        ));
+    }
+    let method = reg
+        .token_endpoint_auth_method
+        .unwrap_or_else(|| "client_secret_basic".into());
+    if !AUTH_METHODS.contains(&method.as_str()) {
+        return Err(invalid_metadata(format!(
+            "token_endpoint_auth_method {method:?} is not supported (use one of {})",
+            AUTH_METHODS.join(", ")
+        )));
+    }
+    if reg.backchannel_user_code_parameter == Some(true) {
+        return Err(invalid_metadata(
+            "user_code is not supported by this server",
+        ));
+    }
+    if reg.backchannel_authentication_request_signing_alg.is_some() {
+        return Err(invalid_metadata(
+            "signed authentication requests are not supported by this server yet",
+        ));
+    }
+    let scope: Vec<String> = match reg.scope.as_deref() {
+        None => default_scope.to_vec(),
+        Some(s) => {
+            let mut values: Vec<String> = Vec::new();
+            for v in s.split(' ').filter(|v| !v.is_empty()) {
+                if !crate::ciba::is_scope_token(v) {
+                    return Err(invalid_metadata(format!("invalid scope value {v:?}")));
+                }
+                if !values.iter().any(|x| x == v) {
+                    values.push(v.to_owned());
+                }
+            }
+            values
+        }
+    };
+    if !scope.iter().any(|s| s == "openid") {
+        return Err(invalid_metadata("scope must contain openid"));
+    }
+    if let Some(logo) = &reg.logo_uri {
+        match url::Url::parse(logo) {
+            Ok(u) if u.scheme() == "https" => {}
+            _ => return Err(invalid_metadata("logo_uri must be an https URL")),
+        }
+    }
+    if let Some(uri) = &reg.jwks_uri {
+        match url::Url::parse(uri) {
+            Ok(u) if u.scheme() == "https" => {}
+            _ => return Err(invalid_metadata("jwks_uri must be an https URL")),
+        }
+    }
+    let jwks = match reg.jwks {
+        None => None,
+        Some(v) if v.get("keys").is_some_and(serde_json::Value::is_array) => Some(v.to_string()),
+        Some(_) => {
+            return Err(invalid_metadata(
+                "jwks must be a JWK Set ({\"keys\": [...]})",
+            ));
+        }
+    };
+    let secret = random_b64u(32)?;
+    let client = Client {
+        id: random_b64u(16)?,
+        name: name.to_owned(),
+        logo_uri: reg.logo_uri,
+        delivery_mode: mode.to_owned(),
+        notification_endpoint: None,
+        auth_method: method,
+        secret_hash: Some(hash_secret(&secret)),
+        scope,
+        user_code_parameter: false,
+        request_signing_alg: None,
+        jwks,
+        jwks_uri: reg.jwks_uri,
+        created_at: now,
+    };
+    Ok((client, secret))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reg(mode: &str) -> ClientRegistration {
+        serde_json::from_value(
+            serde_json::json!({"name": "Console", "backchannel_token_delivery_mode": mode}),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn poll_client_gets_defaults_and_a_hashed_secret() {
+        let default = vec!["openid".to_owned(), "profile".to_owned()];
+        let (client, secret) = register_client(reg("poll"), &default, 5).unwrap();
+        assert_eq!(client.auth_method, "client_secret_basic");
+        assert_eq!(client.scope, default);
+        assert!(secret.len() >= 43);
+        assert_ne!(client.secret_hash.as_deref(), Some(secret.as_str()));
+    }
+
+    #[test]
+    fn refuses_bad_metadata() {
+        let default = vec!["openid".to_owned()];
+        for mode in ["ping", "push", "carrier"] {
+            assert_eq!(
+                register_client(reg(mode), &default, 0).unwrap_err().code,
+                "invalid_client_metadata"
+            );
+        }
+        let mut r = reg("poll");
+        r.scope = Some("profile".into());
+        assert!(register_client(r, &default, 0).is_err());
+        let mut r = reg("poll");
+        r.token_endpoint_auth_method = Some("none".into());
+        assert!(register_client(r, &default, 0).is_err());
+        let mut r = reg("poll");
+        r.logo_uri = Some("http://x/logo.png".into());
+        assert!(register_client(r, &default, 0).is_err());
+    }
+}

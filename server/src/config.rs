@@ -1,0 +1,271 @@
+//! Settings: defaults, then a TOML file, then environment variables, then command-line flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Everything the server can be told.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// The issuer URL (public base URL). Defaults to `http://<listen>`.
+    pub issuer: Option<String>,
+    /// `sqlite://path` (default `sqlite://./data/ciba.db`).
+    pub database_url: String,
+    /// Maximum database connections.
+    pub database_max_connections: u32,
+    /// Bearer token of the admin API. When unset, one is generated on first start and kept in
+    /// `<data_dir>/admin-token`.
+    pub admin_token: Option<String>,
+    /// Directory for generated files (the development admin token).
+    pub data_dir: PathBuf,
+    /// `text` or `json` logs.
+    pub log_format: LogFormat,
+    /// CIBA request settings.
+    pub ciba: CibaSettings,
+    /// Token settings.
+    pub tokens: TokenSettings,
+    /// Enrollment settings.
+    pub enrollment: EnrollmentSettings,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// CIBA request settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CibaSettings {
+    /// `expires_in` when the client does not ask (seconds).
+    pub default_expiry: i64,
+    /// The cap on `requested_expiry` (seconds).
+    pub max_expiry: i64,
+    /// Minimum seconds between token polls.
+    pub poll_interval: i64,
+    /// How much `slow_down` raises the interval (CIBA: at least 5).
+    pub slow_down_step: i64,
+    /// Longest accepted `binding_message`, in characters.
+    pub binding_message_max_chars: usize,
+    /// How long expired requests are kept (so late polls get `expired_token`), seconds.
+    pub tombstone_retention: i64,
+    /// Scope values a client gets when it registers none.
+    pub default_client_scope: Vec<String>,
+}
+
+/// Token settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokenSettings {
+    /// Access token lifetime (seconds).
+    pub access_token_ttl: i64,
+    /// ID token lifetime (seconds).
+    pub id_token_ttl: i64,
+    /// `aud` of access tokens; the issuer when unset.
+    pub access_token_audience: Option<String>,
+}
+
+/// Enrollment settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EnrollmentSettings {
+    /// Lifetime of enrollment codes (seconds).
+    pub code_ttl: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            issuer: None,
+            database_url: "sqlite://./data/ciba.db".into(),
+            database_max_connections: 8,
+            admin_token: None,
+            data_dir: PathBuf::from("./data"),
+            log_format: LogFormat::Text,
+            ciba: CibaSettings::default(),
+            tokens: TokenSettings::default(),
+            enrollment: EnrollmentSettings::default(),
+        }
+    }
+}
+
+impl Default for CibaSettings {
+    fn default() -> Self {
+        Self {
+            default_expiry: 300,
+            max_expiry: 1800,
+            poll_interval: 5,
+            slow_down_step: 5,
+            binding_message_max_chars: 64,
+            tombstone_retention: 86_400,
+            default_client_scope: ["openid", "profile", "email", "phone"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self {
+            access_token_ttl: 600,
+            id_token_ttl: 600,
+            access_token_audience: None,
+        }
+    }
+}
+
+impl Default for EnrollmentSettings {
+    fn default() -> Self {
+        Self { code_ttl: 600 }
+    }
+}
+
+/// Configuration errors.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for these settings.
+    #[error("invalid configuration in {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("invalid setting: {0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Reads a TOML file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The issuer, without a trailing slash.
+    pub fn issuer(&self) -> String {
+        match &self.issuer {
+            Some(i) => i.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
+    /// Checks ranges and the issuer: https, or http only on a loopback host (development).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        let issuer = self.issuer();
+        let url = match url::Url::parse(&issuer) {
+            Ok(u) => u,
+            Err(e) => return bad(format!("issuer {issuer:?} is not a URL: {e}")),
+        };
+        if url.query().is_some() || url.fragment().is_some() {
+            return bad("the issuer must not have a query or fragment".into());
+        }
+        match url.scheme() {
+            "https" => {}
+            "http" if is_loopback_host(url.host_str().unwrap_or_default()) => {}
+            _ => {
+                return bad(format!(
+                    "the issuer {issuer} must be https (plain http only on a loopback host)"
+                ));
+            }
+        }
+        let c = &self.ciba;
+        if c.default_expiry <= 0 || c.max_expiry < c.default_expiry {
+            return bad("ciba.default_expiry must be positive and at most ciba.max_expiry".into());
+        }
+        if c.poll_interval < 1 || c.slow_down_step < 5 {
+            return bad("ciba.poll_interval must be ≥ 1 and ciba.slow_down_step ≥ 5".into());
+        }
+        if c.binding_message_max_chars == 0 || c.binding_message_max_chars > 256 {
+            return bad("ciba.binding_message_max_chars must be within 1..=256".into());
+        }
+        if !c.default_client_scope.iter().any(|s| s == "openid") {
+            return bad("ciba.default_client_scope must contain openid".into());
+        }
+        if self.tokens.access_token_ttl <= 0
+            || self.tokens.id_token_ttl <= 0
+            || self.enrollment.code_ttl <= 0
+        {
+            return bad("token and enrollment lifetimes must be positive".into());
+        }
+        if let Some(token) = &self.admin_token
+            && token.len() < 16
+        {
+            return bad("admin_token must be at least 16 characters".into());
+        }
+        Ok(())
+    }
+}
+
+/// `localhost`, `127.0.0.0/8` or `::1`.
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_local() {
+        let s = Settings::default();
+        s.validate().unwrap();
+        assert_eq!(s.issuer(), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn plain_http_issuer_only_on_loopback() {
+        let mut s = Settings {
+            issuer: Some("http://bank.example".into()),
+            ..Settings::default()
+        };
+        assert!(s.validate().is_err());
+        s.issuer = Some("https://bank.example/ciba/".into());
+        s.validate().unwrap();
+        assert_eq!(s.issuer(), "https://bank.example/ciba");
+        s.issuer = Some("http://[::1]:9000".into());
+        s.validate().unwrap();
+    }
+
+    #[test]
+    fn toml_file_with_unknown_key_is_refused() {
+        let ok: Settings =
+            toml::from_str("listen = \"0.0.0.0:9000\"\n[ciba]\npoll_interval = 2\n").unwrap();
+        assert_eq!(ok.ciba.poll_interval, 2);
+        assert_eq!(ok.ciba.max_expiry, 1800);
+        assert!(toml::from_str::<Settings>("lisen = \"x\"").is_err());
+    }
+}

@@ -1,0 +1,191 @@
+use axum::http::StatusCode;
+use ciba_core::jose::{CompactJws, Jwk};
+use ciba_core::protocol::{
+    DECISION_MAX_LIFETIME_SECS, DECISION_TYP, DPOP_IAT_TOLERANCE_SECS, DecisionAction,
+    DecisionClaims, DecisionRequest, DecisionResponse, DecisionStatus, DenyReason, consent_hash,
+    error_codes,
+};
+use serde_json::json;
+
+use crate::crypto::{constant_time_eq, hash_secret, verify_es256};
+use crate::http::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::store::{CibaRequest, Decision, Device, NewAuditEvent, RequestStatus};
+
+fn invalid(description: &str) -> ApiError {
+    ApiError::bad_request(error_codes::INVALID_DECISION, description.to_owned())
+}
+
+/// Verifies a signed decision from `device` (already DPoP-authenticated) on transaction `txn_id`
+/// and records it; the first valid decision wins across devices and instances (§6).
+pub async fn record_decision(
+    state: &AppState,
+    device: &Device,
+    txn_id: &str,
+    body: DecisionRequest,
+) -> ApiResult<DecisionResponse> {
+    let request = state
+        .store
+        .request(txn_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such transaction"))?;
+    let claims = verify_decision(state, device, &request, &body.decision)?;
+    let now = state.now();
+
+    // Replay: a decision's jti is remembered past its expiry.
+    let key = format!(
+        "decision:{}",
+        hash_secret(&format!("{}:{}", device.id, claims.jti))
+    );
+    if !state
+        .store
+        .remember_jti(&key, claims.exp.max(now) + DPOP_IAT_TOLERANCE_SECS, now)
+        .await?
+    {
+        return Err(invalid("this decision was already submitted"));
+    }
+
+    let approved = claims.action == DecisionAction::Approve;
+    let decision = Decision {
+        approved,
+        device_id: device.id.clone(),
+        amr: claims.amr.clone(),
+        deny_reason: claims.deny_reason.map(|r| r.as_str().to_owned()),
+    };
+    if !state.store.decide(&request.id, &decision, now).await? {
+        let current = state.store.request(&request.id).await?;
+        return Err(match current.map(|r| r.status) {
+            Some(RequestStatus::Pending | RequestStatus::Cancelled) | None => ApiError::new(
+                StatusCode::GONE,
+                error_codes::EXPIRED,
+                "the transaction expired or was withdrawn",
+            ),
+            Some(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                error_codes::ALREADY_DECIDED,
+                "the transaction was already decided",
+            ),
+        });
+    }
+
+    let audit = |kind: &'static str, detail: serde_json::Value| NewAuditEvent {
+        at: now,
+        kind,
+        user_id: Some(device.user_id.clone()),
+        client_id: Some(request.client_id.clone()),
+        device_id: Some(device.id.clone()),
+        request_id: Some(request.id.clone()),
+        detail,
+    };
+    state
+        .audit(audit(
+            "decision",
+            json!({"action": if approved { "approve" } else { "deny" }, "amr": claims.amr,
+                   "deny_reason": decision.deny_reason}),
+        ))
+        .await;
+    if claims.deny_reason == Some(DenyReason::NotRecognized) {
+        tracing::warn!(txn = %request.id, user = %device.user_id, "the user reported a request as not recognised");
+        state
+            .audit(audit(
+                "fraud_reported",
+                json!({"client_id": request.client_id}),
+            ))
+            .await;
+    }
+    tracing::info!(txn = %request.id, device = %device.id, approved, "decision recorded");
+    Ok(DecisionResponse {
+        status: if approved {
+            DecisionStatus::Approved
+        } else {
+            DecisionStatus::Denied
+        },
+    })
+}
+
+/// Everything that makes a decision valid except freshness of its `jti` and the state change.
+fn verify_decision(
+    state: &AppState,
+    device: &Device,
+    request: &CibaRequest,
+    jws: &str,
+) -> ApiResult<DecisionClaims> {
+    if jws.len() > 16 * 1024 {
+        return Err(invalid("the decision is too large"));
+    }
+    let jws = CompactJws::parse(jws).map_err(|_| invalid("the decision is not a compact JWS"))?;
+    if jws.header.alg != "ES256" || jws.header.typ.as_deref() != Some(DECISION_TYP) {
+        return Err(invalid(
+            "the decision must have alg ES256 and typ ciba-decision+jwt",
+        ));
+    }
+    // The signer must be the device that posts it, an active device of the transaction's user.
+    if jws.header.kid.as_deref() != Some(device.id.as_str()) {
+        return Err(invalid("the decision's kid is not this device"));
+    }
+    if device.user_id != request.user_id {
+        return Err(invalid(
+            "this device does not belong to the transaction's user",
+        ));
+    }
+    let jwk: Jwk = serde_json::from_str(&device.public_jwk).map_err(ApiError::internal)?;
+    if !verify_es256(&jwk, jws.signing_input.as_bytes(), &jws.signature) {
+        return Err(invalid(
+            "the decision's signature does not verify with the device key",
+        ));
+    }
+    let claims: DecisionClaims = jws
+        .claims()
+        .map_err(|_| invalid("the decision's claims are malformed"))?;
+    if claims.iss != device.id || claims.aud != state.issuer || claims.txn != request.id {
+        return Err(invalid("iss, aud or txn does not match"));
+    }
+    if !constant_time_eq(&claims.challenge, &request.challenge) {
+        return Err(invalid("the challenge does not match the transaction"));
+    }
+    let details: Option<Vec<serde_json::Value>> = match &request.authorization_details {
+        Some(text) => Some(serde_json::from_str(text).map_err(ApiError::internal)?),
+        None => None,
+    };
+    let client_id = &request.client_id;
+    let expected = consent_hash(
+        client_id,
+        &request.scope,
+        request.binding_message.as_deref(),
+        details.as_deref(),
+    )
+    .map_err(ApiError::internal)?;
+    if !constant_time_eq(&claims.consent_hash, &expected) {
+        return Err(invalid(
+            "consent_hash does not match what the transaction shows",
+        ));
+    }
+    let now = state.now();
+    if claims.iat > now + DPOP_IAT_TOLERANCE_SECS || claims.exp <= now {
+        return Err(invalid("the decision is not valid at this time"));
+    }
+    if claims.exp <= claims.iat || claims.exp - claims.iat > DECISION_MAX_LIFETIME_SECS {
+        return Err(invalid(
+            "the decision must expire within 120 seconds of iat",
+        ));
+    }
+    if claims.jti.len() < 16 || claims.jti.len() > 256 {
+        return Err(invalid("jti must carry at least 96 bits"));
+    }
+    if claims.action == DecisionAction::Approve && claims.deny_reason.is_some() {
+        return Err(invalid("deny_reason is only for deny"));
+    }
+    // An approval says how the user was verified; declining needs no verification.
+    let amr_ok = (claims.action == DecisionAction::Deny || !claims.amr.is_empty())
+        && claims.amr.len() <= 10
+        && claims
+            .amr
+            .iter()
+            .all(|v| !v.is_empty() && v.len() <= 32 && v.bytes().all(|b| b.is_ascii_graphic()));
+    if !amr_ok {
+        return Err(invalid(
+            "amr must list up to 10 RFC 8176 method values (at least one to approve)",
+        ));
+    }
+    Ok(claims)
+}

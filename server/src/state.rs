@@ -1,0 +1,97 @@
+//! The application state shared by every handler.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use ciba_core::clock::SharedClock;
+
+use crate::config::Settings;
+use crate::crypto::hash_secret;
+use crate::store::{NewAuditEvent, Store};
+use crate::tokens::{KeyError, SigningKeys};
+
+/// Cheap to clone; everything lives behind one `Arc`.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// The state itself.
+pub struct Inner {
+    /// The settings the server started with.
+    pub settings: Settings,
+    /// The issuer, without a trailing slash.
+    pub issuer: String,
+    /// Storage.
+    pub store: Arc<dyn Store>,
+    /// Time.
+    pub clock: SharedClock,
+    /// Token signing keys.
+    pub keys: SigningKeys,
+    /// SHA-256 of the admin token.
+    admin_token_hash: String,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// Why the state could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// Settings are invalid.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// Keys could not be loaded or created.
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    /// No admin token was given.
+    #[error("an admin token is required")]
+    NoAdminToken,
+}
+
+impl AppState {
+    /// Builds the state: validates the settings and loads (or creates) the signing keys.
+    /// `settings.admin_token` must be set (the binary generates one for development).
+    pub async fn new(
+        settings: Settings,
+        store: Arc<dyn Store>,
+        clock: SharedClock,
+    ) -> Result<Self, StateError> {
+        settings.validate()?;
+        let admin_token = settings
+            .admin_token
+            .as_deref()
+            .ok_or(StateError::NoAdminToken)?;
+        let admin_token_hash = hash_secret(admin_token);
+        let keys = SigningKeys::load_or_create(store.as_ref(), clock.now()).await?;
+        let issuer = settings.issuer();
+        Ok(Self(Arc::new(Inner {
+            settings,
+            issuer,
+            store,
+            clock,
+            keys,
+            admin_token_hash,
+        })))
+    }
+
+    /// Whether `token` is the admin token (constant-time).
+    pub fn is_admin_token(&self, token: &str) -> bool {
+        crate::crypto::secret_matches(token, &self.admin_token_hash)
+    }
+
+    /// The current time.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// Records a security event. The audit log must not fail a request that already changed
+    /// state, so a storage failure here is logged loudly instead of returned.
+    pub async fn audit(&self, event: NewAuditEvent) {
+        if let Err(e) = self.store.append_audit(&event).await {
+            tracing::error!(error = %e, kind = event.kind, "could not record an audit event");
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Storage: one [`Store`] trait, one implementation per engine.
+//!
+//! Every state transition that two server instances or two devices could race on is a single
+//! conditional statement (compare-and-set), so exactly one caller wins: consuming an enrollment
+//! code, deciding a request, redeeming it, and remembering a `jti`.
+
+mod records;
+mod sqlite;
+
+pub use records::*;
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+
+/// Storage failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique value (username, email, key, …) is already taken.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database failed or is unreachable.
+    #[error("database: {0}")]
+    Database(String),
+    /// A stored value could not be read back (corrupt row).
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e
+            && db.is_unique_violation()
+        {
+            return Self::Conflict(db.message().to_owned());
+        }
+        Self::Database(e.to_string())
+    }
+}
+
+/// Shorthand.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What the server persists.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Checks the database answers (readiness).
+    async fn ping(&self) -> StoreResult<()>;
+
+    // --- users
+    /// Inserts a user; `Conflict` when the username, email, phone or subject is taken.
+    async fn insert_user(&self, user: &User) -> StoreResult<()>;
+    /// A user by internal id.
+    async fn user(&self, id: &str) -> StoreResult<Option<User>>;
+    /// A user by `subject`, `username`, `email` or `phone` (in that order of preference).
+    async fn user_by_login_hint(&self, hint: &str) -> StoreResult<Option<User>>;
+    /// A user by subject.
+    async fn user_by_subject(&self, subject: &str) -> StoreResult<Option<User>>;
+    /// Deletes a user with their devices and enrollments, and cancels their pending requests.
+    async fn delete_user(&self, id: &str) -> StoreResult<bool>;
+
+    // --- clients
+    /// Inserts a client.
+    async fn insert_client(&self, client: &Client) -> StoreResult<()>;
+    /// A client by `client_id`.
+    async fn client(&self, id: &str) -> StoreResult<Option<Client>>;
+    /// Deletes a client and cancels its pending requests.
+    async fn delete_client(&self, id: &str) -> StoreResult<bool>;
+
+    // --- enrollment and devices
+    /// Inserts an enrollment (its code only as a hash).
+    async fn insert_enrollment(&self, enrollment: &Enrollment) -> StoreResult<()>;
+    /// Consumes an unused, unexpired enrollment code and stores the device, atomically: a code
+    /// works once even under concurrent calls, and a refused device leaves the code unused.
+    async fn enroll_device(
+        &self,
+        code_hash: &str,
+        now: i64,
+        device: &Device,
+    ) -> StoreResult<EnrollOutcome>;
+    /// A device by the thumbprint of its key.
+    async fn device_by_jkt(&self, jkt: &str) -> StoreResult<Option<Device>>;
+    /// A device by id.
+    async fn device(&self, id: &str) -> StoreResult<Option<Device>>;
+    /// The devices of a user, newest first.
+    async fn devices_of_user(&self, user_id: &str) -> StoreResult<Vec<Device>>;
+    /// Marks a device revoked; false when it does not exist or was already revoked.
+    async fn revoke_device(&self, id: &str, now: i64) -> StoreResult<bool>;
+
+    // --- CIBA requests
+    /// Inserts a new pending request.
+    async fn insert_request(&self, request: &CibaRequest) -> StoreResult<()>;
+    /// A request by transaction id.
+    async fn request(&self, id: &str) -> StoreResult<Option<CibaRequest>>;
+    /// A request by the hash of its `auth_req_id`.
+    async fn request_by_auth_req_id(
+        &self,
+        auth_req_id_hash: &str,
+    ) -> StoreResult<Option<CibaRequest>>;
+    /// A user's pending, unexpired requests, newest first.
+    async fn pending_requests_of_user(
+        &self,
+        user_id: &str,
+        now: i64,
+    ) -> StoreResult<Vec<CibaRequest>>;
+    /// Records a token poll: `Allowed` when at least `interval` passed since the last poll,
+    /// otherwise `TooFast`, which also raises the interval by `slow_down_step` (CIBA §11).
+    async fn record_poll(
+        &self,
+        id: &str,
+        now: i64,
+        slow_down_step: i64,
+    ) -> StoreResult<PollOutcome>;
+    /// pending → approved | denied, only while unexpired. False when another decision won or
+    /// the request expired.
+    async fn decide(&self, id: &str, decision: &Decision, now: i64) -> StoreResult<bool>;
+    /// approved → redeemed, only while unexpired. False when already redeemed (or not approved).
+    async fn redeem(&self, id: &str, now: i64) -> StoreResult<bool>;
+
+    // --- replay cache
+    /// Remembers `key` until `expires_at`; false when it is already remembered (a replay).
+    async fn remember_jti(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool>;
+
+    // --- signing keys
+    /// All signing keys.
+    async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
+    /// Stores a signing key.
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()>;
+
+    // --- audit
+    /// Appends a security event.
+    async fn append_audit(&self, event: &NewAuditEvent) -> StoreResult<()>;
+    /// Security events, oldest first, filtered by user and start time.
+    async fn audit_events(
+        &self,
+        user_id: Option<&str>,
+        since: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditEvent>>;
+
+    // --- maintenance
+    /// Deletes requests whose expiry is older than `request_horizon`, expired `jti`s and
+    /// expired enrollments. Idempotent; safe to run from any instance.
+    async fn sweep(&self, now: i64, request_horizon: i64) -> StoreResult<SweepStats>;
+}

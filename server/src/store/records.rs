@@ -1,0 +1,304 @@
+//! The records the server stores. Plain data; the rules live in the domain modules.
+
+use serde::Serialize;
+
+/// An end user who approves requests on their phones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    /// Internal id (`usr_…`), used by the admin API.
+    pub id: String,
+    /// The stable subject identifier (`sub` of tokens).
+    pub subject: String,
+    /// Unique login name.
+    pub username: String,
+    /// Optional unique email.
+    pub email: Option<String>,
+    /// Optional unique phone number.
+    pub phone: Option<String>,
+    /// Name shown on the phone.
+    pub display_name: Option<String>,
+    /// `active` or `locked`.
+    pub status: String,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+impl User {
+    /// Whether CIBA requests for this user may go ahead.
+    pub fn is_active(&self) -> bool {
+        self.status == "active"
+    }
+}
+
+/// A registered client application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    /// `client_id`.
+    pub id: String,
+    /// Display name shown on the phone.
+    pub name: String,
+    /// Logo shown on the phone.
+    pub logo_uri: Option<String>,
+    /// `poll`, `ping` or `push`.
+    pub delivery_mode: String,
+    /// `backchannel_client_notification_endpoint` (ping/push).
+    pub notification_endpoint: Option<String>,
+    /// `token_endpoint_auth_method`.
+    pub auth_method: String,
+    /// SHA-256 (b64u) of the client secret.
+    pub secret_hash: Option<String>,
+    /// Scope values the client may request.
+    pub scope: Vec<String>,
+    /// `backchannel_user_code_parameter`.
+    pub user_code_parameter: bool,
+    /// `backchannel_authentication_request_signing_alg`.
+    pub request_signing_alg: Option<String>,
+    /// Registered JWK Set (JSON text).
+    pub jwks: Option<String>,
+    /// Registered JWK Set URL.
+    pub jwks_uri: Option<String>,
+    /// Registration time.
+    pub created_at: i64,
+}
+
+/// A pending enrollment (pairing) of a device for a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enrollment {
+    /// `enr_…`.
+    pub id: String,
+    /// The user being enrolled.
+    pub user_id: String,
+    /// SHA-256 (b64u) of the code.
+    pub code_hash: String,
+    /// Creation time.
+    pub created_at: i64,
+    /// Expiry.
+    pub expires_at: i64,
+}
+
+/// An enrolled authenticator device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    /// `dev_…`.
+    pub id: String,
+    /// Owner.
+    pub user_id: String,
+    /// RFC 7638 thumbprint of its key.
+    pub jkt: String,
+    /// Its public key (JWK JSON text).
+    pub public_jwk: String,
+    /// `active` or `revoked`.
+    pub status: String,
+    /// `fcm`, `apns` or `none`.
+    pub push_provider: String,
+    /// Provider token.
+    pub push_token: Option<String>,
+    /// `production` or `sandbox`.
+    pub push_environment: String,
+    /// Name the user gave.
+    pub display_name: String,
+    /// `android`, `ios`, `other`.
+    pub platform: String,
+    /// Model.
+    pub model: Option<String>,
+    /// OS version.
+    pub os_version: Option<String>,
+    /// App version.
+    pub app_version: Option<String>,
+    /// SDK version.
+    pub sdk_version: Option<String>,
+    /// Enrollment time.
+    pub enrolled_at: i64,
+    /// Revocation time.
+    pub revoked_at: Option<i64>,
+}
+
+impl Device {
+    /// Whether the device may act.
+    pub fn is_active(&self) -> bool {
+        self.status == "active"
+    }
+}
+
+/// What [`super::Store::enroll_device`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnrollOutcome {
+    /// The device was stored for this user.
+    Enrolled {
+        /// The enrolled user's id.
+        user_id: String,
+    },
+    /// The code is unknown, used or expired.
+    InvalidCode,
+    /// The key is already enrolled.
+    KeyAlreadyEnrolled,
+}
+
+/// Request states as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestStatus {
+    /// Waiting for the user.
+    Pending,
+    /// Approved, tokens not yet issued.
+    Approved,
+    /// Denied.
+    Denied,
+    /// Tokens issued (once).
+    Redeemed,
+    /// Withdrawn by the server (user or client removed).
+    Cancelled,
+}
+
+impl RequestStatus {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Denied => "denied",
+            Self::Redeemed => "redeemed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// From the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => Self::Pending,
+            "approved" => Self::Approved,
+            "denied" => Self::Denied,
+            "redeemed" => Self::Redeemed,
+            "cancelled" => Self::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+/// One CIBA request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CibaRequest {
+    /// Transaction id (`txn_…`), what devices see.
+    pub id: String,
+    /// SHA-256 (b64u) of the `auth_req_id`, what clients hold.
+    pub auth_req_id_hash: String,
+    /// The requesting client.
+    pub client_id: String,
+    /// The user asked.
+    pub user_id: String,
+    /// Requested scope values (deduplicated, in request order).
+    pub scope: Vec<String>,
+    /// Requested ACR values.
+    pub acr_values: Vec<String>,
+    /// Binding message.
+    pub binding_message: Option<String>,
+    /// RFC 9396 authorization details, JSON text of the array.
+    pub authorization_details: Option<String>,
+    /// Per-transaction challenge.
+    pub challenge: String,
+    /// State.
+    pub status: RequestStatus,
+    /// Creation time.
+    pub created_at: i64,
+    /// Expiry.
+    pub expires_at: i64,
+    /// Minimum seconds between polls.
+    pub interval: i64,
+    /// Last poll time.
+    pub last_polled_at: Option<i64>,
+    /// Decision time.
+    pub decided_at: Option<i64>,
+    /// Deciding device.
+    pub decided_by: Option<String>,
+    /// Authentication methods the device reported.
+    pub amr: Vec<String>,
+    /// Deny reason.
+    pub deny_reason: Option<String>,
+    /// Token issuance time.
+    pub redeemed_at: Option<i64>,
+}
+
+/// A decision to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// Approved or denied.
+    pub approved: bool,
+    /// Deciding device.
+    pub device_id: String,
+    /// Methods the device checked.
+    pub amr: Vec<String>,
+    /// Deny reason.
+    pub deny_reason: Option<String>,
+}
+
+/// What a poll did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollOutcome {
+    /// Polled no faster than the interval.
+    Allowed,
+    /// Too fast; the interval was raised.
+    TooFast,
+}
+
+/// A stored signing key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    /// Key id (JWK thumbprint).
+    pub kid: String,
+    /// `ES256`.
+    pub alg: String,
+    /// PKCS#8 DER.
+    pub private_der: Vec<u8>,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+/// A security event to record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAuditEvent {
+    /// When.
+    pub at: i64,
+    /// What (`ciba_request`, `decision`, `fraud_reported`, `enrollment`, …).
+    pub kind: &'static str,
+    /// User concerned.
+    pub user_id: Option<String>,
+    /// Client concerned.
+    pub client_id: Option<String>,
+    /// Device concerned.
+    pub device_id: Option<String>,
+    /// Request concerned.
+    pub request_id: Option<String>,
+    /// Details (no secrets).
+    pub detail: serde_json::Value,
+}
+
+/// A recorded security event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEvent {
+    /// Sequence number.
+    pub id: i64,
+    /// When.
+    pub at: i64,
+    /// What.
+    pub kind: String,
+    /// User concerned.
+    pub user_id: Option<String>,
+    /// Client concerned.
+    pub client_id: Option<String>,
+    /// Device concerned.
+    pub device_id: Option<String>,
+    /// Request concerned.
+    pub request_id: Option<String>,
+    /// Details.
+    pub detail: serde_json::Value,
+}
+
+/// What a sweep removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepStats {
+    /// Requests past their tombstone horizon.
+    pub requests: u64,
+    /// Expired replay-cache entries.
+    pub jtis: u64,
+    /// Expired enrollments.
+    pub enrollments: u64,
+}

@@ -1,0 +1,669 @@
+//! The embedded default: SQLite in WAL mode, one file on disk.
+
+use std::borrow::Cow;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Row, SqlStr};
+
+use super::*;
+
+/// Migrations, embedded in the binary.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+)];
+
+/// SQLite implementation of [`Store`].
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `url` (`sqlite://path` or `sqlite::memory:`)
+    /// and runs the migrations.
+    pub async fn open(url: &str, max_connections: u32) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        if let Some(parent) = Path::new(options.get_filename()).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Database(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .connect_with(options)
+            .await?;
+        let migrations: Vec<Migration> = MIGRATIONS
+            .iter()
+            .map(|(version, name, sql)| {
+                Migration::new(
+                    *version,
+                    Cow::Borrowed(*name),
+                    MigrationType::Simple,
+                    SqlStr::from_static(sql),
+                    false,
+                )
+            })
+            .collect();
+        let migrator = Migrator {
+            migrations: Cow::Owned(migrations),
+            ..Migrator::DEFAULT
+        };
+        migrator
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Database(format!("migration: {e}")))?;
+        Ok(Self { pool })
+    }
+
+    /// Closes the pool (waits for connections to finish).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn split_words(s: &str) -> Vec<String> {
+    s.split(' ')
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn user_from(row: &SqliteRow) -> StoreResult<User> {
+    Ok(User {
+        id: row.try_get("id")?,
+        subject: row.try_get("subject")?,
+        username: row.try_get("username")?,
+        email: row.try_get("email")?,
+        phone: row.try_get("phone")?,
+        display_name: row.try_get("display_name")?,
+        status: row.try_get("status")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn client_from(row: &SqliteRow) -> StoreResult<Client> {
+    Ok(Client {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        logo_uri: row.try_get("logo_uri")?,
+        delivery_mode: row.try_get("delivery_mode")?,
+        notification_endpoint: row.try_get("notification_endpoint")?,
+        auth_method: row.try_get("auth_method")?,
+        secret_hash: row.try_get("secret_hash")?,
+        scope: split_words(&row.try_get::<String, _>("scope")?),
+        user_code_parameter: row.try_get("user_code_parameter")?,
+        request_signing_alg: row.try_get("request_signing_alg")?,
+        jwks: row.try_get("jwks")?,
+        jwks_uri: row.try_get("jwks_uri")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn device_from(row: &SqliteRow) -> StoreResult<Device> {
+    Ok(Device {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        jkt: row.try_get("jkt")?,
+        public_jwk: row.try_get("public_jwk")?,
+        status: row.try_get("status")?,
+        push_provider: row.try_get("push_provider")?,
+        push_token: row.try_get("push_token")?,
+        push_environment: row.try_get("push_environment")?,
+        display_name: row.try_get("display_name")?,
+        platform: row.try_get("platform")?,
+        model: row.try_get("model")?,
+        os_version: row.try_get("os_version")?,
+        app_version: row.try_get("app_version")?,
+        sdk_version: row.try_get("sdk_version")?,
+        enrolled_at: row.try_get("enrolled_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
+fn request_from(row: &SqliteRow) -> StoreResult<CibaRequest> {
+    let status: String = row.try_get("status")?;
+    let amr: Option<String> = row.try_get("amr")?;
+    Ok(CibaRequest {
+        id: row.try_get("id")?,
+        auth_req_id_hash: row.try_get("auth_req_id_hash")?,
+        client_id: row.try_get("client_id")?,
+        user_id: row.try_get("user_id")?,
+        scope: split_words(&row.try_get::<String, _>("scope")?),
+        acr_values: split_words(&row.try_get::<String, _>("acr_values")?),
+        binding_message: row.try_get("binding_message")?,
+        authorization_details: row.try_get("authorization_details")?,
+        challenge: row.try_get("challenge")?,
+        status: RequestStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("request status {status}")))?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        interval: row.try_get("poll_interval")?,
+        last_polled_at: row.try_get("last_polled_at")?,
+        decided_at: row.try_get("decided_at")?,
+        decided_by: row.try_get("decided_by")?,
+        amr: match amr {
+            Some(text) => {
+                serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("amr: {e}")))?
+            }
+            None => Vec::new(),
+        },
+        deny_reason: row.try_get("deny_reason")?,
+        redeemed_at: row.try_get("redeemed_at")?,
+    })
+}
+
+fn audit_from(row: &SqliteRow) -> StoreResult<AuditEvent> {
+    let detail: String = row.try_get("detail")?;
+    Ok(AuditEvent {
+        id: row.try_get("id")?,
+        at: row.try_get("at")?,
+        kind: row.try_get("kind")?,
+        user_id: row.try_get("user_id")?,
+        client_id: row.try_get("client_id")?,
+        device_id: row.try_get("device_id")?,
+        request_id: row.try_get("request_id")?,
+        detail: serde_json::from_str(&detail)
+            .map_err(|e| StoreError::Corrupt(format!("audit detail: {e}")))?,
+    })
+}
+
+const REQUEST_COLUMNS: &str = "id, auth_req_id_hash, client_id, user_id, scope, acr_values, binding_message, \
+     authorization_details, challenge, status, created_at, expires_at, poll_interval, last_polled_at, \
+     decided_at, decided_by, amr, deny_reason, redeemed_at";
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn insert_user(&self, u: &User) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO users (id, subject, username, email, phone, display_name, status, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&u.id)
+        .bind(&u.subject)
+        .bind(&u.username)
+        .bind(&u.email)
+        .bind(&u.phone)
+        .bind(&u.display_name)
+        .bind(&u.status)
+        .bind(u.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn user(&self, id: &str) -> StoreResult<Option<User>> {
+        let row = sqlx::query("SELECT * FROM users WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(user_from).transpose()
+    }
+
+    async fn user_by_login_hint(&self, hint: &str) -> StoreResult<Option<User>> {
+        let row = sqlx::query(
+            "SELECT * FROM users WHERE subject = ?1 OR username = ?1 OR email = ?1 OR phone = ?1 \
+             ORDER BY CASE WHEN subject = ?1 THEN 0 WHEN username = ?1 THEN 1 WHEN email = ?1 THEN 2 ELSE 3 END \
+             LIMIT 1",
+        )
+        .bind(hint)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(user_from).transpose()
+    }
+
+    async fn user_by_subject(&self, subject: &str) -> StoreResult<Option<User>> {
+        let row = sqlx::query("SELECT * FROM users WHERE subject = ?")
+            .bind(subject)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(user_from).transpose()
+    }
+
+    async fn delete_user(&self, id: &str) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE requests SET status = 'cancelled' WHERE user_id = ? AND status IN ('pending', 'approved')")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        // Devices and enrollments go with the user (ON DELETE CASCADE).
+        let done = sqlx::query("DELETE FROM users WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn insert_client(&self, c: &Client) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO clients (id, name, logo_uri, delivery_mode, notification_endpoint, auth_method, \
+             secret_hash, scope, user_code_parameter, request_signing_alg, jwks, jwks_uri, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&c.id)
+        .bind(&c.name)
+        .bind(&c.logo_uri)
+        .bind(&c.delivery_mode)
+        .bind(&c.notification_endpoint)
+        .bind(&c.auth_method)
+        .bind(&c.secret_hash)
+        .bind(c.scope.join(" "))
+        .bind(c.user_code_parameter)
+        .bind(&c.request_signing_alg)
+        .bind(&c.jwks)
+        .bind(&c.jwks_uri)
+        .bind(c.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn client(&self, id: &str) -> StoreResult<Option<Client>> {
+        let row = sqlx::query("SELECT * FROM clients WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(client_from).transpose()
+    }
+
+    async fn delete_client(&self, id: &str) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE requests SET status = 'cancelled' WHERE client_id = ? AND status IN ('pending', 'approved')",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let done = sqlx::query("DELETE FROM clients WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn insert_enrollment(&self, e: &Enrollment) -> StoreResult<()> {
+        sqlx::query("INSERT INTO enrollments (id, user_id, code_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(&e.id)
+            .bind(&e.user_id)
+            .bind(&e.code_hash)
+            .bind(e.created_at)
+            .bind(e.expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn enroll_device(
+        &self,
+        code_hash: &str,
+        now: i64,
+        d: &Device,
+    ) -> StoreResult<EnrollOutcome> {
+        let mut tx = self.pool.begin().await?;
+        // The first statement writes, so the transaction holds the write lock from here on.
+        let consumed = sqlx::query(
+            "UPDATE enrollments SET used_at = ?, device_id = ? \
+             WHERE code_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING user_id",
+        )
+        .bind(now)
+        .bind(&d.id)
+        .bind(code_hash)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = consumed else {
+            return Ok(EnrollOutcome::InvalidCode);
+        };
+        let user_id: String = row.try_get("user_id")?;
+        let inserted = sqlx::query(
+            "INSERT INTO devices (id, user_id, jkt, public_jwk, status, push_provider, push_token, \
+             push_environment, display_name, platform, model, os_version, app_version, sdk_version, enrolled_at) \
+             VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&d.id)
+        .bind(&user_id)
+        .bind(&d.jkt)
+        .bind(&d.public_jwk)
+        .bind(&d.push_provider)
+        .bind(&d.push_token)
+        .bind(&d.push_environment)
+        .bind(&d.display_name)
+        .bind(&d.platform)
+        .bind(&d.model)
+        .bind(&d.os_version)
+        .bind(&d.app_version)
+        .bind(&d.sdk_version)
+        .bind(d.enrolled_at)
+        .execute(&mut *tx)
+        .await;
+        match inserted.map_err(StoreError::from) {
+            Ok(_) => {
+                tx.commit().await?;
+                Ok(EnrollOutcome::Enrolled { user_id })
+            }
+            // Rolling back leaves the code unused: the device may retry with a fresh key.
+            Err(StoreError::Conflict(_)) => Ok(EnrollOutcome::KeyAlreadyEnrolled),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn device_by_jkt(&self, jkt: &str) -> StoreResult<Option<Device>> {
+        let row = sqlx::query("SELECT * FROM devices WHERE jkt = ?")
+            .bind(jkt)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(device_from).transpose()
+    }
+
+    async fn device(&self, id: &str) -> StoreResult<Option<Device>> {
+        let row = sqlx::query("SELECT * FROM devices WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(device_from).transpose()
+    }
+
+    async fn devices_of_user(&self, user_id: &str) -> StoreResult<Vec<Device>> {
+        let rows =
+            sqlx::query("SELECT * FROM devices WHERE user_id = ? ORDER BY enrolled_at DESC, id")
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(device_from).collect()
+    }
+
+    async fn revoke_device(&self, id: &str, now: i64) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE devices SET status = 'revoked', revoked_at = ? WHERE id = ? AND status = 'active'")
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn insert_request(&self, r: &CibaRequest) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO requests (id, auth_req_id_hash, client_id, user_id, scope, acr_values, binding_message, \
+             authorization_details, challenge, status, created_at, expires_at, poll_interval) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&r.id)
+        .bind(&r.auth_req_id_hash)
+        .bind(&r.client_id)
+        .bind(&r.user_id)
+        .bind(r.scope.join(" "))
+        .bind(r.acr_values.join(" "))
+        .bind(&r.binding_message)
+        .bind(&r.authorization_details)
+        .bind(&r.challenge)
+        .bind(r.status.as_str())
+        .bind(r.created_at)
+        .bind(r.expires_at)
+        .bind(r.interval)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn request(&self, id: &str) -> StoreResult<Option<CibaRequest>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {REQUEST_COLUMNS} FROM requests WHERE id = ?"
+        ));
+        let row = sqlx::query(sql).bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(request_from).transpose()
+    }
+
+    async fn request_by_auth_req_id(&self, hash: &str) -> StoreResult<Option<CibaRequest>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {REQUEST_COLUMNS} FROM requests WHERE auth_req_id_hash = ?"
+        ));
+        let row = sqlx::query(sql)
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(request_from).transpose()
+    }
+
+    async fn pending_requests_of_user(
+        &self,
+        user_id: &str,
+        now: i64,
+    ) -> StoreResult<Vec<CibaRequest>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {REQUEST_COLUMNS} FROM requests WHERE user_id = ? AND status = 'pending' AND expires_at > ? \
+             ORDER BY created_at DESC, id DESC LIMIT 100"
+        ));
+        let rows = sqlx::query(sql)
+            .bind(user_id)
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(request_from).collect()
+    }
+
+    async fn record_poll(
+        &self,
+        id: &str,
+        now: i64,
+        slow_down_step: i64,
+    ) -> StoreResult<PollOutcome> {
+        let allowed = sqlx::query(
+            "UPDATE requests SET last_polled_at = ? \
+             WHERE id = ? AND (last_polled_at IS NULL OR last_polled_at + poll_interval <= ?)",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        if allowed.rows_affected() == 1 {
+            return Ok(PollOutcome::Allowed);
+        }
+        sqlx::query("UPDATE requests SET last_polled_at = ?, poll_interval = poll_interval + ? WHERE id = ?")
+            .bind(now)
+            .bind(slow_down_step)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(PollOutcome::TooFast)
+    }
+
+    async fn decide(&self, id: &str, d: &Decision, now: i64) -> StoreResult<bool> {
+        let amr = serde_json::to_string(&d.amr).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let done = sqlx::query(
+            "UPDATE requests SET status = ?, decided_at = ?, decided_by = ?, amr = ?, deny_reason = ? \
+             WHERE id = ? AND status = 'pending' AND expires_at > ?",
+        )
+        .bind(if d.approved { RequestStatus::Approved.as_str() } else { RequestStatus::Denied.as_str() })
+        .bind(now)
+        .bind(&d.device_id)
+        .bind(amr)
+        .bind(&d.deny_reason)
+        .bind(id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn redeem(&self, id: &str, now: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE requests SET status = 'redeemed', redeemed_at = ? \
+             WHERE id = ? AND status = 'approved' AND expires_at > ?",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn remember_jti(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool> {
+        // Inserts, or takes over an entry that has already expired; a live entry is a replay.
+        let done = sqlx::query(
+            "INSERT INTO seen_jtis (key, expires_at) VALUES (?, ?) \
+             ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE seen_jtis.expires_at <= ?",
+        )
+        .bind(key)
+        .bind(expires_at)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
+        let rows = sqlx::query(
+            "SELECT kid, alg, private_der, created_at FROM signing_keys ORDER BY created_at, kid",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(SigningKeyRecord {
+                    kid: row.try_get("kid")?,
+                    alg: row.try_get("alg")?,
+                    private_der: row.try_get("private_der")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn insert_signing_key(&self, k: &SigningKeyRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, alg, private_der, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(&k.kid)
+        .bind(&k.alg)
+        .bind(&k.private_der)
+        .bind(k.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn append_audit(&self, e: &NewAuditEvent) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO audit_events (at, kind, user_id, client_id, device_id, request_id, detail) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(e.at)
+        .bind(e.kind)
+        .bind(&e.user_id)
+        .bind(&e.client_id)
+        .bind(&e.device_id)
+        .bind(&e.request_id)
+        .bind(e.detail.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn audit_events(
+        &self,
+        user_id: Option<&str>,
+        since: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditEvent>> {
+        let rows = sqlx::query(
+            "SELECT * FROM audit_events WHERE (?1 IS NULL OR user_id = ?1) AND (?2 IS NULL OR at >= ?2) \
+             ORDER BY id LIMIT ?3",
+        )
+        .bind(user_id)
+        .bind(since)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(audit_from).collect()
+    }
+
+    async fn sweep(&self, now: i64, request_horizon: i64) -> StoreResult<SweepStats> {
+        let requests = sqlx::query("DELETE FROM requests WHERE expires_at < ?")
+            .bind(request_horizon)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        let jtis = sqlx::query("DELETE FROM seen_jtis WHERE expires_at <= ?")
+            .bind(now)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        let enrollments =
+            sqlx::query("DELETE FROM enrollments WHERE expires_at <= ? AND used_at IS NULL")
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        Ok(SweepStats {
+            requests,
+            jtis,
+            enrollments,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        (dir, SqliteStore::open(&url, 4).await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn jti_is_remembered_until_it_expires() {
+        let (_d, s) = store().await;
+        assert!(s.remember_jti("k", 100, 0).await.unwrap());
+        assert!(!s.remember_jti("k", 150, 50).await.unwrap());
+        assert!(
+            s.remember_jti("k", 300, 100).await.unwrap(),
+            "expired entries are taken over"
+        );
+        assert_eq!(s.sweep(400, 0).await.unwrap().jtis, 1);
+    }
+
+    #[tokio::test]
+    async fn migrations_run_once_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let a = SqliteStore::open(&url, 2).await.unwrap();
+        a.insert_signing_key(&SigningKeyRecord {
+            kid: "k".into(),
+            alg: "ES256".into(),
+            private_der: vec![1, 2],
+            created_at: 1,
+        })
+        .await
+        .unwrap();
+        a.close().await;
+        let b = SqliteStore::open(&url, 2).await.unwrap();
+        assert_eq!(b.signing_keys().await.unwrap().len(), 1);
+    }
+}
