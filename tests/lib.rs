@@ -1,1 +1,387 @@
+//! Harness of the end-to-end tests: the real server on an ephemeral port with a SQLite file on
+//! disk and an injected clock, driven over HTTP by a client and by the real authenticator SDK.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ciba_core::authenticator::{
+    Account, Authenticator, AuthenticatorConfig, MemoryAccountStore, SoftwareKeyStore,
+};
+use ciba_core::clock::{Clock, ManualClock, SystemClock};
+use ciba_core::protocol::{DeviceInfo, Platform, PushRegistration};
+use ciba_server::AppState;
+use ciba_server::config::Settings;
+use ciba_server::store::SqliteStore;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The admin token of test servers.
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+/// A running server.
+pub struct TestServer {
+    /// Base URL and issuer.
+    pub issuer: String,
+    /// The clock the server reads; tests move it.
+    pub clock: ManualClock,
+    /// An HTTP client.
+    pub http: reqwest::Client,
+    addr: SocketAddr,
+    db_path: PathBuf,
+    settings: Settings,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+    store: Option<SqliteStore>,
+    _dir: Arc<tempfile::TempDir>,
+}
+
+impl TestServer {
+    /// Starts a server with a fresh database; the clock starts at the real time (so token
+    /// libraries that check `exp` against the system clock agree).
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a server after `tweak` adjusts its settings.
+    pub async fn start_with(tweak: impl FnOnce(&mut Settings)) -> Self {
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        let db_path = dir.path().join("ciba.db");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut settings = Settings {
+            listen: addr,
+            issuer: Some(format!("http://{addr}")),
+            database_url: format!("sqlite://{}", db_path.display()),
+            admin_token: Some(ADMIN_TOKEN.into()),
+            data_dir: dir.path().to_path_buf(),
+            ..Settings::default()
+        };
+        tweak(&mut settings);
+        let mut server = Self {
+            issuer: format!("http://{addr}"),
+            clock: ManualClock::new(SystemClock.now()),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            addr,
+            db_path,
+            settings,
+            stop: None,
+            task: None,
+            store: None,
+            _dir: dir,
+        };
+        server.launch(listener).await;
+        server
+    }
+
+    async fn launch(&mut self, listener: tokio::net::TcpListener) {
+        let url = format!("sqlite://{}", self.db_path.display());
+        let store = SqliteStore::open(&url, 8).await.unwrap();
+        let state = AppState::new(
+            self.settings.clone(),
+            Arc::new(store.clone()),
+            Arc::new(self.clock.clone()),
+        )
+        .await
+        .unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            ciba_server::serve(listener, state, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        self.stop = Some(tx);
+        self.task = Some(task);
+        self.store = Some(store);
+    }
+
+    /// Stops the server (graceful shutdown, database closed) and starts a new one on the same
+    /// port and database file: nothing survives but what is on disk.
+    pub async fn restart(&mut self) {
+        self.stop.take().unwrap().send(()).unwrap();
+        self.task.take().unwrap().await.unwrap();
+        self.store.take().unwrap().close().await;
+        let listener = tokio::net::TcpListener::bind(self.addr).await.unwrap();
+        self.launch(listener).await;
+    }
+
+    /// `issuer + path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer)
+    }
+
+    /// An admin API call; returns status and JSON body (Null when empty).
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(ADMIN_TOKEN);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap()
+            },
+        )
+    }
+
+    /// Creates a user; returns its JSON.
+    pub async fn create_user(&self, username: &str) -> Value {
+        let (status, body) = self
+            .admin(
+                reqwest::Method::POST,
+                "/admin/v1/users",
+                Some(json!({"username": username, "display_name": format!("{username} Example")})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body
+    }
+
+    /// Registers a poll client; returns (client_id, client_secret).
+    pub async fn create_client(&self, extra: Value) -> TestClient {
+        let mut body = json!({"name": "Customer Service Console", "backchannel_token_delivery_mode": "poll",
+                              "scope": "openid profile accounts payments"});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let (status, body) = self
+            .admin(reqwest::Method::POST, "/admin/v1/clients", Some(body))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        TestClient {
+            id: body["client_id"].as_str().unwrap().into(),
+            secret: body["client_secret"].as_str().unwrap().into(),
+            post: body["token_endpoint_auth_method"] == "client_secret_post",
+        }
+    }
+
+    /// A fresh enrollment URI for a user.
+    pub async fn enrollment_uri(&self, user_id: &str) -> String {
+        let (status, body) = self
+            .admin(
+                reqwest::Method::POST,
+                &format!("/admin/v1/users/{user_id}/enrollments"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["uri"].as_str().unwrap().into()
+    }
+
+    /// A new SDK instance (fresh in-memory stores) on the server's clock.
+    pub fn authenticator(&self) -> Authenticator {
+        Authenticator::new(
+            Arc::new(MemoryAccountStore::new()),
+            Arc::new(SoftwareKeyStore::in_memory()),
+            Arc::new(self.clock.clone()),
+            AuthenticatorConfig::default(),
+        )
+        .unwrap()
+    }
+
+    /// A user with one enrolled SDK device.
+    pub async fn user_with_device(&self, username: &str) -> (Value, Authenticator, Account) {
+        let user = self.create_user(username).await;
+        let sdk = self.authenticator();
+        let uri = self.enrollment_uri(user["id"].as_str().unwrap()).await;
+        let account = sdk
+            .enroll(&uri, device_info(), PushRegistration::none())
+            .await
+            .unwrap();
+        (user, sdk, account)
+    }
+
+    /// POSTs a form to an OAuth endpoint with the client's authentication.
+    pub async fn oauth_post(
+        &self,
+        path: &str,
+        client: &TestClient,
+        params: &[(&str, &str)],
+    ) -> OAuthAnswer {
+        let mut form: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
+        let mut req = self.http.post(self.url(path));
+        if client.post {
+            form.push(("client_id".into(), client.id.clone()));
+            form.push(("client_secret".into(), client.secret.clone()));
+        } else {
+            req = req.basic_auth(&client.id, Some(&client.secret));
+        }
+        OAuthAnswer::from(req.form(&form).send().await.unwrap()).await
+    }
+
+    /// A backchannel authentication request.
+    pub async fn backchannel(&self, client: &TestClient, params: &[(&str, &str)]) -> OAuthAnswer {
+        self.oauth_post("/backchannel/authenticate", client, params)
+            .await
+    }
+
+    /// A backchannel request that must succeed; returns the `auth_req_id`.
+    pub async fn start_ciba(&self, client: &TestClient, login_hint: &str) -> String {
+        let answer = self
+            .backchannel(
+                client,
+                &[
+                    ("scope", "openid accounts"),
+                    ("login_hint", login_hint),
+                    ("binding_message", "W4-7QX"),
+                ],
+            )
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        answer.body["auth_req_id"].as_str().unwrap().into()
+    }
+
+    /// A token request with the CIBA grant.
+    pub async fn poll(&self, client: &TestClient, auth_req_id: &str) -> OAuthAnswer {
+        self.oauth_post(
+            "/token",
+            client,
+            &[
+                ("grant_type", "urn:openid:params:grant-type:ciba"),
+                ("auth_req_id", auth_req_id),
+            ],
+        )
+        .await
+    }
+}
+
+/// The device info the tests enroll with.
+pub fn device_info() -> DeviceInfo {
+    DeviceInfo {
+        display_name: "Test Phone".into(),
+        platform: Platform::Other,
+        model: Some("e2e".into()),
+        os_version: None,
+        app_version: None,
+        sdk_version: Some(ciba_core::authenticator::SDK_VERSION.into()),
+    }
+}
+
+/// A registered client.
+#[derive(Debug, Clone)]
+pub struct TestClient {
+    /// `client_id`.
+    pub id: String,
+    /// `client_secret`.
+    pub secret: String,
+    /// Authenticates with `client_secret_post` instead of Basic.
+    pub post: bool,
+}
+
+/// An OAuth endpoint's answer.
+#[derive(Debug)]
+pub struct OAuthAnswer {
+    /// HTTP status.
+    pub status: u16,
+    /// JSON body.
+    pub body: Value,
+    /// Headers.
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl OAuthAnswer {
+    async fn from(resp: reqwest::Response) -> Self {
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        let body =
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+        Self {
+            status,
+            body,
+            headers,
+        }
+    }
+
+    /// The `error` code, asserting a 400.
+    pub fn error(&self) -> &str {
+        self.body["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error in {}", self.body))
+    }
+}
+
+/// A DPoP proof by an account's key for `method path` at the server clock's time.
+pub fn proof(
+    server: &TestServer,
+    sdk: &Authenticator,
+    account: &Account,
+    method: &str,
+    path: &str,
+) -> String {
+    let signer = sdk.signer(&account.id).unwrap();
+    let jti = ciba_core::jose::software::random_b64u(16).unwrap();
+    ciba_core::jose::dpop_proof(&signer, method, &server.url(path), server.clock.now(), &jti)
+        .unwrap()
+}
+
+/// A raw device API call with a given DPoP proof; returns status and JSON body.
+pub async fn device_call(
+    server: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    dpop: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = server
+        .http
+        .request(method, server.url(path))
+        .header("DPoP", dpop);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (
+        status,
+        if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        },
+    )
+}
+
+/// Posts a decision JWS for `txn_id` as `account`'s device.
+pub async fn post_decision(
+    server: &TestServer,
+    sdk: &Authenticator,
+    account: &Account,
+    txn_id: &str,
+    jws: &str,
+) -> (u16, Value) {
+    let path = format!("/device/v1/transactions/{txn_id}/decision");
+    let dpop = proof(server, sdk, account, "POST", &path);
+    device_call(
+        server,
+        reqwest::Method::POST,
+        &path,
+        &dpop,
+        Some(json!({ "decision": jws })),
+    )
+    .await
+}

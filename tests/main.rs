@@ -1,1 +1,8 @@
+//! End-to-end tests: one binary (link once), modules per area.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod admin_api;
+mod attacks;
+mod flows;
+mod restart;
+mod validation;

@@ -1,0 +1,72 @@
+//! The server restarted between request and approval loses nothing.
+
+use ciba_e2e::*;
+use reqwest::Method;
+use serde_json::json;
+
+#[tokio::test]
+async fn restart_between_request_and_approval_loses_nothing() {
+    let mut server = TestServer::start().await;
+    let (_user, sdk, account) = server.user_with_device("alice").await;
+    let client = server.create_client(json!({})).await;
+    let auth_req_id = server.start_ciba(&client, "alice").await;
+    let jwks_before: serde_json::Value = server
+        .http
+        .get(server.url("/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let used_proof = proof(&server, &sdk, &account, "GET", "/device/v1/transactions");
+    assert_eq!(
+        device_call(
+            &server,
+            Method::GET,
+            "/device/v1/transactions",
+            &used_proof,
+            None
+        )
+        .await
+        .0,
+        200
+    );
+
+    server.restart().await;
+
+    // The replay cache survived.
+    assert_eq!(
+        device_call(
+            &server,
+            Method::GET,
+            "/device/v1/transactions",
+            &used_proof,
+            None
+        )
+        .await
+        .0,
+        401
+    );
+    // The request, the device, the client and the signing key survived.
+    let txn = sdk.pending().await.unwrap().remove(0);
+    sdk.approve(&txn, vec!["swk".into()]).await.unwrap();
+    let answer = server.poll(&client, &auth_req_id).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let jwks_after: serde_json::Value = server
+        .http
+        .get(server.url("/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks_before, jwks_after);
+    crate::flows::verify_with_jwks(
+        &server,
+        answer.body["id_token"].as_str().unwrap(),
+        &client.id,
+    )
+    .await;
+}

@@ -1,0 +1,316 @@
+//! Bad requests get typed RFC 6749 errors and change nothing.
+
+use ciba_e2e::*;
+use reqwest::Method;
+use serde_json::json;
+
+#[tokio::test]
+async fn bad_backchannel_requests_get_typed_errors_and_store_nothing() {
+    let server = TestServer::start().await;
+    let (user, sdk, _account) = server.user_with_device("alice").await;
+    let client = server.create_client(json!({})).await;
+    let long = "x".repeat(65);
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (vec![("login_hint", "alice")], "invalid_request"),
+        (
+            vec![("scope", "profile"), ("login_hint", "alice")],
+            "invalid_scope",
+        ),
+        (
+            vec![("scope", "openid admin"), ("login_hint", "alice")],
+            "invalid_scope",
+        ),
+        (vec![("scope", "openid")], "invalid_request"),
+        (
+            vec![
+                ("scope", "openid"),
+                ("login_hint", "alice"),
+                ("login_hint_token", "x"),
+            ],
+            "invalid_request",
+        ),
+        (
+            vec![("scope", "openid"), ("login_hint_token", "x")],
+            "invalid_request",
+        ),
+        (
+            vec![("scope", "openid"), ("login_hint", "nobody")],
+            "unknown_user_id",
+        ),
+        (
+            vec![
+                ("scope", "openid"),
+                ("login_hint", "alice"),
+                ("binding_message", "line\nbreak"),
+            ],
+            "invalid_binding_message",
+        ),
+        (
+            vec![
+                ("scope", "openid"),
+                ("login_hint", "alice"),
+                ("binding_message", &long),
+            ],
+            "invalid_binding_message",
+        ),
+        (
+            vec![
+                ("scope", "openid"),
+                ("login_hint", "alice"),
+                ("requested_expiry", "soon"),
+            ],
+            "invalid_request",
+        ),
+        (
+            vec![
+                ("scope", "openid"),
+                ("login_hint", "alice"),
+                ("requested_expiry", "-1"),
+            ],
+            "invalid_request",
+        ),
+        (
+            vec![
+                ("scope", "openid"),
+                ("login_hint", "alice"),
+                ("authorization_details", "{\"type\":1}"),
+            ],
+            "invalid_authorization_details",
+        ),
+        (
+            vec![
+                ("scope", "openid"),
+                ("login_hint", "alice"),
+                ("client_notification_token", "abc"),
+            ],
+            "invalid_request",
+        ),
+        (
+            vec![
+                ("scope", "openid"),
+                ("login_hint", "alice"),
+                ("request", "eyJ.eyJ.sig"),
+            ],
+            "invalid_request",
+        ),
+        (
+            vec![
+                ("scope", "openid"),
+                ("scope", "openid"),
+                ("login_hint", "alice"),
+            ],
+            "invalid_request",
+        ),
+    ];
+    for (params, expected) in cases {
+        let answer = server.backchannel(&client, &params).await;
+        assert_eq!(answer.status, 400, "{params:?}: {}", answer.body);
+        assert_eq!(answer.error(), expected, "{params:?}: {}", answer.body);
+        assert_eq!(answer.headers["content-type"], "application/json");
+        let description = answer.body["error_description"].as_str().unwrap();
+        assert!(!description.contains(['\r', '\n', '\t']));
+    }
+    // Nothing reached the user's device.
+    assert!(sdk.pending().await.unwrap().is_empty());
+    let (_, audit) = server
+        .admin(
+            Method::GET,
+            &format!("/admin/v1/audit?user_id={}", user["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert!(
+        !audit["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "ciba_request")
+    );
+}
+
+#[tokio::test]
+async fn client_authentication_failures_are_401_invalid_client() {
+    let server = TestServer::start().await;
+    server.create_user("bob").await;
+    let client = server.create_client(json!({})).await;
+    let params = [("scope", "openid"), ("login_hint", "bob")];
+    let wrong = TestClient {
+        secret: "wrong-secret".into(),
+        ..client.clone()
+    };
+    let answer = server.backchannel(&wrong, &params).await;
+    assert_eq!((answer.status, answer.error()), (401, "invalid_client"));
+    assert_eq!(answer.headers["www-authenticate"], "Basic realm=\"ciba\"");
+    let unknown = TestClient {
+        id: "nobody".into(),
+        ..client.clone()
+    };
+    assert_eq!(server.backchannel(&unknown, &params).await.status, 401);
+    let resp = server
+        .http
+        .post(server.url("/backchannel/authenticate"))
+        .form(&params)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    // Two methods at once.
+    let resp = server
+        .http
+        .post(server.url("/backchannel/authenticate"))
+        .basic_auth(&client.id, Some(&client.secret))
+        .form(&[
+            ("scope", "openid"),
+            ("login_hint", "bob"),
+            ("client_id", &client.id),
+            ("client_secret", &client.secret),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    // Not a form.
+    let resp = server
+        .http
+        .post(server.url("/token"))
+        .basic_auth(&client.id, Some(&client.secret))
+        .json(&json!({"grant_type": "urn:openid:params:grant-type:ciba"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(
+        resp.json::<serde_json::Value>().await.unwrap()["error"],
+        "invalid_request"
+    );
+    // Other grants.
+    let answer = server
+        .oauth_post(
+            "/token",
+            &client,
+            &[("grant_type", "authorization_code"), ("code", "x")],
+        )
+        .await;
+    assert_eq!(answer.error(), "unsupported_grant_type");
+    let answer = server
+        .oauth_post(
+            "/token",
+            &client,
+            &[("grant_type", "urn:openid:params:grant-type:ciba")],
+        )
+        .await;
+    assert_eq!(answer.error(), "invalid_request");
+}
+
+#[tokio::test]
+async fn login_hint_resolves_subject_username_email_and_phone_and_expiry_is_capped() {
+    let server = TestServer::start().await;
+    let (status, user) = server
+        .admin(Method::POST, "/admin/v1/users", Some(json!({"username": "carol", "email": "carol@bank.example", "phone": "+33612345678"})))
+        .await;
+    assert_eq!(status, 201);
+    let client = server.create_client(json!({})).await;
+    for hint in [
+        user["subject"].as_str().unwrap(),
+        "carol",
+        "carol@bank.example",
+        "+33612345678",
+    ] {
+        let answer = server
+            .backchannel(
+                &client,
+                &[
+                    ("scope", "openid"),
+                    ("login_hint", hint),
+                    ("requested_expiry", "99999"),
+                ],
+            )
+            .await;
+        assert_eq!(answer.status, 200, "{hint}: {}", answer.body);
+        assert_eq!(answer.body["expires_in"], 1800, "capped");
+        assert_eq!(answer.headers["cache-control"], "no-store");
+    }
+}
+
+#[tokio::test]
+async fn discovery_jwks_and_health() {
+    let server = TestServer::start().await;
+    let meta: serde_json::Value = server
+        .http
+        .get(server.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(meta["issuer"], server.issuer.as_str());
+    assert_eq!(
+        meta["backchannel_authentication_endpoint"],
+        server.url("/backchannel/authenticate")
+    );
+    assert_eq!(meta["token_endpoint"], server.url("/token"));
+    assert!(
+        meta["grant_types_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("urn:openid:params:grant-type:ciba"))
+    );
+    assert_eq!(
+        meta["backchannel_token_delivery_modes_supported"],
+        json!(["poll"])
+    );
+    assert_eq!(
+        meta["token_endpoint_auth_methods_supported"],
+        json!(["client_secret_basic", "client_secret_post"])
+    );
+    assert_eq!(
+        meta["id_token_signing_alg_values_supported"],
+        json!(["ES256"])
+    );
+    let jwks: serde_json::Value = server
+        .http
+        .get(meta["jwks_uri"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = &jwks["keys"][0];
+    assert_eq!(
+        (
+            key["kty"].as_str(),
+            key["crv"].as_str(),
+            key["alg"].as_str()
+        ),
+        (Some("EC"), Some("P-256"), Some("ES256"))
+    );
+    assert!(key.get("d").is_none(), "no private part");
+    assert_eq!(
+        server
+            .http
+            .get(server.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        server
+            .http
+            .get(server.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let missing = server.http.get(server.url("/nope")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(
+        missing.json::<serde_json::Value>().await.unwrap()["error"],
+        "not_found"
+    );
+}
