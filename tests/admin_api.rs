@@ -178,7 +178,7 @@ async fn audit_log_records_requests_decisions_and_fraud_reports() {
         .collect();
     assert_eq!(
         kinds,
-        ["ciba_request", "decision", "fraud_reported"],
+        ["ciba_request", "decision", "fraud_reported", "user_locked"],
         "{audit}"
     );
     let fraud = &audit["events"][2];
@@ -201,4 +201,56 @@ async fn audit_log_records_requests_decisions_and_fraud_reports() {
         .admin(Method::GET, "/admin/v1/audit?since=yesterday", None)
         .await;
     assert_eq!(status, 400);
+
+    // The fraud report locked the user: new requests are refused, with a clear description…
+    let answer = server
+        .backchannel(&client, &[("scope", "openid"), ("login_hint", "carol")])
+        .await;
+    assert_eq!((answer.status, answer.error()), (400, "access_denied"));
+    assert!(
+        answer.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("locked")
+    );
+    // …until an administrator unlocks them.
+    let (status, unlocked) = server
+        .admin(Method::POST, &format!("/admin/v1/users/{id}/unlock"), None)
+        .await;
+    assert_eq!((status, unlocked["status"].as_str()), (200, Some("active")));
+    server.start_ciba(&client, "carol").await;
+}
+
+#[tokio::test]
+async fn fraud_reports_do_not_lock_when_the_setting_is_off() {
+    let server = TestServer::start_with(|s| s.ciba.lock_user_on_fraud_report = false).await;
+    let (user, sdk, _account) = server.user_with_device("dora").await;
+    let client = server.create_client(json!({})).await;
+    server.start_ciba(&client, "dora").await;
+    let txn = sdk.pending().await.unwrap().remove(0);
+    sdk.deny(&txn, DenyReason::NotRecognized).await.unwrap();
+    server.start_ciba(&client, "dora").await;
+    // An admin can still lock by hand; a locked user's approved request yields no tokens.
+    let auth_req_id = server.start_ciba(&client, "dora").await;
+    let txn = sdk.pending().await.unwrap().remove(0);
+    sdk.approve(&txn, vec!["swk".into()]).await.unwrap();
+    let (_, user) = server
+        .admin(
+            Method::GET,
+            &format!("/admin/v1/users/{}", user["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    let (status, _) = server
+        .admin(
+            Method::POST,
+            &format!("/admin/v1/users/{}/lock", user["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        server.poll(&client, &auth_req_id).await.error(),
+        "access_denied"
+    );
 }

@@ -61,6 +61,9 @@ pub struct CibaSettings {
     pub tombstone_retention: i64,
     /// Scope values a client gets when it registers none.
     pub default_client_scope: Vec<String>,
+    /// Lock the user (refuse further CIBA requests until an admin unlocks) when they deny a
+    /// request as not recognised — a fraud report.
+    pub lock_user_on_fraud_report: bool,
 }
 
 /// Token settings.
@@ -112,6 +115,7 @@ impl Default for CibaSettings {
             default_client_scope: ["openid", "profile", "email", "phone"]
                 .map(String::from)
                 .to_vec(),
+            lock_user_on_fraud_report: true,
         }
     }
 }

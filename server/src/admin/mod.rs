@@ -168,6 +168,48 @@ pub async fn delete_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `POST /admin/v1/users/{id}/lock`: refuse CIBA requests for the user until unlocked.
+pub async fn lock_user(
+    state: State<AppState>,
+    headers: HeaderMap,
+    id: Path<String>,
+) -> ApiResult<Json<User>> {
+    set_status(state, headers, id, "locked", "user_locked").await
+}
+
+/// `POST /admin/v1/users/{id}/unlock`: accept CIBA requests for the user again (after a fraud
+/// report was investigated).
+pub async fn unlock_user(
+    state: State<AppState>,
+    headers: HeaderMap,
+    id: Path<String>,
+) -> ApiResult<Json<User>> {
+    set_status(state, headers, id, "active", "user_unlocked").await
+}
+
+async fn set_status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    status: &str,
+    kind: &'static str,
+) -> ApiResult<Json<User>> {
+    require_admin(&state, &headers)?;
+    if !state.store.set_user_status(&id, status).await? {
+        return Err(ApiError::not_found("no such user"));
+    }
+    let mut event = audit_event(state.now(), kind, Some(&id));
+    event.detail = json!({"by": "admin"});
+    state.audit(event).await;
+    Ok(Json(
+        state
+            .store
+            .user(&id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("no such user"))?,
+    ))
+}
+
 /// `POST /admin/v1/clients`.
 pub async fn create_client(
     State(state): State<AppState>,

@@ -169,6 +169,12 @@ async fn resolve_user(state: &AppState, params: &FormParams) -> ApiResult<User> 
         }
     };
     let user = user.ok_or_else(|| ApiError::bad_request("unknown_user_id", "no such user"))?;
+    if user.status == "locked" {
+        return Err(ApiError::bad_request(
+            "access_denied",
+            "this user is locked after reporting a request as not recognised; an administrator must unlock them",
+        ));
+    }
     if !user.is_active() {
         return Err(ApiError::bad_request(
             "access_denied",

@@ -92,6 +92,16 @@ pub async fn record_decision(
                 json!({"client_id": request.client_id}),
             ))
             .await;
+        if state.settings.ciba.lock_user_on_fraud_report
+            && state
+                .store
+                .set_user_status(&device.user_id, "locked")
+                .await?
+        {
+            state
+                .audit(audit("user_locked", json!({"reason": "fraud_reported"})))
+                .await;
+        }
     }
     tracing::info!(txn = %request.id, device = %device.id, approved, "decision recorded");
     Ok(DecisionResponse {

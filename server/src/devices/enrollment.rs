@@ -1,6 +1,7 @@
 use axum::http::StatusCode;
 use ciba_core::protocol::{
-    EnrolledUser, EnrollmentRequest, EnrollmentResponse, EnrollmentUri, PushProvider, error_codes,
+    EnrolledUser, EnrollmentRequest, EnrollmentResponse, EnrollmentUri, PushProvider,
+    PushRegistration, error_codes,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -73,6 +74,24 @@ fn optional_ok(value: &Option<String>) -> bool {
     value.as_deref().is_none_or(|v| text_ok(v, 100))
 }
 
+/// A push registration: `none` without a token, `fcm`/`apns` with a printable token.
+pub fn validate_push(push: &PushRegistration) -> ApiResult<()> {
+    match (push.provider, push.token.as_deref()) {
+        (PushProvider::None, None) => Ok(()),
+        (PushProvider::None, Some(_)) => Err(ApiError::invalid_request(
+            "push provider none takes no token",
+        )),
+        (_, Some(token))
+            if !token.is_empty()
+                && token.len() <= 4096
+                && token.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            Ok(())
+        }
+        _ => Err(ApiError::invalid_request("push token missing or malformed")),
+    }
+}
+
 /// Enrolls the device whose key signed `proof`, consuming the code atomically.
 pub async fn enroll(
     state: &AppState,
@@ -89,16 +108,7 @@ pub async fn enroll(
             "device fields must be 1 to 100 printable characters",
         ));
     }
-    match (req.push.provider, req.push.token.as_deref()) {
-        (PushProvider::None, None) => {}
-        (PushProvider::None, Some(_)) => {
-            return Err(ApiError::invalid_request(
-                "push provider none takes no token",
-            ));
-        }
-        (_, Some(token)) if !token.is_empty() && token.len() <= 4096 && token.is_ascii() => {}
-        _ => return Err(ApiError::invalid_request("push token missing or malformed")),
-    }
+    validate_push(&req.push)?;
     let invalid_code = || {
         ApiError::bad_request(
             error_codes::INVALID_ENROLLMENT_CODE,

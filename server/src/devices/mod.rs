@@ -4,11 +4,13 @@
 mod decision;
 mod dpop;
 mod enrollment;
+mod lifecycle;
 mod transactions;
 
 pub use decision::record_decision;
 pub use dpop::{DeviceProof, authenticate_device, verify_dpop};
-pub use enrollment::{EnrollmentCreated, create_enrollment, enroll};
+pub use enrollment::{EnrollmentCreated, create_enrollment, enroll, validate_push};
+pub use lifecycle::{rotate_key, unenroll, update_push_token};
 pub use transactions::{transaction_view, transactions_of_user};
 
 use axum::http::StatusCode;

@@ -2,11 +2,11 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use ciba_core::protocol::{
-    DecisionRequest, DeviceStatus, DeviceStatusResponse, EnrollmentRequest, PushEnvironment,
-    PushProvider, PushRegistration, TransactionList, paths,
+    DecisionRequest, DeviceStatus, DeviceStatusResponse, EnrollmentRequest, KeyRotationRequest,
+    PushEnvironment, PushProvider, PushRegistration, TransactionList, paths,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -36,7 +36,9 @@ pub fn app(state: AppState) -> Router {
             "/device/v1/transactions/{txn_id}/decision",
             post(device_decision),
         )
-        .route(paths::DEVICE, get(device_status))
+        .route(paths::DEVICE, get(device_status).delete(device_unenroll))
+        .route(paths::PUSH_TOKEN, put(device_push_token))
+        .route(paths::KEY_ROTATION, post(device_key_rotation))
         .route("/admin/v1/users", post(admin::create_user))
         .route(
             "/admin/v1/users/{id}",
@@ -47,6 +49,8 @@ pub fn app(state: AppState) -> Router {
             post(admin::create_user_enrollment),
         )
         .route("/admin/v1/users/{id}/devices", get(admin::list_devices))
+        .route("/admin/v1/users/{id}/lock", post(admin::lock_user))
+        .route("/admin/v1/users/{id}/unlock", post(admin::unlock_user))
         .route("/admin/v1/clients", post(admin::create_client))
         .route(
             "/admin/v1/clients/{id}",
@@ -255,4 +259,42 @@ async fn device_status(
         enrolled_at: device.enrolled_at,
         device_id: device.id,
     }))
+}
+
+async fn device_push_token(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<StatusCode> {
+    let device = devices::authenticate_device(&state, &method, uri.path(), &headers).await?;
+    let push: PushRegistration = parse_json(&headers, &body)?;
+    devices::update_push_token(&state, &device, push).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn device_key_rotation(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let device = devices::authenticate_device(&state, &method, uri.path(), &headers).await?;
+    let request: KeyRotationRequest = parse_json(&headers, &body)?;
+    Ok(no_store(
+        devices::rotate_key(&state, &device, request).await?,
+    ))
+}
+
+async fn device_unenroll(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    let device = devices::authenticate_device(&state, &method, uri.path(), &headers).await?;
+    devices::unenroll(&state, &device).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -85,6 +85,25 @@ pub trait Store: Send + Sync + 'static {
     async fn devices_of_user(&self, user_id: &str) -> StoreResult<Vec<Device>>;
     /// Marks a device revoked; false when it does not exist or was already revoked.
     async fn revoke_device(&self, id: &str, now: i64) -> StoreResult<bool>;
+    /// Replaces an active device's push registration; false when the device is not active.
+    async fn update_push(
+        &self,
+        id: &str,
+        provider: &str,
+        token: Option<&str>,
+        environment: &str,
+    ) -> StoreResult<bool>;
+    /// Moves an active device from `old_jkt` to a new key, atomically: false when the device is
+    /// not active or no longer has `old_jkt`; `Conflict` when the new key is enrolled already.
+    async fn rotate_device_key(
+        &self,
+        id: &str,
+        old_jkt: &str,
+        new_jkt: &str,
+        new_jwk: &str,
+    ) -> StoreResult<bool>;
+    /// Sets a user's status (`active` or `locked`); false when there is no such user.
+    async fn set_user_status(&self, id: &str, status: &str) -> StoreResult<bool>;
 
     // --- CIBA requests
     /// Inserts a new pending request.

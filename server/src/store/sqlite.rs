@@ -92,7 +92,10 @@ fn create_private_file(path: &Path) -> StoreResult<()> {
     match options.open(path) {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(StoreError::Database(format!("cannot create {}: {e}", path.display()))),
+        Err(e) => Err(StoreError::Database(format!(
+            "cannot create {}: {e}",
+            path.display()
+        ))),
     }
 }
 
@@ -422,6 +425,53 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn update_push(
+        &self,
+        id: &str,
+        provider: &str,
+        token: Option<&str>,
+        environment: &str,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE devices SET push_provider = ?, push_token = ?, push_environment = ? WHERE id = ? AND status = 'active'",
+        )
+        .bind(provider)
+        .bind(token)
+        .bind(environment)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn rotate_device_key(
+        &self,
+        id: &str,
+        old_jkt: &str,
+        new_jkt: &str,
+        new_jwk: &str,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE devices SET jkt = ?, public_jwk = ? WHERE id = ? AND jkt = ? AND status = 'active'",
+        )
+        .bind(new_jkt)
+        .bind(new_jwk)
+        .bind(id)
+        .bind(old_jkt)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_user_status(&self, id: &str, status: &str) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE users SET status = ? WHERE id = ?")
+            .bind(status)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn insert_request(&self, r: &CibaRequest) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO requests (id, auth_req_id_hash, client_id, user_id, scope, acr_values, binding_message, \
@@ -674,7 +724,10 @@ mod tests {
         let (dir, s) = store().await;
         s.ping().await.unwrap();
         for name in ["t.db", "t.db-wal", "t.db-shm"] {
-            let mode = std::fs::metadata(dir.path().join(name)).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.path().join(name))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o077, 0, "{name} is {mode:o}");
         }
     }
