@@ -231,6 +231,7 @@ async fn fraud_reports_do_not_lock_when_the_setting_is_off() {
     sdk.deny(&txn, DenyReason::NotRecognized).await.unwrap();
     server.start_ciba(&client, "dora").await;
     // An admin can still lock by hand; a locked user's approved request yields no tokens.
+    server.clock.advance(1); // newest first: keep the two requests apart
     let auth_req_id = server.start_ciba(&client, "dora").await;
     let txn = sdk.pending().await.unwrap().remove(0);
     sdk.approve(&txn, vec!["swk".into()]).await.unwrap();
