@@ -4,5 +4,6 @@
 mod admin_api;
 mod attacks;
 mod flows;
+mod lifecycle;
 mod restart;
 mod validation;
