@@ -16,13 +16,14 @@ impl From<AuthenticatorError> for CliError {
     fn from(e: AuthenticatorError) -> Self {
         let text = match e {
             AuthenticatorError::DeviceRevoked => {
-                "the server has revoked this device; enroll it again".to_owned()
-            }
-            AuthenticatorError::UnknownDevice => {
-                "the server does not know this device (it was removed); enroll it again".to_owned()
+                "the server has revoked this device (or no longer knows it); enroll it again"
+                    .to_owned()
             }
             AuthenticatorError::KeyMissing => {
                 "the account's key is missing from the keys/ directory; enroll again".to_owned()
+            }
+            AuthenticatorError::UntrustedServer(why) => {
+                format!("the server's certificate was refused, not connecting: {why}")
             }
             AuthenticatorError::Expired => "the request has expired".to_owned(),
             AuthenticatorError::AlreadyDecided => {

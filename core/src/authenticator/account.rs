@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::{AuthenticatorError, KeyOptions};
 use crate::protocol::{PushRegistration, TransactionView};
 
 /// One enrollment of this device with one server for one user.
@@ -27,8 +28,50 @@ pub struct Account {
     pub account_label: String,
     /// When the account was enrolled (seconds since the epoch, device clock).
     pub enrolled_at: i64,
-    /// The push registration sent at enrollment.
+    /// The push registration the server has (sent at enrollment, updated by
+    /// [`Authenticator::update_push_token`](super::Authenticator::update_push_token)).
     pub push: PushRegistration,
+    /// How the account's key is protected; a rotated key gets the same protection.
+    #[serde(default)]
+    pub key_options: KeyOptions,
+    /// TLS pins for this account's server: base64 SHA-256 digests of SubjectPublicKeyInfo. Empty:
+    /// the system's (and the configured) trust alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tls_pins: Vec<String>,
+}
+
+/// Choices made when enrolling an account.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnrollOptions {
+    /// The protection of the account's new key.
+    pub key: KeyOptions,
+    /// TLS pins for the bank's server, base64 SHA-256 of the SubjectPublicKeyInfo of its
+    /// certificate (include a backup key's pin). Applied from the enrollment call on, and stored
+    /// with the account. Empty: no pinning.
+    pub tls_pins: Vec<String>,
+}
+
+/// Where an account stands, as [`Authenticator::account_status`](super::Authenticator::account_status)
+/// finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountState {
+    /// The key is here and the server knows the device as active.
+    Active,
+    /// The server revoked the device (or no longer knows it): enroll again.
+    Revoked,
+    /// The key is gone from this device (restored backup, biometrics re-enrolled): enroll again.
+    NeedsReenrollment,
+}
+
+/// What a push-token update did for one account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushTokenUpdate {
+    /// The local id of the account.
+    pub account_id: String,
+    /// `None` when the server took the new registration (and the account was saved with it);
+    /// otherwise why not.
+    pub error: Option<AuthenticatorError>,
 }
 
 /// A transaction together with the account it belongs to.

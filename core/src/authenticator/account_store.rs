@@ -10,14 +10,18 @@ use super::fs::atomic_write;
 use super::{Account, StoreError};
 
 /// Persistent storage of [`Account`]s. The app may supply its own (a database, encrypted
-/// preferences); the SDK only needs these three operations.
+/// preferences); the SDK only needs these three operations. Like [`KeyStore`](super::KeyStore)
+/// it takes owned plain types, so it can become a uniffi foreign trait.
+///
+/// An implementation must make each `save` and `delete` atomic: after a crash, either the old
+/// or the new state is read back, never a torn one.
 pub trait AccountStore: Send + Sync {
     /// Every stored account, in enrollment order.
     fn load_all(&self) -> Result<Vec<Account>, StoreError>;
     /// Inserts the account, or replaces the stored one with the same `id`.
-    fn save(&self, account: &Account) -> Result<(), StoreError>;
+    fn save(&self, account: Account) -> Result<(), StoreError>;
     /// Removes the account with this id; removing an absent account is not an error.
-    fn delete(&self, account_id: &str) -> Result<(), StoreError>;
+    fn delete(&self, account_id: String) -> Result<(), StoreError>;
 }
 
 /// Accounts in memory, for tests and ephemeral use.
@@ -38,12 +42,12 @@ impl AccountStore for MemoryAccountStore {
         Ok(lock(&self.accounts).clone())
     }
 
-    fn save(&self, account: &Account) -> Result<(), StoreError> {
+    fn save(&self, account: Account) -> Result<(), StoreError> {
         upsert(&mut lock(&self.accounts), account);
         Ok(())
     }
 
-    fn delete(&self, account_id: &str) -> Result<(), StoreError> {
+    fn delete(&self, account_id: String) -> Result<(), StoreError> {
         lock(&self.accounts).retain(|a| a.id != account_id);
         Ok(())
     }
@@ -122,14 +126,14 @@ impl AccountStore for FileAccountStore {
         self.read()
     }
 
-    fn save(&self, account: &Account) -> Result<(), StoreError> {
+    fn save(&self, account: Account) -> Result<(), StoreError> {
         let _guard = lock(&self.write_lock);
         let mut accounts = self.read()?;
         upsert(&mut accounts, account);
         self.write(accounts)
     }
 
-    fn delete(&self, account_id: &str) -> Result<(), StoreError> {
+    fn delete(&self, account_id: String) -> Result<(), StoreError> {
         let _guard = lock(&self.write_lock);
         let mut accounts = self.read()?;
         let before = accounts.len();
@@ -141,10 +145,10 @@ impl AccountStore for FileAccountStore {
     }
 }
 
-fn upsert(accounts: &mut Vec<Account>, account: &Account) {
+fn upsert(accounts: &mut Vec<Account>, account: Account) {
     match accounts.iter_mut().find(|a| a.id == account.id) {
-        Some(slot) => *slot = account.clone(),
-        None => accounts.push(account.clone()),
+        Some(slot) => *slot = account,
+        None => accounts.push(account),
     }
 }
 
@@ -174,19 +178,21 @@ mod tests {
             account_label: "Bank (mark)".into(),
             enrolled_at: 1_790_000_000,
             push: PushRegistration::none(),
+            key_options: Default::default(),
+            tls_pins: vec![],
         }
     }
 
     fn round_trip(store: &dyn AccountStore) {
         assert_eq!(store.load_all().unwrap(), vec![]);
-        store.save(&account("a")).unwrap();
-        store.save(&account("b")).unwrap();
+        store.save(account("a")).unwrap();
+        store.save(account("b")).unwrap();
         let mut changed = account("a");
         changed.account_label = "renamed".into();
-        store.save(&changed).unwrap();
+        store.save(changed.clone()).unwrap();
         assert_eq!(store.load_all().unwrap(), vec![changed, account("b")]);
-        store.delete("a").unwrap();
-        store.delete("absent").unwrap();
+        store.delete("a".into()).unwrap();
+        store.delete("absent".into()).unwrap();
         assert_eq!(store.load_all().unwrap(), vec![account("b")]);
     }
 
@@ -211,7 +217,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = FileAccountStore::open(dir.path().join("accounts.json")).unwrap();
         assert_eq!(store.load_all().unwrap(), vec![]);
-        store.delete("x").unwrap();
+        store.delete("x".into()).unwrap();
         assert!(!store.path().exists());
     }
 
@@ -222,7 +228,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("accounts.json");
         let store = FileAccountStore::open(&path).unwrap();
-        store.save(&account("a")).unwrap();
+        store.save(account("a")).unwrap();
         let stray = dir.path().join(format!(
             "{}accounts.json-crashed",
             super::super::fs::TEMP_PREFIX
@@ -231,7 +237,7 @@ mod tests {
 
         let reopened = FileAccountStore::open(&path).unwrap();
         assert_eq!(reopened.load_all().unwrap(), vec![account("a")]);
-        reopened.save(&account("b")).unwrap();
+        reopened.save(account("b")).unwrap();
         assert_eq!(
             reopened.load_all().unwrap(),
             vec![account("a"), account("b")]
@@ -251,7 +257,7 @@ mod tests {
         ));
         assert!(matches!(store.load_all(), Err(StoreError::Corrupt(_))));
         assert!(matches!(
-            store.save(&account("a")),
+            store.save(account("a")),
             Err(StoreError::Corrupt(_))
         ));
         std::fs::write(&path, br#"{"version":99,"accounts":[]}"#).unwrap();

@@ -3,6 +3,7 @@
 use reqwest::Method;
 
 use super::device_api::decode;
+use super::error::signing_error;
 use super::transactions::check_txn_id;
 use super::{Account, Authenticator, AuthenticatorError, KeyStoreSigner, Transaction};
 use crate::jose::software::random_b64u;
@@ -74,6 +75,7 @@ impl Authenticator {
             .call(
                 &signer,
                 &account.issuer,
+                &account.tls_pins,
                 Method::POST,
                 &paths::decision(&txn.view.id),
                 Some(body),
@@ -142,7 +144,7 @@ impl Authenticator {
             kid: Some(account.device_id.clone()),
             jwk: None,
         };
-        Ok(sign_compact(&header, &claims, signer)?)
+        sign_compact(&header, &claims, signer).map_err(|e| signing_error(signer, e))
     }
 }
 
@@ -281,7 +283,7 @@ mod tests {
     #[test]
     fn a_missing_key_is_reported_as_such() {
         let fx = Fixture::new();
-        fx.keys.delete_key("key-1").unwrap();
+        fx.keys.delete_key("key-1".into()).unwrap();
         assert_eq!(
             fx.authenticator.build_decision(
                 &fx.transaction(),

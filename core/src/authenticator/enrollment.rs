@@ -4,7 +4,8 @@ use reqwest::Method;
 
 use super::device_api::decode;
 use super::issuer::{check_issuer, same_issuer};
-use super::{Account, Authenticator, AuthenticatorError, KeyStoreSigner};
+use super::tls::decode_pins;
+use super::{Account, Authenticator, AuthenticatorError, EnrollOptions, KeyStoreSigner};
 use crate::jose::software::random_b64u;
 use crate::protocol::{
     DeviceInfo, EnrollmentRequest, EnrollmentResponse, EnrollmentUri, PushProvider,
@@ -12,7 +13,7 @@ use crate::protocol::{
 };
 
 /// Bytes of randomness in local account ids and key aliases.
-const LOCAL_ID_BYTES: usize = 16;
+pub(crate) const LOCAL_ID_BYTES: usize = 16;
 
 /// How far the server's clock may be from the device's before DPoP proofs start failing.
 const CLOCK_SKEW_WARNING_SECS: i64 = 30;
@@ -23,29 +24,40 @@ impl Authenticator {
     /// Creates a fresh P-256 key for the account, proves possession of it to the server, and
     /// stores the resulting [`Account`]. If anything fails after the key was created, the key is
     /// deleted again (and a device the server already enrolled is unenrolled, best effort), so a
-    /// failed pairing leaves nothing behind.
+    /// failed pairing leaves nothing behind. The key gets the default [`KeyOptions`](super::KeyOptions)
+    /// and the server no pins; see [`enroll_with`](Self::enroll_with).
     pub async fn enroll(
         &self,
         uri: &str,
         device: DeviceInfo,
         push: PushRegistration,
     ) -> Result<Account, AuthenticatorError> {
+        self.enroll_with(uri, device, push, EnrollOptions::default())
+            .await
+    }
+
+    /// [`enroll`](Self::enroll) with a choice of key protection and TLS pins. The pins apply
+    /// from the enrollment call on; an unpinned enrollment could be intercepted, so a bank that
+    /// pins ships its pins in the app, not in the enrollment URI.
+    pub async fn enroll_with(
+        &self,
+        uri: &str,
+        device: DeviceInfo,
+        push: PushRegistration,
+        options: EnrollOptions,
+    ) -> Result<Account, AuthenticatorError> {
         let uri = EnrollmentUri::parse(uri)?;
         check_issuer(&uri.issuer)?;
-        if matches!(push.provider, PushProvider::Fcm | PushProvider::Apns)
-            && push.token.as_deref().is_none_or(str::is_empty)
-        {
-            return Err(AuthenticatorError::InvalidInput(format!(
-                "a {} push registration needs a token",
-                push.provider.as_str()
-            )));
-        }
+        check_push(&push)?;
+        decode_pins(&options.tls_pins)?;
 
         let key_alias = random_b64u(LOCAL_ID_BYTES)?;
-        self.keys.create_key(&key_alias)?;
-        let result = self.enroll_with_key(&uri, &key_alias, device, push).await;
+        self.keys.create_key(key_alias.clone(), options.key)?;
+        let result = self
+            .enroll_with_key(&uri, &key_alias, device, push, options)
+            .await;
         if result.is_err()
-            && let Err(e) = self.keys.delete_key(&key_alias)
+            && let Err(e) = self.keys.delete_key(key_alias.clone())
         {
             tracing::warn!(error = %e, "could not delete the key of a failed enrollment");
         }
@@ -58,6 +70,7 @@ impl Authenticator {
         key_alias: &str,
         device: DeviceInfo,
         push: PushRegistration,
+        options: EnrollOptions,
     ) -> Result<Account, AuthenticatorError> {
         let signer = KeyStoreSigner::new(std::sync::Arc::clone(&self.keys), key_alias)?;
         let request = EnrollmentRequest {
@@ -73,6 +86,7 @@ impl Authenticator {
             .call(
                 &signer,
                 &uri.issuer,
+                &options.tls_pins,
                 Method::POST,
                 paths::ENROLLMENTS,
                 Some(body),
@@ -80,9 +94,10 @@ impl Authenticator {
             .await?;
 
         // From here on the server has a device record for this key: undo it if we cannot keep it.
-        let stored = self.store_enrollment(uri, key_alias, push, &answer);
+        let pins = options.tls_pins.clone();
+        let stored = self.store_enrollment(uri, key_alias, push, options, &answer);
         if stored.is_err() {
-            self.unenroll_best_effort(&signer, &uri.issuer).await;
+            self.unenroll_best_effort(&signer, &uri.issuer, &pins).await;
         }
         stored
     }
@@ -92,6 +107,7 @@ impl Authenticator {
         uri: &EnrollmentUri,
         key_alias: &str,
         push: PushRegistration,
+        options: EnrollOptions,
         answer: &[u8],
     ) -> Result<Account, AuthenticatorError> {
         let response: EnrollmentResponse = decode("enrollment", answer)?;
@@ -125,18 +141,33 @@ impl Authenticator {
             account_label: response.account_label,
             enrolled_at: now,
             push,
+            key_options: options.key,
+            tls_pins: options.tls_pins,
         };
-        self.accounts.save(&account)?;
+        self.accounts.save(account.clone())?;
         Ok(account)
     }
 
-    async fn unenroll_best_effort(&self, signer: &KeyStoreSigner, issuer: &str) {
+    async fn unenroll_best_effort(&self, signer: &KeyStoreSigner, issuer: &str, pins: &[String]) {
         if let Err(e) = self
             .api
-            .call(signer, issuer, Method::DELETE, paths::DEVICE, None)
+            .call(signer, issuer, pins, Method::DELETE, paths::DEVICE, None)
             .await
         {
             tracing::warn!(error = %e, "could not unenroll the device of a failed enrollment");
         }
     }
+}
+
+/// A push registration the server will take: FCM and APNs need a token.
+pub(crate) fn check_push(push: &PushRegistration) -> Result<(), AuthenticatorError> {
+    if matches!(push.provider, PushProvider::Fcm | PushProvider::Apns)
+        && push.token.as_deref().is_none_or(str::is_empty)
+    {
+        return Err(AuthenticatorError::InvalidInput(format!(
+            "a {} push registration needs a token",
+            push.provider.as_str()
+        )));
+    }
+    Ok(())
 }

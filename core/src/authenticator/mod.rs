@@ -10,9 +10,18 @@
 //! hardware on a phone, [`SoftwareKeyStore`] elsewhere). Time comes from an injected
 //! [`SharedClock`], so expiry logic is testable without waiting.
 //!
+//! The device lifecycle (DEVICE-PROTOCOL.md §7) is here too: push-token rotation for every
+//! account at once ([`Authenticator::update_push_token`]), key rotation
+//! ([`Authenticator::rotate_key`]), unenrollment ([`Authenticator::unenroll`]), and noticing that
+//! the bank revoked the device or that the key is gone ([`Authenticator::account_status`]).
+//!
 //! Every call to the server is authenticated with a DPoP proof by the account's key
 //! (DEVICE-PROTOCOL.md §2); the SDK talks only to https issuers, or plain http on loopback for
-//! development.
+//! development, trusting the platform's roots plus [`AuthenticatorConfig::extra_trust_anchors`],
+//! and only the pinned keys of an account that has [`Account::tls_pins`].
+//!
+//! Errors reach the app as one enum, [`AuthenticatorError`]; `core/README.md` says what an app
+//! shows for each.
 
 // This API becomes the Kotlin/Swift documentation: every public item says what it is.
 #![warn(missing_docs)]
@@ -26,16 +35,21 @@ mod error;
 mod fs;
 mod issuer;
 mod key_store;
+mod lifecycle;
+mod tls;
 mod transactions;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use account::{Account, Transaction};
+pub use account::{Account, AccountState, EnrollOptions, PushTokenUpdate, Transaction};
 pub use account_store::{AccountStore, FileAccountStore, MemoryAccountStore};
 pub use error::{AuthenticatorError, KeyStoreError, StoreError};
 pub use issuer::check_issuer;
-pub use key_store::{KeyStore, KeyStoreSigner, SoftwareKeyStore};
+pub use key_store::{
+    KeyOptions, KeySignature, KeyStore, KeyStoreSigner, SoftwareKeyStore, UserVerification,
+};
+pub use tls::spki_sha256_pin;
 
 use crate::clock::SharedClock;
 use device_api::DeviceApi;
@@ -50,14 +64,23 @@ pub struct AuthenticatorConfig {
     pub user_agent: String,
     /// The limit for one whole HTTP exchange (connect, send, receive).
     pub timeout: Duration,
+    /// Trust the platform's certificate verification (its root store, and on Android and Apple
+    /// platforms its own checks). Turn off to trust only
+    /// [`extra_trust_anchors`](Self::extra_trust_anchors).
+    pub trust_system_roots: bool,
+    /// Additional root certificates, each PEM (one or more `CERTIFICATE` blocks) or DER: a
+    /// bank's private CA, or a test CA.
+    pub extra_trust_anchors: Vec<Vec<u8>>,
 }
 
 impl Default for AuthenticatorConfig {
-    /// `ciba-authenticator-sdk/<version>`, 30 seconds.
+    /// `ciba-authenticator-sdk/<version>`, 30 seconds, system trust, no extra anchors.
     fn default() -> Self {
         Self {
             user_agent: format!("ciba-authenticator-sdk/{SDK_VERSION}"),
             timeout: Duration::from_secs(30),
+            trust_system_roots: true,
+            extra_trust_anchors: Vec::new(),
         }
     }
 }
@@ -81,8 +104,8 @@ impl std::fmt::Debug for Authenticator {
 }
 
 impl Authenticator {
-    /// An authenticator over the given stores and clock. Fails only if the HTTP client cannot be
-    /// built (no usable TLS configuration).
+    /// An authenticator over the given stores and clock. Fails if an extra trust anchor cannot be
+    /// read, or the HTTP client cannot be built.
     pub fn new(
         accounts: Arc<dyn AccountStore>,
         keys: Arc<dyn KeyStore>,

@@ -23,10 +23,10 @@ impl Fixture {
     /// One account `acct-1` (device `dev-1`, key `key-1`) enrolled with `https://as.example`.
     pub fn new() -> Self {
         let keys = Arc::new(SoftwareKeyStore::in_memory());
-        keys.create_key("key-1").unwrap();
+        keys.create_key("key-1".into(), Default::default()).unwrap();
         let accounts = Arc::new(MemoryAccountStore::new());
         accounts
-            .save(&Account {
+            .save(Account {
                 id: "acct-1".into(),
                 issuer: "https://as.example".into(),
                 device_id: "dev-1".into(),
@@ -36,6 +36,8 @@ impl Fixture {
                 account_label: "Example Bank".into(),
                 enrolled_at: NOW - 1000,
                 push: PushRegistration::none(),
+                key_options: Default::default(),
+                tls_pins: vec![],
             })
             .unwrap();
         let clock = ManualClock::new(NOW);
@@ -59,7 +61,8 @@ impl Fixture {
     }
 
     pub fn keys_jwk(&self) -> Jwk {
-        self.keys.public_jwk("key-1").unwrap()
+        super::key_store::jwk_from_public_key(&self.keys.public_key("key-1".into()).unwrap())
+            .unwrap()
     }
 
     /// A pending transaction of `acct-1` with everything a view can show.

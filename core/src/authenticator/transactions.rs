@@ -21,6 +21,7 @@ impl Authenticator {
                 .call(
                     &signer,
                     &account.issuer,
+                    &account.tls_pins,
                     Method::GET,
                     paths::TRANSACTIONS,
                     None,
@@ -59,8 +60,12 @@ impl Authenticator {
     /// Handles a wake-up push (`{"v":"1","iss":…,"txn":…}`, DEVICE-PROTOCOL.md §4): validates
     /// it, routes it by issuer to the enrolled account(s), and fetches the transaction.
     ///
-    /// [`AuthenticatorError::InvalidInput`] for a malformed payload,
-    /// [`AuthenticatorError::UnknownIssuer`] when no account is enrolled with its issuer.
+    /// Two accounts can share an issuer (two users of one bank on one phone, or personal and
+    /// business profiles): each of that issuer's accounts is asked until one has the transaction.
+    ///
+    /// [`AuthenticatorError::InvalidInput`] for a malformed payload (not JSON, another version, a
+    /// bad transaction id), [`AuthenticatorError::UnknownIssuer`] when no account is enrolled with
+    /// its issuer (a foreign push), [`AuthenticatorError::NotFound`] when none of them has it.
     pub async fn handle_push(&self, payload_json: &str) -> Result<Transaction, AuthenticatorError> {
         let payload = PushPayload::from_json(payload_json)?;
         let candidates: Vec<Account> = self
@@ -106,6 +111,7 @@ impl Authenticator {
             .call(
                 &signer,
                 &account.issuer,
+                &account.tls_pins,
                 Method::GET,
                 &paths::transaction(txn_id),
                 None,
