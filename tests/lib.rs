@@ -385,3 +385,157 @@ pub async fn post_decision(
     )
     .await
 }
+
+impl TestServer {
+    /// The address the server listens on (plain HTTP), whatever its issuer says.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A new SDK instance on the server's clock with `config`, whose stores the test can reach:
+    /// keys in a directory on disk (so a test can copy or delete them behind the SDK's back).
+    pub fn sdk_with(&self, config: AuthenticatorConfig) -> TestSdk {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Arc::new(SoftwareKeyStore::open(dir.path().join("keys")).unwrap());
+        let accounts = Arc::new(MemoryAccountStore::new());
+        let sdk = Authenticator::new(
+            accounts.clone(),
+            keys.clone(),
+            Arc::new(self.clock.clone()),
+            config,
+        )
+        .unwrap();
+        TestSdk {
+            sdk,
+            keys,
+            accounts,
+            dir: Arc::new(dir),
+        }
+    }
+
+    /// The server's view of a user's devices (`GET /admin/v1/users/{id}/devices`).
+    pub async fn devices_of(&self, user_id: &str) -> Vec<Value> {
+        let (status, body) = self
+            .admin(
+                reqwest::Method::GET,
+                &format!("/admin/v1/users/{user_id}/devices"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["devices"].as_array().unwrap().clone()
+    }
+}
+
+/// An SDK together with its stores.
+#[derive(Clone)]
+pub struct TestSdk {
+    /// The SDK.
+    pub sdk: Authenticator,
+    /// Its key store (files under [`TestSdk::key_file`]).
+    pub keys: Arc<SoftwareKeyStore>,
+    /// Its account store.
+    pub accounts: Arc<MemoryAccountStore>,
+    dir: Arc<tempfile::TempDir>,
+}
+
+impl TestSdk {
+    /// The PKCS#8 file of the key under `alias`.
+    pub fn key_file(&self, alias: &str) -> PathBuf {
+        self.dir.path().join("keys").join(format!("{alias}.pk8"))
+    }
+}
+
+/// A TLS-terminating proxy on `localhost` with a certificate from its own test CA; after the
+/// handshake it forwards the raw bytes to a plain-HTTP backend. Stops when dropped.
+pub struct TlsFront {
+    /// The port it listens on.
+    pub port: u16,
+    /// The test CA's certificate, PEM.
+    pub ca_pem: String,
+    /// The CA certificate, DER.
+    pub ca_der: Vec<u8>,
+    /// The served (leaf) certificate, DER.
+    pub leaf_der: Vec<u8>,
+    listener: Option<tokio::net::TcpListener>,
+    config: Arc<rustls::ServerConfig>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl TlsFront {
+    /// Binds the port and makes the certificates; [`TlsFront::forward_to`] starts serving.
+    pub async fn bind() -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "CIBA test CA");
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let ca = Issuer::new(ca_params, ca_key);
+
+        let leaf_key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .signed_by(&leaf_key, &ca)
+            .unwrap();
+
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![leaf.der().clone(), ca_cert.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+            )
+            .unwrap();
+        Self {
+            port,
+            ca_pem: ca_cert.pem(),
+            ca_der: ca_cert.der().to_vec(),
+            leaf_der: leaf.der().to_vec(),
+            listener: Some(listener),
+            config: Arc::new(config),
+            task: None,
+        }
+    }
+
+    /// `https://localhost:<port>`: the issuer of a server behind this front.
+    pub fn issuer(&self) -> String {
+        format!("https://localhost:{}", self.port)
+    }
+
+    /// Starts terminating TLS and forwarding every connection to `backend`.
+    pub fn forward_to(&mut self, backend: SocketAddr) {
+        let listener = self.listener.take().unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(&self.config));
+        self.task = Some(tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    // A client that refuses the certificate ends the handshake: nothing to forward.
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let Ok(mut plain) = tokio::net::TcpStream::connect(backend).await else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+                });
+            }
+        }));
+    }
+}
+
+impl Drop for TlsFront {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}

@@ -203,14 +203,10 @@ pub(crate) fn from_transport(e: &reqwest::Error) -> AuthenticatorError {
     while let Some(cause) = source {
         message.push_str(": ");
         message.push_str(&cause.to_string());
-        // tokio-rustls hands rustls errors up inside an io::Error, whose `source` skips them.
-        let tls = cause.downcast_ref::<rustls::Error>().or_else(|| {
-            cause
-                .downcast_ref::<std::io::Error>()
-                .and_then(std::io::Error::get_ref)
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        });
-        if matches!(tls, Some(rustls::Error::InvalidCertificate(_))) {
+        if matches!(
+            tls_error_in(cause),
+            Some(rustls::Error::InvalidCertificate(_))
+        ) {
             untrusted = true;
         }
         source = cause.source();
@@ -220,6 +216,23 @@ pub(crate) fn from_transport(e: &reqwest::Error) -> AuthenticatorError {
     } else {
         AuthenticatorError::Network(message)
     }
+}
+
+/// The rustls error in `cause`. tokio-rustls hands it up inside an `io::Error`, which hyper
+/// wraps in another; `io::Error::source` skips what it wraps, so the layers are opened here.
+fn tls_error_in<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+        return Some(tls);
+    }
+    let mut io = cause.downcast_ref::<std::io::Error>();
+    while let Some(e) = io {
+        let inner = e.get_ref()?;
+        if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        io = inner.downcast_ref::<std::io::Error>();
+    }
+    None
 }
 
 #[cfg(test)]
@@ -270,6 +283,17 @@ mod tests {
             AuthenticatorError::from(StoreError::Io("disk full".into())),
             AuthenticatorError::Storage(_)
         ));
+    }
+
+    #[test]
+    fn refused_certificates_are_found_inside_nested_io_errors() {
+        let tls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let nested = std::io::Error::other(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            tls.clone(),
+        ));
+        assert_eq!(tls_error_in(&nested), Some(&tls));
+        assert_eq!(tls_error_in(&std::io::Error::other("reset")), None);
     }
 
     #[test]
