@@ -34,7 +34,34 @@ pub enum Command {
         name: Option<String>,
     },
     /// List the enrolled accounts.
-    Accounts,
+    Accounts {
+        /// Also ask each server whether the device is still active (and check the keys).
+        #[arg(long)]
+        check: bool,
+    },
+    /// Replace an account's key: a new key is made, the server moves the device to it, the old
+    /// key is deleted.
+    RotateKey {
+        /// The account id (see `accounts`).
+        account: String,
+    },
+    /// Unenroll an account: the server revokes the device, the key and account are deleted here.
+    Unenroll {
+        /// The account id (see `accounts`).
+        account: String,
+    },
+    /// Send a new push registration to the servers of all accounts.
+    PushToken {
+        /// The push service.
+        #[arg(long, value_enum)]
+        provider: PushService,
+        /// The device token (required for fcm and apns).
+        #[arg(long)]
+        token: Option<String>,
+        /// The APNs environment.
+        #[arg(long)]
+        sandbox: bool,
+    },
     /// List pending requests of all accounts.
     List,
     /// Show everything about one request.
@@ -76,4 +103,15 @@ pub enum AutoDecision {
     Approve,
     /// Deny it (as "user declined").
     Deny,
+}
+
+/// The push services of `push-token`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PushService {
+    /// Firebase Cloud Messaging.
+    Fcm,
+    /// Apple Push Notification service.
+    Apns,
+    /// No push: the device only polls.
+    None,
 }

@@ -3,6 +3,7 @@
 mod accounts;
 mod decide;
 mod enroll;
+mod lifecycle;
 mod list;
 mod show;
 mod watch;
@@ -16,7 +17,14 @@ pub async fn run(cli: Cli) -> CliResult {
     let (authenticator, clock) = home::open(&cli.home)?;
     match cli.command {
         Command::Enroll { uri, name } => enroll::run(&authenticator, &uri, name).await,
-        Command::Accounts => accounts::run(&authenticator),
+        Command::Accounts { check } => accounts::run(&authenticator, check).await,
+        Command::RotateKey { account } => lifecycle::rotate_key(&authenticator, &account).await,
+        Command::Unenroll { account } => lifecycle::unenroll(&authenticator, &account).await,
+        Command::PushToken {
+            provider,
+            token,
+            sandbox,
+        } => lifecycle::push_token(&authenticator, provider, token, sandbox).await,
         Command::List => list::run(&authenticator, clock.now()).await,
         Command::Show { txn } => show::run(&authenticator, &txn, clock.as_ref()).await,
         Command::Approve { txn } => decide::approve(&authenticator, &txn, clock.as_ref()).await,
