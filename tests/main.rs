@@ -5,5 +5,6 @@ mod admin_api;
 mod attacks;
 mod flows;
 mod lifecycle;
+mod notify;
 mod restart;
 mod validation;

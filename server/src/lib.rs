@@ -11,6 +11,8 @@ pub mod config;
 pub mod crypto;
 pub mod devices;
 pub mod http;
+pub mod metrics;
+pub mod notify;
 pub mod state;
 pub mod store;
 pub mod tokens;
@@ -29,10 +31,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(sweep_forever(state.clone()));
+    let notifier = tokio::spawn(notify::run_worker(state.clone()));
     let result = axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await;
     sweeper.abort();
+    notifier.abort();
     result
 }
 

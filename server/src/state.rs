@@ -28,6 +28,12 @@ pub struct Inner {
     pub keys: SigningKeys,
     /// SHA-256 of the admin token.
     admin_token_hash: String,
+    /// Client for ping and push callbacks.
+    pub notifier: crate::notify::NotificationClient,
+    /// Wakes the notification worker when a decision enqueued something.
+    pub notify_wake: tokio::sync::Notify,
+    /// Prometheus metrics.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Deref for AppState {
@@ -49,6 +55,9 @@ pub enum StateError {
     /// No admin token was given.
     #[error("an admin token is required")]
     NoAdminToken,
+    /// The notification client could not be built (unreadable root certificates).
+    #[error("notifications: {0}")]
+    Notifications(String),
 }
 
 impl AppState {
@@ -67,6 +76,8 @@ impl AppState {
         let admin_token_hash = hash_secret(admin_token);
         let keys = SigningKeys::load_or_create(store.as_ref(), clock.now()).await?;
         let issuer = settings.issuer();
+        let notifier = crate::notify::NotificationClient::new(&settings.notifications)
+            .map_err(StateError::Notifications)?;
         Ok(Self(Arc::new(Inner {
             settings,
             issuer,
@@ -74,6 +85,9 @@ impl AppState {
             clock,
             keys,
             admin_token_hash,
+            notifier,
+            notify_wake: tokio::sync::Notify::new(),
+            metrics: crate::metrics::Metrics::default(),
         })))
     }
 

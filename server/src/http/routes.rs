@@ -28,6 +28,7 @@ pub fn app(state: AppState) -> Router {
         .route("/backchannel/authenticate", post(backchannel_authenticate))
         .route("/token", post(token))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
         .route("/readyz", get(readyz))
         .route(paths::ENROLLMENTS, post(device_enroll))
         .route(paths::TRANSACTIONS, get(device_transactions))
@@ -297,4 +298,13 @@ async fn device_unenroll(
     let device = devices::authenticate_device(&state, &method, uri.path(), &headers).await?;
     devices::unenroll(&state, &device).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let mut response = state.metrics.render().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    response
 }

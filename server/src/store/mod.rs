@@ -135,6 +135,52 @@ pub trait Store: Send + Sync + 'static {
     /// approved → redeemed, only while unexpired. False when already redeemed (or not approved).
     async fn redeem(&self, id: &str, now: i64) -> StoreResult<bool>;
 
+    // --- notification outbox (ping and push delivery)
+    /// Takes up to `limit` due notifications (pending, `next_attempt_at` ≤ now, not leased),
+    /// leasing them until `lease_until` and counting the attempt. A crashed worker's lease
+    /// expires and another instance takes the work over.
+    async fn claim_notifications(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<OutboxEntry>>;
+    /// Ends a notification: delivered (payload cleared), failed or abandoned.
+    async fn finish_notification(
+        &self,
+        id: i64,
+        outcome: OutboxFinal,
+        now: i64,
+        error: Option<&str>,
+    ) -> StoreResult<()>;
+    /// Releases a notification for another attempt at `next_attempt_at`.
+    async fn retry_notification(
+        &self,
+        id: i64,
+        next_attempt_at: i64,
+        error: &str,
+    ) -> StoreResult<()>;
+    /// Push mode: approved → redeemed and the minted token body stored on the notification, in
+    /// one transaction, so tokens are minted once and retries resend the same body. False when
+    /// the request is no longer approved.
+    async fn store_push_tokens(
+        &self,
+        notification_id: i64,
+        request_id: &str,
+        payload: &str,
+        now: i64,
+    ) -> StoreResult<bool>;
+    /// Stores an error body on a push notification (denied, expired, failed).
+    async fn store_push_payload(&self, notification_id: i64, payload: &str) -> StoreResult<()>;
+    /// Enqueues an `expired_token` push for every push-mode request that expired undecided,
+    /// once. Returns how many were enqueued.
+    async fn enqueue_expired_pushes(&self, now: i64, deadline: i64) -> StoreResult<u64>;
+    /// The notifications of a request (operators and tests).
+    async fn notifications_of_request(
+        &self,
+        request_id: &str,
+    ) -> StoreResult<Vec<(String, String, i64)>>;
+
     // --- replay cache
     /// Remembers `key` until `expires_at`; false when it is already remembered (a replay).
     async fn remember_jti(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool>;

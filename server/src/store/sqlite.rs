@@ -16,11 +16,18 @@ use sqlx::{Row, SqlStr};
 use super::*;
 
 /// Migrations, embedded in the binary.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "notifications",
+        include_str!("../../migrations/sqlite/0002_notifications.sql"),
+    ),
+];
 
 /// SQLite implementation of [`Store`].
 #[derive(Debug, Clone)]
@@ -187,6 +194,8 @@ fn request_from(row: &SqliteRow) -> StoreResult<CibaRequest> {
         },
         deny_reason: row.try_get("deny_reason")?,
         redeemed_at: row.try_get("redeemed_at")?,
+        notification_token: row.try_get("notification_token")?,
+        notify_auth_req_id: row.try_get("notify_auth_req_id")?,
     })
 }
 
@@ -207,7 +216,7 @@ fn audit_from(row: &SqliteRow) -> StoreResult<AuditEvent> {
 
 const REQUEST_COLUMNS: &str = "id, auth_req_id_hash, client_id, user_id, scope, acr_values, binding_message, \
      authorization_details, challenge, status, created_at, expires_at, poll_interval, last_polled_at, \
-     decided_at, decided_by, amr, deny_reason, redeemed_at";
+     decided_at, decided_by, amr, deny_reason, redeemed_at, notification_token, notify_auth_req_id";
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -475,8 +484,9 @@ impl Store for SqliteStore {
     async fn insert_request(&self, r: &CibaRequest) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO requests (id, auth_req_id_hash, client_id, user_id, scope, acr_values, binding_message, \
-             authorization_details, challenge, status, created_at, expires_at, poll_interval) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             authorization_details, challenge, status, created_at, expires_at, poll_interval, \
+             notification_token, notify_auth_req_id) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&r.id)
         .bind(&r.auth_req_id_hash)
@@ -491,6 +501,8 @@ impl Store for SqliteStore {
         .bind(r.created_at)
         .bind(r.expires_at)
         .bind(r.interval)
+        .bind(&r.notification_token)
+        .bind(&r.notify_auth_req_id)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -561,6 +573,7 @@ impl Store for SqliteStore {
 
     async fn decide(&self, id: &str, d: &Decision, now: i64) -> StoreResult<bool> {
         let amr = serde_json::to_string(&d.amr).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE requests SET status = ?, decided_at = ?, decided_by = ?, amr = ?, deny_reason = ? \
              WHERE id = ? AND status = 'pending' AND expires_at > ?",
@@ -572,9 +585,28 @@ impl Store for SqliteStore {
         .bind(&d.deny_reason)
         .bind(id)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        // The notification commits with the decision: a crash cannot separate them.
+        if let Some(n) = &d.notification {
+            sqlx::query(
+                "INSERT INTO notification_outbox (request_id, client_id, kind, created_at, next_attempt_at, deadline) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(id)
+            .bind(&n.client_id)
+            .bind(n.kind)
+            .bind(now)
+            .bind(now)
+            .bind(n.deadline)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn redeem(&self, id: &str, now: i64) -> StoreResult<bool> {
@@ -588,6 +620,159 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn claim_notifications(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<OutboxEntry>> {
+        let rows = sqlx::query(
+            "UPDATE notification_outbox SET lease_until = ?1, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM notification_outbox \
+                          WHERE status = 'pending' AND next_attempt_at <= ?2 AND (lease_until IS NULL OR lease_until < ?2) \
+                          ORDER BY next_attempt_at, id LIMIT ?3) \
+             AND status = 'pending' AND (lease_until IS NULL OR lease_until < ?2) \
+             RETURNING id, request_id, client_id, kind, payload, attempts, created_at, deadline",
+        )
+        .bind(lease_until)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(OutboxEntry {
+                    id: row.try_get("id")?,
+                    request_id: row.try_get("request_id")?,
+                    client_id: row.try_get("client_id")?,
+                    kind: row.try_get("kind")?,
+                    payload: row.try_get("payload")?,
+                    attempts: row.try_get("attempts")?,
+                    created_at: row.try_get("created_at")?,
+                    deadline: row.try_get("deadline")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn finish_notification(
+        &self,
+        id: i64,
+        outcome: OutboxFinal,
+        now: i64,
+        error: Option<&str>,
+    ) -> StoreResult<()> {
+        let delivered = outcome == OutboxFinal::Delivered;
+        sqlx::query(
+            "UPDATE notification_outbox SET status = ?, lease_until = NULL, last_error = ?, \
+             delivered_at = ?, payload = CASE WHEN ? THEN NULL ELSE payload END WHERE id = ?",
+        )
+        .bind(outcome.as_str())
+        .bind(error)
+        .bind(delivered.then_some(now))
+        .bind(delivered)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn retry_notification(
+        &self,
+        id: i64,
+        next_attempt_at: i64,
+        error: &str,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE notification_outbox SET next_attempt_at = ?, lease_until = NULL, last_error = ? WHERE id = ?")
+            .bind(next_attempt_at)
+            .bind(error)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn store_push_tokens(
+        &self,
+        notification_id: i64,
+        request_id: &str,
+        payload: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("UPDATE requests SET status = 'redeemed', redeemed_at = ? WHERE id = ? AND status = 'approved'")
+            .bind(now)
+            .bind(request_id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE notification_outbox SET payload = ? WHERE id = ?")
+            .bind(payload)
+            .bind(notification_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn store_push_payload(&self, notification_id: i64, payload: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE notification_outbox SET payload = ? WHERE id = ?")
+            .bind(payload)
+            .bind(notification_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn enqueue_expired_pushes(&self, now: i64, deadline: i64) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await?;
+        let marked = sqlx::query(
+            "UPDATE requests SET expiry_notified = TRUE \
+             WHERE status = 'pending' AND expires_at <= ?1 AND expiry_notified = FALSE \
+             AND client_id IN (SELECT id FROM clients WHERE delivery_mode = 'push') \
+             RETURNING id, client_id",
+        )
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in &marked {
+            sqlx::query(
+                "INSERT INTO notification_outbox (request_id, client_id, kind, created_at, next_attempt_at, deadline) \
+                 VALUES (?, ?, 'push', ?, ?, ?) ON CONFLICT (request_id, kind) DO NOTHING",
+            )
+            .bind(row.try_get::<String, _>("id")?)
+            .bind(row.try_get::<String, _>("client_id")?)
+            .bind(now)
+            .bind(now)
+            .bind(deadline)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(marked.len() as u64)
+    }
+
+    async fn notifications_of_request(
+        &self,
+        request_id: &str,
+    ) -> StoreResult<Vec<(String, String, i64)>> {
+        let rows = sqlx::query("SELECT kind, status, attempts FROM notification_outbox WHERE request_id = ? ORDER BY id")
+            .bind(request_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("kind")?,
+                    r.try_get("status")?,
+                    r.try_get("attempts")?,
+                ))
+            })
+            .collect()
     }
 
     async fn remember_jti(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool> {
@@ -687,6 +872,11 @@ impl Store for SqliteStore {
                 .execute(&self.pool)
                 .await?
                 .rows_affected();
+        // Finished notifications are kept as long as the requests they were about.
+        sqlx::query("DELETE FROM notification_outbox WHERE status <> 'pending' AND created_at < ?")
+            .bind(request_horizon)
+            .execute(&self.pool)
+            .await?;
         Ok(SweepStats {
             requests,
             jtis,
