@@ -33,6 +33,10 @@ struct Args {
     /// Log format.
     #[arg(long, env = "CIBA_LOG_FORMAT", value_enum)]
     log_format: Option<LogFormat>,
+    /// DEVELOPMENT ONLY: let ping/push notification endpoints be plain http and on loopback or
+    /// private networks (turns off SSRF protection for them).
+    #[arg(long, env = "CIBA_DEV_LOCAL_NOTIFICATIONS")]
+    dev_local_notifications: bool,
 }
 
 fn main() -> ExitCode {
@@ -61,6 +65,10 @@ fn main() -> ExitCode {
     }
     if let Some(v) = args.log_format {
         settings.log_format = v;
+    }
+    if args.dev_local_notifications {
+        settings.notifications.allow_plain_http = true;
+        settings.notifications.allow_private_networks = true;
     }
     init_tracing(settings.log_format);
 
@@ -143,6 +151,14 @@ async fn run(mut settings: Settings) -> Result<(), String> {
         ),
     }
 
+    let n = &state.settings.notifications;
+    if n.allow_plain_http || n.allow_private_networks {
+        tracing::warn!(
+            plain_http = n.allow_plain_http,
+            private_networks = n.allow_private_networks,
+            "DEVELOPMENT SETTING: notification endpoints may be plain http or on private networks; never in production"
+        );
+    }
     ciba_server::serve(listener, state, shutdown_signal())
         .await
         .map_err(|e| e.to_string())?;
