@@ -174,8 +174,8 @@ async fn resolve_user(state: &AppState, params: &FormParams) -> ApiResult<User> 
             state.store.user_by_login_hint(login_hint).await?
         }
         [_, Some(id_token), _] => {
-            let subject =
-                verify_own_id_token(&state.keys, &state.issuer, id_token).ok_or_else(|| {
+            let subject = verify_own_id_token(state.keys().await?, &state.issuer, id_token)
+                .ok_or_else(|| {
                     ApiError::invalid_request(
                         "id_token_hint is not an ID token issued by this server",
                     )

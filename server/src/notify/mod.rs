@@ -236,7 +236,10 @@ async fn prepare(state: &AppState, entry: &OutboxEntry) -> Result<Prepared, Prob
                             .as_deref()
                             .unwrap_or(&state.issuer);
                         let tokens = issue_tokens(
-                            &state.keys,
+                            state
+                                .keys()
+                                .await
+                                .map_err(|e| Problem::Transient(e.description))?,
                             &TokenRequest {
                                 issuer: &state.issuer,
                                 access_token_audience: audience,

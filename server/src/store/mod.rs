@@ -4,13 +4,57 @@
 //! conditional statement (compare-and-set), so exactly one caller wins: consuming an enrollment
 //! code, deciding a request, redeeming it, and remembering a `jti`.
 
+mod postgres;
 mod records;
+mod sql;
 mod sqlite;
 
+pub use postgres::PgStore;
 pub use records::*;
 pub use sqlite::SqliteStore;
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use async_trait::async_trait;
+use sqlx::SqlStr;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+/// Opens the store a database URL names: `sqlite://…` (the embedded default, migrated at once)
+/// or `postgres://…` (connected lazily, so the server starts while the database is unreachable;
+/// [`Store::migrate`] runs when it answers).
+pub async fn open(url: &str, max_connections: u32) -> StoreResult<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url, max_connections).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::connect_lazy(url, max_connections)?))
+    } else {
+        Err(StoreError::Database(format!(
+            "unsupported database URL {:?}: use sqlite://… or postgres://…",
+            url.split(':').next().unwrap_or_default()
+        )))
+    }
+}
+
+/// A migrator over embedded `(version, name, sql)` migrations.
+fn migrator(migrations: &'static [(i64, &'static str, &'static str)]) -> Migrator {
+    let migrations: Vec<Migration> = migrations
+        .iter()
+        .map(|(version, name, sql)| {
+            Migration::new(
+                *version,
+                Cow::Borrowed(*name),
+                MigrationType::Simple,
+                SqlStr::from_static(sql),
+                false,
+            )
+        })
+        .collect();
+    Migrator {
+        migrations: Cow::Owned(migrations),
+        ..Migrator::DEFAULT
+    }
+}
 
 /// Storage failures.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +89,10 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub trait Store: Send + Sync + 'static {
     /// Checks the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;
+    /// Brings the schema up to date (idempotent; safe from several instances at once).
+    async fn migrate(&self) -> StoreResult<()>;
+    /// Closes the connections (waits for them to finish).
+    async fn close(&self);
 
     // --- users
     /// Inserts a user; `Conflict` when the username, email, phone or subject is taken.
