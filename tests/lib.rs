@@ -47,9 +47,10 @@ pub fn postgres_base_url() -> Option<String> {
         .filter(|u| !u.is_empty())
 }
 
-/// A fresh database URL for one test server.
-async fn fresh_database(dir: &std::path::Path) -> String {
-    match postgres_base_url() {
+/// A fresh database URL for one test server: a new database on the PostgreSQL server `postgres`
+/// names, or a SQLite file in `dir`.
+async fn fresh_database(dir: &std::path::Path, postgres: Option<String>) -> String {
+    match postgres {
         None => format!("sqlite://{}", dir.join("ciba.db").display()),
         Some(base) => {
             use sqlx::Connection;
@@ -84,8 +85,14 @@ impl TestServer {
 
     /// Starts a server after `tweak` adjusts its settings.
     pub async fn start_with(tweak: impl FnOnce(&mut Settings)) -> Self {
+        Self::start_on(postgres_base_url(), tweak).await
+    }
+
+    /// Starts a server on a fresh database of the PostgreSQL server `postgres` names (SQLite when
+    /// `None`).
+    pub async fn start_on(postgres: Option<String>, tweak: impl FnOnce(&mut Settings)) -> Self {
         let dir = Arc::new(tempfile::tempdir().unwrap());
-        let database_url = fresh_database(dir.path()).await;
+        let database_url = fresh_database(dir.path(), postgres).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut settings = Settings {

@@ -3,6 +3,8 @@
 
 mod admin_api;
 mod attacks;
+mod cluster;
+mod database;
 mod flows;
 mod lifecycle;
 mod notify;

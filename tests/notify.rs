@@ -30,7 +30,7 @@ struct ReceiverState {
 }
 
 /// A client's notification endpoint: records every request, answers from a script of statuses
-/// (then 204). A 301 answer points at `/elsewhere`.
+/// (then 204). A 301 answer points at `/elsewhere`; 0 never answers.
 pub struct Receiver {
     pub addr: SocketAddr,
     state: Arc<ReceiverState>,
@@ -56,6 +56,10 @@ async fn receive(
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
     });
     let status = state.script.lock().unwrap().pop_front().unwrap_or(204);
+    if status == 0 {
+        // Scripted "never answer": hold the request until the caller gives up or dies.
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
     let mut response = StatusCode::from_u16(status).unwrap().into_response();
     if status == 301 {
         response
@@ -128,13 +132,13 @@ pub async fn dev_server() -> TestServer {
     .await
 }
 
-async fn client_for(server: &TestServer, mode: &str, endpoint: &str) -> TestClient {
+pub async fn client_for(server: &TestServer, mode: &str, endpoint: &str) -> TestClient {
     server
         .create_client(json!({"backchannel_token_delivery_mode": mode, "backchannel_client_notification_endpoint": endpoint}))
         .await
 }
 
-async fn start(server: &TestServer, client: &TestClient, user: &str, token: &str) -> String {
+pub async fn start(server: &TestServer, client: &TestClient, user: &str, token: &str) -> String {
     let answer = server
         .backchannel(
             client,
@@ -150,7 +154,7 @@ async fn start(server: &TestServer, client: &TestClient, user: &str, token: &str
 }
 
 /// Gives the worker some real time, to show that nothing more arrives.
-async fn settle(server: &TestServer) {
+pub async fn settle(server: &TestServer) {
     for _ in 0..5 {
         server.clock.advance(400);
         tokio::time::sleep(Duration::from_millis(60)).await;
