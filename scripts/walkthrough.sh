@@ -52,6 +52,35 @@ curl -s -u "$CLIENT_ID:$CLIENT_SECRET" $AS/token \
   -d grant_type=urn:openid:params:grant-type:ciba -d auth_req_id=$AUTH_REQ_ID > tokens.json
 # --- End of the README's commands. ---
 
+# --- The ping client part: restart with the development switch. ---
+kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
+CIBA_DEV_LOCAL_NOTIFICATIONS=true ciba-server > server.log 2>&1 &
+server_pid=$!
+for _ in $(seq 1 50); do curl -sf http://127.0.0.1:8080/healthz > /dev/null && break; sleep 0.2; done
+
+python3 -c '
+import http.server as h
+class R(h.BaseHTTPRequestHandler):
+    def do_POST(s): print(s.headers["Authorization"], s.rfile.read(int(s.headers["Content-Length"])).decode(), flush=True); s.send_response(204); s.end_headers()
+h.HTTPServer(("127.0.0.1", 9000), R).serve_forever()' > pings.txt 2> receiver.log &
+receiver_pid=$!
+for _ in $(seq 1 50); do (echo > /dev/tcp/127.0.0.1/9000) 2>/dev/null && break; sleep 0.1; done
+
+curl -s -X POST $AS/admin/v1/clients -H "$ADMIN" -H 'Content-Type: application/json' \
+  -d '{"name":"Shop Terminal","backchannel_token_delivery_mode":"ping","backchannel_client_notification_endpoint":"http://127.0.0.1:9000/ciba"}' > ping-client.json
+PING_ID=$(jq -r .client_id ping-client.json); PING_SECRET=$(jq -r .client_secret ping-client.json)
+
+PING_REQ=$(curl -s -u "$PING_ID:$PING_SECRET" $AS/backchannel/authenticate \
+  -d scope=openid -d login_hint=alice -d client_notification_token=my-callback-token | jq -r .auth_req_id)
+ciba-authenticator watch --auto approve --once
+sleep 1
+curl -s -u "$PING_ID:$PING_SECRET" $AS/token \
+  -d grant_type=urn:openid:params:grant-type:ciba -d auth_req_id=$PING_REQ > ping-tokens.json
+kill "$receiver_pid"
+
+grep -q "Bearer my-callback-token {\"auth_req_id\": \?\"$PING_REQ\"}" pings.txt || fail "no ping: $(cat pings.txt)"
+[ "$(jq -r .token_type ping-tokens.json)" = Bearer ] || fail "ping client got no tokens: $(cat ping-tokens.json)"
+
 [[ "$USER_ID" == usr_* ]] || fail "no user id"
 [ "$(jq -r .error pending.json)" = authorization_pending ] || fail "first poll: $(cat pending.json)"
 grep -q 'W4-7QX' list.txt || fail "the request is not listed: $(cat list.txt)"

@@ -13,7 +13,7 @@ use ciba_core::clock::{Clock, ManualClock, SystemClock};
 use ciba_core::protocol::{DeviceInfo, Platform, PushRegistration};
 use ciba_server::AppState;
 use ciba_server::config::Settings;
-use ciba_server::store::SqliteStore;
+use ciba_server::store::Store;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -23,19 +23,58 @@ pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
 /// A running server.
 pub struct TestServer {
-    /// Base URL and issuer.
+    /// The issuer (shared by every instance on one database).
     pub issuer: String,
-    /// The clock the server reads; tests move it.
+    /// The clock the server reads; tests move it (shared by every instance).
     pub clock: ManualClock,
     /// An HTTP client.
     pub http: reqwest::Client,
+    /// This instance's own base URL (the issuer, for the first instance).
+    pub base: String,
     addr: SocketAddr,
-    db_path: PathBuf,
+    database_url: String,
     settings: Settings,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
-    store: Option<SqliteStore>,
+    store: Option<Arc<dyn Store>>,
     _dir: Arc<tempfile::TempDir>,
+}
+
+/// The test database backend: PostgreSQL when `CIBA_TEST_POSTGRES_URL` names a server (each
+/// test server gets a fresh database on it), SQLite files otherwise.
+pub fn postgres_base_url() -> Option<String> {
+    std::env::var("CIBA_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// A fresh database URL for one test server: a new database on the PostgreSQL server `postgres`
+/// names, or a SQLite file in `dir`.
+async fn fresh_database(dir: &std::path::Path, postgres: Option<String>) -> String {
+    match postgres {
+        None => format!("sqlite://{}", dir.join("ciba.db").display()),
+        Some(base) => {
+            use sqlx::Connection;
+            let name = format!(
+                "ciba_test_{}",
+                ciba_core::jose::software::random_b64u(12)
+                    .unwrap()
+                    .to_lowercase()
+                    .replace(['-', '_'], "x")
+            );
+            let mut admin = sqlx::PgConnection::connect(&base)
+                .await
+                .expect("CIBA_TEST_POSTGRES_URL answers");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+            admin.close().await.unwrap();
+            let mut url = url::Url::parse(&base).unwrap();
+            url.set_path(&format!("/{name}"));
+            url.to_string()
+        }
+    }
 }
 
 impl TestServer {
@@ -47,28 +86,35 @@ impl TestServer {
 
     /// Starts a server after `tweak` adjusts its settings.
     pub async fn start_with(tweak: impl FnOnce(&mut Settings)) -> Self {
+        Self::start_on(postgres_base_url(), tweak).await
+    }
+
+    /// Starts a server on a fresh database of the PostgreSQL server `postgres` names (SQLite when
+    /// `None`).
+    pub async fn start_on(postgres: Option<String>, tweak: impl FnOnce(&mut Settings)) -> Self {
         let dir = Arc::new(tempfile::tempdir().unwrap());
-        let db_path = dir.path().join("ciba.db");
+        let database_url = fresh_database(dir.path(), postgres).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut settings = Settings {
             listen: addr,
             issuer: Some(format!("http://{addr}")),
-            database_url: format!("sqlite://{}", db_path.display()),
+            database_url: database_url.clone(),
             admin_token: Some(ADMIN_TOKEN.into()),
             data_dir: dir.path().to_path_buf(),
             ..Settings::default()
         };
         tweak(&mut settings);
         let mut server = Self {
-            issuer: format!("http://{addr}"),
+            issuer: settings.issuer(),
             clock: ManualClock::new(SystemClock.now()),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
+            base: format!("http://{addr}"),
             addr,
-            db_path,
+            database_url,
             settings,
             stop: None,
             task: None,
@@ -79,16 +125,41 @@ impl TestServer {
         server
     }
 
+    /// Another instance on the same database, with the same issuer, settings and clock: what a
+    /// load balancer spreads requests over.
+    pub async fn another_instance(&self) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut settings = self.settings.clone();
+        settings.listen = addr;
+        let mut server = Self {
+            issuer: self.issuer.clone(),
+            clock: self.clock.clone(),
+            http: self.http.clone(),
+            base: format!("http://{addr}"),
+            addr,
+            database_url: self.database_url.clone(),
+            settings,
+            stop: None,
+            task: None,
+            store: None,
+            _dir: self._dir.clone(),
+        };
+        server.launch(listener).await;
+        server
+    }
+
     async fn launch(&mut self, listener: tokio::net::TcpListener) {
-        let url = format!("sqlite://{}", self.db_path.display());
-        let store = SqliteStore::open(&url, 8).await.unwrap();
+        let store = ciba_server::store::open(&self.database_url, 8)
+            .await
+            .unwrap();
         let state = AppState::new(
             self.settings.clone(),
-            Arc::new(store.clone()),
+            store.clone(),
             Arc::new(self.clock.clone()),
         )
-        .await
         .unwrap();
+        state.initialize().await.unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             ciba_server::serve(listener, state, async {
@@ -103,18 +174,33 @@ impl TestServer {
     }
 
     /// Stops the server (graceful shutdown, database closed) and starts a new one on the same
-    /// port and database file: nothing survives but what is on disk.
+    /// port and database: nothing survives but what is in the database.
     pub async fn restart(&mut self) {
-        self.stop.take().unwrap().send(()).unwrap();
-        self.task.take().unwrap().await.unwrap();
-        self.store.take().unwrap().close().await;
+        self.stop().await;
         let listener = tokio::net::TcpListener::bind(self.addr).await.unwrap();
         self.launch(listener).await;
     }
 
-    /// `issuer + path`.
+    /// Stops this instance (graceful shutdown, database connections closed).
+    pub async fn stop(&mut self) {
+        self.stop.take().unwrap().send(()).unwrap();
+        self.task.take().unwrap().await.unwrap();
+        self.store.take().unwrap().close().await;
+    }
+
+    /// Kills this instance at once: its tasks (HTTP, notification worker) are dropped mid-work,
+    /// as when a process dies.
+    pub fn kill(&mut self) {
+        self.stop.take();
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+        self.store.take();
+    }
+
+    /// This instance's URL for `path`.
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.issuer)
+        format!("{}{path}", self.base)
     }
 
     /// An admin API call; returns status and JSON body (Null when empty).
@@ -334,8 +420,14 @@ pub fn proof(
 ) -> String {
     let signer = sdk.signer(&account.id).unwrap();
     let jti = ciba_core::jose::software::random_b64u(16).unwrap();
-    ciba_core::jose::dpop_proof(&signer, method, &server.url(path), server.clock.now(), &jti)
-        .unwrap()
+    ciba_core::jose::dpop_proof(
+        &signer,
+        method,
+        &format!("{}{path}", server.issuer),
+        server.clock.now(),
+        &jti,
+    )
+    .unwrap()
 }
 
 /// A raw device API call with a given DPoP proof; returns status and JSON body.

@@ -3,7 +3,10 @@
 
 mod admin_api;
 mod attacks;
+mod cluster;
+mod database;
 mod flows;
 mod lifecycle;
+mod notify;
 mod restart;
 mod validation;

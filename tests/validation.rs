@@ -258,7 +258,7 @@ async fn discovery_jwks_and_health() {
     );
     assert_eq!(
         meta["backchannel_token_delivery_modes_supported"],
-        json!(["poll"])
+        json!(["poll", "ping", "push"])
     );
     assert_eq!(
         meta["token_endpoint_auth_methods_supported"],

@@ -30,6 +30,45 @@ pub struct Settings {
     pub tokens: TokenSettings,
     /// Enrollment settings.
     pub enrollment: EnrollmentSettings,
+    /// Ping and push delivery to client notification endpoints.
+    pub notifications: NotificationSettings,
+}
+
+/// Ping and push delivery settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotificationSettings {
+    /// Development only: allow notification endpoints on loopback, private, link-local and
+    /// unspecified addresses. Off by default (SSRF protection).
+    pub allow_private_networks: bool,
+    /// Development only: allow plain `http` notification endpoints. Off by default.
+    pub allow_plain_http: bool,
+    /// PEM files of extra CA certificates to trust for notification endpoints (besides the
+    /// system's trust store).
+    pub extra_root_certificates: Vec<PathBuf>,
+    /// TCP + TLS connect timeout (milliseconds).
+    pub connect_timeout_ms: u64,
+    /// Timeout of one whole delivery attempt (milliseconds).
+    pub timeout_ms: u64,
+    /// How long after the decision a notification keeps being retried, at least (seconds); it is
+    /// retried at least until the request expires.
+    pub retry_window: i64,
+    /// How often the delivery worker looks for due notifications (milliseconds).
+    pub worker_interval_ms: u64,
+}
+
+impl Default for NotificationSettings {
+    fn default() -> Self {
+        Self {
+            allow_private_networks: false,
+            allow_plain_http: false,
+            extra_root_certificates: Vec::new(),
+            connect_timeout_ms: 5_000,
+            timeout_ms: 10_000,
+            retry_window: 600,
+            worker_interval_ms: 1_000,
+        }
+    }
 }
 
 /// Log output format.
@@ -99,6 +138,7 @@ impl Default for Settings {
             ciba: CibaSettings::default(),
             tokens: TokenSettings::default(),
             enrollment: EnrollmentSettings::default(),
+            notifications: NotificationSettings::default(),
         }
     }
 }

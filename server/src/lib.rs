@@ -11,6 +11,8 @@ pub mod config;
 pub mod crypto;
 pub mod devices;
 pub mod http;
+pub mod metrics;
+pub mod notify;
 pub mod state;
 pub mod store;
 pub mod tokens;
@@ -28,12 +30,13 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let sweeper = tokio::spawn(sweep_forever(state.clone()));
-    let result = axum::serve(listener, app(state))
+    // Background work lives exactly as long as this future: if it is dropped (the process is
+    // stopping, or a test kills the instance), the guards abort the tasks.
+    let _sweeper = AbortOnDrop(tokio::spawn(sweep_forever(state.clone())));
+    let _notifier = AbortOnDrop(tokio::spawn(notify::run_worker(state.clone())));
+    axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
-        .await;
-    sweeper.abort();
-    result
+        .await
 }
 
 async fn sweep_forever(state: AppState) {
@@ -52,5 +55,14 @@ async fn sweep_forever(state: AppState) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "sweep failed; will retry"),
         }
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

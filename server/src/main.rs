@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use ciba_core::clock::SystemClock;
 use ciba_server::config::{LogFormat, Settings};
-use ciba_server::store::SqliteStore;
 use ciba_server::{AppState, crypto};
 use clap::Parser;
 
@@ -33,6 +32,10 @@ struct Args {
     /// Log format.
     #[arg(long, env = "CIBA_LOG_FORMAT", value_enum)]
     log_format: Option<LogFormat>,
+    /// DEVELOPMENT ONLY: let ping/push notification endpoints be plain http and on loopback or
+    /// private networks (turns off SSRF protection for them).
+    #[arg(long, env = "CIBA_DEV_LOCAL_NOTIFICATIONS")]
+    dev_local_notifications: bool,
 }
 
 fn main() -> ExitCode {
@@ -61,6 +64,10 @@ fn main() -> ExitCode {
     }
     if let Some(v) = args.log_format {
         settings.log_format = v;
+    }
+    if args.dev_local_notifications {
+        settings.notifications.allow_plain_http = true;
+        settings.notifications.allow_private_networks = true;
     }
     init_tracing(settings.log_format);
 
@@ -107,30 +114,31 @@ async fn run(mut settings: Settings) -> Result<(), String> {
     settings.validate().map_err(|e| e.to_string())?;
 
     let url = settings.database_url.clone();
-    if !url.starts_with("sqlite:") {
-        return Err(format!(
-            "unsupported database URL {url:?}: this version supports sqlite:// only"
-        ));
-    }
-    let store = SqliteStore::open(&url, settings.database_max_connections)
+    let store = ciba_server::store::open(&url, settings.database_max_connections)
         .await
-        .map_err(|e| format!("cannot open the database {url}: {e}"))?;
+        .map_err(|e| format!("cannot open the database {}: {e}", redact(&url)))?;
     let listen = settings.listen;
-    let state = AppState::new(settings, Arc::new(store), Arc::new(SystemClock))
-        .await
-        .map_err(|e| e.to_string())?;
+    let state = AppState::new(settings, store, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
+    if let Err(e) = state.initialize().await {
+        if url.starts_with("sqlite:") {
+            return Err(format!("cannot initialise the database {url}: {e}"));
+        }
+        // A shared database may be down or still starting: serve (not ready) and keep trying.
+        tracing::warn!(error = %e, "the database is not available yet; /readyz answers 503 until it is");
+        tokio::spawn(initialize_until_ready(state.clone()));
+    }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
 
-    tracing::info!(issuer = %state.issuer, %listen, database = %url, "ciba-server ready");
+    tracing::info!(issuer = %state.issuer, %listen, database = %redact(&url), "ciba-server listening");
     println!("ciba-server listening on http://{listen}");
     println!("  issuer:    {}", state.issuer);
     println!(
         "  discovery: {}/.well-known/openid-configuration",
         state.issuer
     );
-    println!("  database:  {url}");
+    println!("  database:  {}", redact(&url));
     match &generated_token_file {
         Some(path) => println!(
             "  admin API: {}/admin/v1/…  with  Authorization: Bearer $(cat {})",
@@ -143,6 +151,14 @@ async fn run(mut settings: Settings) -> Result<(), String> {
         ),
     }
 
+    let n = &state.settings.notifications;
+    if n.allow_plain_http || n.allow_private_networks {
+        tracing::warn!(
+            plain_http = n.allow_plain_http,
+            private_networks = n.allow_private_networks,
+            "DEVELOPMENT SETTING: notification endpoints may be plain http or on private networks; never in production"
+        );
+    }
     ciba_server::serve(listener, state, shutdown_signal())
         .await
         .map_err(|e| e.to_string())?;
@@ -208,4 +224,31 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+/// Retries the database initialisation (migrations, signing keys) until it succeeds.
+async fn initialize_until_ready(state: AppState) {
+    let mut delay = std::time::Duration::from_secs(1);
+    loop {
+        tokio::time::sleep(delay).await;
+        match state.initialize().await {
+            Ok(()) => {
+                tracing::info!("the database is available; ready");
+                return;
+            }
+            Err(e) => tracing::warn!(error = %e, "the database is still not available"),
+        }
+        delay = (delay * 2).min(std::time::Duration::from_secs(30));
+    }
+}
+
+/// A database URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
 }

@@ -24,10 +24,17 @@ pub struct Inner {
     pub store: Arc<dyn Store>,
     /// Time.
     pub clock: SharedClock,
-    /// Token signing keys.
-    pub keys: SigningKeys,
+    /// Token signing keys, loaded from the database on first need (the database may be
+    /// unreachable when the server starts).
+    keys: tokio::sync::OnceCell<SigningKeys>,
     /// SHA-256 of the admin token.
     admin_token_hash: String,
+    /// Client for ping and push callbacks.
+    pub notifier: crate::notify::NotificationClient,
+    /// Wakes the notification worker when a decision enqueued something.
+    pub notify_wake: tokio::sync::Notify,
+    /// Prometheus metrics.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Deref for AppState {
@@ -49,12 +56,15 @@ pub enum StateError {
     /// No admin token was given.
     #[error("an admin token is required")]
     NoAdminToken,
+    /// The notification client could not be built (unreadable root certificates).
+    #[error("notifications: {0}")]
+    Notifications(String),
 }
 
 impl AppState {
-    /// Builds the state: validates the settings and loads (or creates) the signing keys.
+    /// Builds the state and validates the settings; touches no database (see [`Self::initialize`]).
     /// `settings.admin_token` must be set (the binary generates one for development).
-    pub async fn new(
+    pub fn new(
         settings: Settings,
         store: Arc<dyn Store>,
         clock: SharedClock,
@@ -65,16 +75,54 @@ impl AppState {
             .as_deref()
             .ok_or(StateError::NoAdminToken)?;
         let admin_token_hash = hash_secret(admin_token);
-        let keys = SigningKeys::load_or_create(store.as_ref(), clock.now()).await?;
         let issuer = settings.issuer();
+        let notifier = crate::notify::NotificationClient::new(&settings.notifications)
+            .map_err(StateError::Notifications)?;
         Ok(Self(Arc::new(Inner {
             settings,
             issuer,
             store,
             clock,
-            keys,
+            keys: tokio::sync::OnceCell::new(),
             admin_token_hash,
+            notifier,
+            notify_wake: tokio::sync::Notify::new(),
+            metrics: crate::metrics::Metrics::default(),
         })))
+    }
+
+    /// Brings the schema up to date and loads (or creates) the signing keys. Idempotent; the
+    /// binary retries it until the database answers.
+    pub async fn initialize(&self) -> Result<(), StateError> {
+        self.store
+            .migrate()
+            .await
+            .map_err(|e| StateError::Keys(KeyError::Store(e)))?;
+        self.load_keys().await?;
+        Ok(())
+    }
+
+    async fn load_keys(&self) -> Result<&SigningKeys, KeyError> {
+        self.keys
+            .get_or_try_init(|| SigningKeys::load_or_create(self.store.as_ref(), self.clock.now()))
+            .await
+    }
+
+    /// The signing keys; `503 temporarily_unavailable` while the database cannot provide them.
+    pub async fn keys(&self) -> Result<&SigningKeys, crate::http::error::ApiError> {
+        self.load_keys().await.map_err(|e| {
+            tracing::warn!(error = %e, "signing keys unavailable");
+            crate::http::error::ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the server is starting or its database is unavailable; try again",
+            )
+        })
+    }
+
+    /// Ready to serve: initialised and the database answers.
+    pub async fn is_ready(&self) -> bool {
+        self.keys.initialized() && self.store.ping().await.is_ok()
     }
 
     /// Whether `token` is the admin token (constant-time).

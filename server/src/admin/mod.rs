@@ -219,7 +219,12 @@ pub async fn create_client(
     require_admin(&state, &headers)?;
     let reg: ClientRegistration = parse_json(&headers, &body)?;
     let now = state.now();
-    let (client, secret) = register_client(reg, &state.settings.ciba.default_client_scope, now)?;
+    let (client, secret) = register_client(
+        reg,
+        &state.settings.ciba.default_client_scope,
+        &state.settings.notifications,
+        now,
+    )?;
     state.store.insert_client(&client).await?;
     let mut event = audit_event(now, "client_created", None);
     event.client_id = Some(client.id.clone());

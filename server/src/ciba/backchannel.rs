@@ -35,11 +35,28 @@ pub async fn start_request(
             "signed authentication requests are not supported by this server yet",
         ));
     }
-    if params.get("client_notification_token").is_some() && client.delivery_mode == "poll" {
-        return Err(ApiError::invalid_request(
-            "client_notification_token is only for ping and push clients",
-        ));
-    }
+    let notification_token = match (
+        client.delivery_mode.as_str(),
+        params.get("client_notification_token"),
+    ) {
+        ("poll", None) => None,
+        ("poll", Some(_)) => {
+            return Err(ApiError::invalid_request(
+                "client_notification_token is only for ping and push clients",
+            ));
+        }
+        (_, None) => {
+            return Err(ApiError::invalid_request(
+                "client_notification_token is required for ping and push clients",
+            ));
+        }
+        (_, Some(token)) if is_bearer_token(token) => Some(token.to_owned()),
+        (_, Some(_)) => {
+            return Err(ApiError::invalid_request(
+                "client_notification_token must be a bearer token (RFC 6750 b64token) of at most 1024 characters",
+            ));
+        }
+    };
 
     let scope = requested_scope(params, client)?;
     let user = resolve_user(state, params).await?;
@@ -82,6 +99,9 @@ pub async fn start_request(
         amr: Vec::new(),
         deny_reason: None,
         redeemed_at: None,
+        // Ping and push notifications carry the auth_req_id, so it is kept for them.
+        notify_auth_req_id: notification_token.as_ref().map(|_| auth_req_id.clone()),
+        notification_token,
     };
     state.store.insert_request(&request).await?;
     state
@@ -154,8 +174,8 @@ async fn resolve_user(state: &AppState, params: &FormParams) -> ApiResult<User> 
             state.store.user_by_login_hint(login_hint).await?
         }
         [_, Some(id_token), _] => {
-            let subject =
-                verify_own_id_token(&state.keys, &state.issuer, id_token).ok_or_else(|| {
+            let subject = verify_own_id_token(state.keys().await?, &state.issuer, id_token)
+                .ok_or_else(|| {
                     ApiError::invalid_request(
                         "id_token_hint is not an ID token issued by this server",
                     )
@@ -182,4 +202,29 @@ async fn resolve_user(state: &AppState, params: &FormParams) -> ApiResult<User> 
         ));
     }
     Ok(user)
+}
+
+/// RFC 6750 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`, here at
+/// most 1024 characters (CIBA §7.1).
+fn is_bearer_token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && token.len() <= 1024
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_bearer_token;
+
+    #[test]
+    fn bearer_token_syntax() {
+        assert!(is_bearer_token("abc-._~+/XYZ09=="));
+        assert!(is_bearer_token(&"a".repeat(1024)));
+        for bad in ["", "==", "a b", "a\"b", "é", "a=b", &"a".repeat(1025)] {
+            assert!(!is_bearer_token(bad), "{bad:?}");
+        }
+    }
 }

@@ -85,7 +85,7 @@ pub async fn redeem_with_ciba_grant(
         .as_deref()
         .unwrap_or(&state.issuer);
     let tokens = issue_tokens(
-        &state.keys,
+        state.keys().await?,
         &TokenRequest {
             issuer: &state.issuer,
             access_token_audience: audience,

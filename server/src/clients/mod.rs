@@ -10,4 +10,4 @@ pub use registration::{ClientRegistration, RegisteredClient, register_client};
 pub const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post"];
 
 /// `backchannel_token_delivery_mode`s this server supports.
-pub const DELIVERY_MODES: &[&str] = &["poll"];
+pub const DELIVERY_MODES: &[&str] = &["poll", "ping", "push"];

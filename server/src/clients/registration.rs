@@ -1,8 +1,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::{AUTH_METHODS, DELIVERY_MODES};
+use crate::config::NotificationSettings;
 use crate::crypto::{hash_secret, random_b64u};
 use crate::http::error::{ApiError, ApiResult};
+use crate::notify::endpoint::check_endpoint_url;
 use crate::store::Client;
 
 /// A client registration, as the admin API (and the configuration file) take it.
@@ -97,6 +99,7 @@ fn invalid_metadata(description: impl Into<String>) -> ApiError {
 pub fn register_client(
     reg: ClientRegistration,
     default_scope: &[String],
+    notifications: &NotificationSettings,
     now: i64,
 ) -> ApiResult<(Client, String)> {
     let name = reg.name.trim();
@@ -107,18 +110,30 @@ pub fn register_client(
     }
     let mode = reg.backchannel_token_delivery_mode.as_str();
     if !DELIVERY_MODES.contains(&mode) {
-        return Err(invalid_metadata(match mode {
-            "ping" | "push" => {
-                format!("delivery mode {mode} is not supported by this server yet; use poll")
-            }
-            _ => format!("unknown backchannel_token_delivery_mode {mode:?}"),
-        }));
+        return Err(invalid_metadata(format!(
+            "unknown backchannel_token_delivery_mode {mode:?}"
+        )));
     }
-    if reg.backchannel_client_notification_endpoint.is_some() {
-        return Err(invalid_metadata(
-            "poll clients have no notification endpoint",
-        ));
-    }
+    let notification_endpoint = match (
+        mode,
+        reg.backchannel_client_notification_endpoint.as_deref(),
+    ) {
+        ("poll", None) => None,
+        ("poll", Some(_)) => {
+            return Err(invalid_metadata(
+                "poll clients have no notification endpoint",
+            ));
+        }
+        (_, None) => {
+            return Err(invalid_metadata(format!(
+                "{mode} clients must register backchannel_client_notification_endpoint"
+            )));
+        }
+        (_, Some(raw)) => match check_endpoint_url(raw, notifications) {
+            Ok(url) => Some(url.to_string()),
+            Err(e) => return Err(invalid_metadata(e.to_string())),
+        },
+    };
     let method = reg
         .token_endpoint_auth_method
         .unwrap_or_else(|| "client_secret_basic".into());
@@ -183,7 +198,7 @@ pub fn register_client(
         name: name.to_owned(),
         logo_uri: reg.logo_uri,
         delivery_mode: mode.to_owned(),
-        notification_endpoint: None,
+        notification_endpoint,
         auth_method: method,
         secret_hash: Some(hash_secret(&secret)),
         scope,
@@ -210,7 +225,8 @@ mod tests {
     #[test]
     fn poll_client_gets_defaults_and_a_hashed_secret() {
         let default = vec!["openid".to_owned(), "profile".to_owned()];
-        let (client, secret) = register_client(reg("poll"), &default, 5).unwrap();
+        let (client, secret) =
+            register_client(reg("poll"), &default, &NotificationSettings::default(), 5).unwrap();
         assert_eq!(client.auth_method, "client_secret_basic");
         assert_eq!(client.scope, default);
         assert!(secret.len() >= 43);
@@ -222,18 +238,20 @@ mod tests {
         let default = vec!["openid".to_owned()];
         for mode in ["ping", "push", "carrier"] {
             assert_eq!(
-                register_client(reg(mode), &default, 0).unwrap_err().code,
+                register_client(reg(mode), &default, &NotificationSettings::default(), 0)
+                    .unwrap_err()
+                    .code,
                 "invalid_client_metadata"
             );
         }
         let mut r = reg("poll");
         r.scope = Some("profile".into());
-        assert!(register_client(r, &default, 0).is_err());
+        assert!(register_client(r, &default, &NotificationSettings::default(), 0).is_err());
         let mut r = reg("poll");
         r.token_endpoint_auth_method = Some("none".into());
-        assert!(register_client(r, &default, 0).is_err());
+        assert!(register_client(r, &default, &NotificationSettings::default(), 0).is_err());
         let mut r = reg("poll");
         r.logo_uri = Some("http://x/logo.png".into());
-        assert!(register_client(r, &default, 0).is_err());
+        assert!(register_client(r, &default, &NotificationSettings::default(), 0).is_err());
     }
 }

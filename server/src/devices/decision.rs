@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::crypto::{constant_time_eq, hash_secret, verify_es256};
 use crate::http::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::store::{CibaRequest, Decision, Device, NewAuditEvent, RequestStatus};
+use crate::store::{CibaRequest, Decision, Device, NewAuditEvent, NewNotification, RequestStatus};
 
 fn invalid(description: &str) -> ApiError {
     ApiError::bad_request(error_codes::INVALID_DECISION, description.to_owned())
@@ -46,11 +46,28 @@ pub async fn record_decision(
     }
 
     let approved = claims.action == DecisionAction::Approve;
+    // Ping and push clients are notified through the outbox, enqueued with the decision.
+    let client = state.store.client(&request.client_id).await?;
+    let notification = client
+        .filter(|c| c.delivery_mode != "poll")
+        .map(|c| NewNotification {
+            client_id: c.id,
+            kind: if c.delivery_mode == "ping" {
+                "ping"
+            } else {
+                "push"
+            },
+            deadline: request
+                .expires_at
+                .max(now + state.settings.notifications.retry_window),
+        });
+    let notify = notification.is_some();
     let decision = Decision {
         approved,
         device_id: device.id.clone(),
         amr: claims.amr.clone(),
         deny_reason: claims.deny_reason.map(|r| r.as_str().to_owned()),
+        notification,
     };
     if !state.store.decide(&request.id, &decision, now).await? {
         let current = state.store.request(&request.id).await?;
@@ -66,6 +83,9 @@ pub async fn record_decision(
                 "the transaction was already decided",
             ),
         });
+    }
+    if notify {
+        state.notify_wake.notify_one();
     }
 
     let audit = |kind: &'static str, detail: serde_json::Value| NewAuditEvent {

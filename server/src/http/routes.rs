@@ -28,6 +28,7 @@ pub fn app(state: AppState) -> Router {
         .route("/backchannel/authenticate", post(backchannel_authenticate))
         .route("/token", post(token))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
         .route("/readyz", get(readyz))
         .route(paths::ENROLLMENTS, post(device_enroll))
         .route(paths::TRANSACTIONS, get(device_transactions))
@@ -114,22 +115,24 @@ async fn discovery(State(state): State<AppState>) -> Json<serde_json::Value> {
     }))
 }
 
-async fn jwks(State(state): State<AppState>) -> Response {
-    let mut response = Json(state.keys.jwks()).into_response();
+async fn jwks(State(state): State<AppState>) -> ApiResult<Response> {
+    let mut response = Json(state.keys().await?.jwks()).into_response();
     response.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=300"),
     );
-    response
+    Ok(response)
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready").into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "not ready: the database does not answer");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
-        }
+    if state.is_ready().await {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the database is unavailable or the server is starting",
+        )
+            .into_response()
     }
 }
 
@@ -297,4 +300,13 @@ async fn device_unenroll(
     let device = devices::authenticate_device(&state, &method, uri.path(), &headers).await?;
     devices::unenroll(&state, &device).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let mut response = state.metrics.render().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    response
 }

@@ -4,13 +4,57 @@
 //! conditional statement (compare-and-set), so exactly one caller wins: consuming an enrollment
 //! code, deciding a request, redeeming it, and remembering a `jti`.
 
+mod postgres;
 mod records;
+mod sql;
 mod sqlite;
 
+pub use postgres::PgStore;
 pub use records::*;
 pub use sqlite::SqliteStore;
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use async_trait::async_trait;
+use sqlx::SqlStr;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+/// Opens the store a database URL names: `sqlite://…` (the embedded default, migrated at once)
+/// or `postgres://…` (connected lazily, so the server starts while the database is unreachable;
+/// [`Store::migrate`] runs when it answers).
+pub async fn open(url: &str, max_connections: u32) -> StoreResult<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url, max_connections).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::connect_lazy(url, max_connections)?))
+    } else {
+        Err(StoreError::Database(format!(
+            "unsupported database URL {:?}: use sqlite://… or postgres://…",
+            url.split(':').next().unwrap_or_default()
+        )))
+    }
+}
+
+/// A migrator over embedded `(version, name, sql)` migrations.
+fn migrator(migrations: &'static [(i64, &'static str, &'static str)]) -> Migrator {
+    let migrations: Vec<Migration> = migrations
+        .iter()
+        .map(|(version, name, sql)| {
+            Migration::new(
+                *version,
+                Cow::Borrowed(*name),
+                MigrationType::Simple,
+                SqlStr::from_static(sql),
+                false,
+            )
+        })
+        .collect();
+    Migrator {
+        migrations: Cow::Owned(migrations),
+        ..Migrator::DEFAULT
+    }
+}
 
 /// Storage failures.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +89,10 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub trait Store: Send + Sync + 'static {
     /// Checks the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;
+    /// Brings the schema up to date (idempotent; safe from several instances at once).
+    async fn migrate(&self) -> StoreResult<()>;
+    /// Closes the connections (waits for them to finish).
+    async fn close(&self);
 
     // --- users
     /// Inserts a user; `Conflict` when the username, email, phone or subject is taken.
@@ -134,6 +182,52 @@ pub trait Store: Send + Sync + 'static {
     async fn decide(&self, id: &str, decision: &Decision, now: i64) -> StoreResult<bool>;
     /// approved → redeemed, only while unexpired. False when already redeemed (or not approved).
     async fn redeem(&self, id: &str, now: i64) -> StoreResult<bool>;
+
+    // --- notification outbox (ping and push delivery)
+    /// Takes up to `limit` due notifications (pending, `next_attempt_at` ≤ now, not leased),
+    /// leasing them until `lease_until` and counting the attempt. A crashed worker's lease
+    /// expires and another instance takes the work over.
+    async fn claim_notifications(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<OutboxEntry>>;
+    /// Ends a notification: delivered (payload cleared), failed or abandoned.
+    async fn finish_notification(
+        &self,
+        id: i64,
+        outcome: OutboxFinal,
+        now: i64,
+        error: Option<&str>,
+    ) -> StoreResult<()>;
+    /// Releases a notification for another attempt at `next_attempt_at`.
+    async fn retry_notification(
+        &self,
+        id: i64,
+        next_attempt_at: i64,
+        error: &str,
+    ) -> StoreResult<()>;
+    /// Push mode: approved → redeemed and the minted token body stored on the notification, in
+    /// one transaction, so tokens are minted once and retries resend the same body. False when
+    /// the request is no longer approved.
+    async fn store_push_tokens(
+        &self,
+        notification_id: i64,
+        request_id: &str,
+        payload: &str,
+        now: i64,
+    ) -> StoreResult<bool>;
+    /// Stores an error body on a push notification (denied, expired, failed).
+    async fn store_push_payload(&self, notification_id: i64, payload: &str) -> StoreResult<()>;
+    /// Enqueues an `expired_token` push for every push-mode request that expired undecided,
+    /// once. Returns how many were enqueued.
+    async fn enqueue_expired_pushes(&self, now: i64, deadline: i64) -> StoreResult<u64>;
+    /// The notifications of a request (operators and tests).
+    async fn notifications_of_request(
+        &self,
+        request_id: &str,
+    ) -> StoreResult<Vec<(String, String, i64)>>;
 
     // --- replay cache
     /// Remembers `key` until `expires_at`; false when it is already remembered (a replay).

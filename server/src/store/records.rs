@@ -215,6 +215,10 @@ pub struct CibaRequest {
     pub deny_reason: Option<String>,
     /// Token issuance time.
     pub redeemed_at: Option<i64>,
+    /// Ping/push: the client's bearer token for its notification endpoint.
+    pub notification_token: Option<String>,
+    /// Ping/push: the `auth_req_id`, which notifications carry.
+    pub notify_auth_req_id: Option<String>,
 }
 
 /// A decision to record.
@@ -228,6 +232,62 @@ pub struct Decision {
     pub amr: Vec<String>,
     /// Deny reason.
     pub deny_reason: Option<String>,
+    /// For ping and push clients: the notification to enqueue with the decision, atomically.
+    pub notification: Option<NewNotification>,
+}
+
+/// A notification to put in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewNotification {
+    /// The client to notify.
+    pub client_id: String,
+    /// `ping` or `push`.
+    pub kind: &'static str,
+    /// Last moment to try.
+    pub deadline: i64,
+}
+
+/// A notification claimed from the outbox by a worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    /// Sequence number.
+    pub id: i64,
+    /// The request it is about.
+    pub request_id: String,
+    /// The client to notify.
+    pub client_id: String,
+    /// `ping` or `push`.
+    pub kind: String,
+    /// The push body, once minted.
+    pub payload: Option<String>,
+    /// Attempts so far, including this one.
+    pub attempts: i64,
+    /// When it was enqueued.
+    pub created_at: i64,
+    /// Last moment to try.
+    pub deadline: i64,
+}
+
+/// How a notification ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxFinal {
+    /// The endpoint answered 2xx.
+    Delivered,
+    /// The endpoint refused for good (401/403, other 4xx, redirect) or is not allowed.
+    Failed,
+    /// The deadline passed before a delivery.
+    Abandoned,
+}
+
+impl OutboxFinal {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+            Self::Abandoned => "abandoned",
+        }
+    }
 }
 
 /// What a poll did.

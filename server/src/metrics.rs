@@ -1,0 +1,148 @@
+//! Prometheus metrics, in the text exposition format at `/metrics`. A handful of counters and one
+//! histogram do not justify a metrics framework: atomics it is.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::store::OutboxFinal;
+
+/// Upper bounds (seconds) of the delivery latency histogram.
+const LATENCY_BUCKETS: [i64; 9] = [0, 1, 2, 5, 10, 30, 60, 300, 900];
+
+/// Per-kind notification counters.
+#[derive(Debug, Default)]
+struct KindCounters {
+    delivered: AtomicU64,
+    failed: AtomicU64,
+    abandoned: AtomicU64,
+    retried: AtomicU64,
+    latency_buckets: [AtomicU64; LATENCY_BUCKETS.len()],
+    latency_count: AtomicU64,
+    latency_sum: AtomicU64,
+}
+
+/// The server's metrics.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    ping: KindCounters,
+    push: KindCounters,
+}
+
+impl Metrics {
+    fn kind(&self, kind: &str) -> &KindCounters {
+        if kind == "ping" {
+            &self.ping
+        } else {
+            &self.push
+        }
+    }
+
+    /// A notification got a 2xx; `latency` is seconds from the decision.
+    pub fn notification_delivered(&self, kind: &str, latency: Option<i64>) {
+        let k = self.kind(kind);
+        k.delivered.fetch_add(1, Ordering::Relaxed);
+        if let Some(latency) = latency {
+            let latency = latency.max(0);
+            for (bucket, bound) in k.latency_buckets.iter().zip(LATENCY_BUCKETS) {
+                if latency <= bound {
+                    bucket.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            k.latency_count.fetch_add(1, Ordering::Relaxed);
+            k.latency_sum
+                .fetch_add(latency.unsigned_abs(), Ordering::Relaxed);
+        }
+    }
+
+    /// A notification attempt failed and will be retried.
+    pub fn notification_retried(&self, kind: &str) {
+        self.kind(kind).retried.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A notification ended without delivery.
+    pub fn notification_failed(&self, kind: &str, outcome: OutboxFinal) {
+        let k = self.kind(kind);
+        match outcome {
+            OutboxFinal::Abandoned => k.abandoned.fetch_add(1, Ordering::Relaxed),
+            _ => k.failed.fetch_add(1, Ordering::Relaxed),
+        };
+    }
+
+    /// The text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let mut counter = |name: &str, help: &str, get: &dyn Fn(&KindCounters) -> u64| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for (label, k) in [("ping", &self.ping), ("push", &self.push)] {
+                let _ = writeln!(out, "{name}{{kind=\"{label}\"}} {}", get(k));
+            }
+        };
+        counter(
+            "ciba_notifications_sent_total",
+            "Notifications delivered (2xx).",
+            &|k| k.delivered.load(Ordering::Relaxed),
+        );
+        counter(
+            "ciba_notifications_failed_total",
+            "Notifications refused for good.",
+            &|k| k.failed.load(Ordering::Relaxed),
+        );
+        counter(
+            "ciba_notifications_abandoned_total",
+            "Notifications whose deadline passed.",
+            &|k| k.abandoned.load(Ordering::Relaxed),
+        );
+        counter(
+            "ciba_notifications_retried_total",
+            "Failed attempts that will be retried.",
+            &|k| k.retried.load(Ordering::Relaxed),
+        );
+        let name = "ciba_notification_delivery_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Time from the decision to the 2xx.\n# TYPE {name} histogram"
+        );
+        for (label, k) in [("ping", &self.ping), ("push", &self.push)] {
+            for (bucket, bound) in k.latency_buckets.iter().zip(LATENCY_BUCKETS) {
+                let _ = writeln!(
+                    out,
+                    "{name}_bucket{{kind=\"{label}\",le=\"{bound}\"}} {}",
+                    bucket.load(Ordering::Relaxed)
+                );
+            }
+            let count = k.latency_count.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{kind=\"{label}\",le=\"+Inf\"}} {count}");
+            let _ = writeln!(
+                out,
+                "{name}_sum{{kind=\"{label}\"}} {}",
+                k.latency_sum.load(Ordering::Relaxed)
+            );
+            let _ = writeln!(out, "{name}_count{{kind=\"{label}\"}} {count}");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_cumulative_buckets() {
+        let m = Metrics::default();
+        m.notification_delivered("ping", Some(3));
+        m.notification_retried("push");
+        m.notification_failed("push", OutboxFinal::Failed);
+        let text = m.render();
+        assert!(text.contains("ciba_notifications_sent_total{kind=\"ping\"} 1"));
+        assert!(text.contains("ciba_notifications_retried_total{kind=\"push\"} 1"));
+        assert!(text.contains("ciba_notifications_failed_total{kind=\"push\"} 1"));
+        assert!(
+            text.contains("ciba_notification_delivery_seconds_bucket{kind=\"ping\",le=\"2\"} 0")
+        );
+        assert!(
+            text.contains("ciba_notification_delivery_seconds_bucket{kind=\"ping\",le=\"5\"} 1")
+        );
+        assert!(text.contains("ciba_notification_delivery_seconds_count{kind=\"ping\"} 1"));
+    }
+}

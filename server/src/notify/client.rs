@@ -1,0 +1,156 @@
+//! The HTTP client of ping and push callbacks: rustls on the server's one crypto provider
+//! (aws-lc-rs), TLS 1.2+ (1.3 preferred), system trust plus operator-given roots, bounded
+//! timeouts, no redirects, and a resolver that only ever connects to allowed addresses.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+
+use super::endpoint::{EndpointError, check_endpoint_url, filter_addresses};
+use crate::config::NotificationSettings;
+
+/// What one delivery attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// 2xx.
+    Delivered,
+    /// Worth trying again later: network error, timeout, 408, 429, 5xx.
+    Retry(String),
+    /// Not worth trying again: 401/403 and other 4xx, a redirect, a refused address.
+    Refused(String),
+}
+
+/// Sends notifications.
+#[derive(Clone)]
+pub struct NotificationClient {
+    http: reqwest::Client,
+    settings: Arc<NotificationSettings>,
+}
+
+/// Resolves with the system resolver, then drops every address the policy refuses, so the
+/// connection can only go to an address that was checked (no DNS-rebinding window).
+struct GuardedResolver {
+    settings: Arc<NotificationSettings>,
+}
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let settings = self.settings.clone();
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let allowed = filter_addresses(found, &settings)?;
+            Ok(Box::new(allowed.into_iter()) as Addrs)
+        })
+    }
+}
+
+impl NotificationClient {
+    /// Builds the client; fails on unreadable extra root certificates.
+    pub fn new(settings: &NotificationSettings) -> Result<Self, String> {
+        let mut roots = rustls::RootCertStore::empty();
+        let native = rustls_native_certs::load_native_certs();
+        for cert in native.certs {
+            // A malformed system certificate is skipped, as every TLS client does.
+            let _ = roots.add(cert);
+        }
+        for path in &settings.extra_root_certificates {
+            let certs = CertificateDer::pem_file_iter(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            for cert in certs {
+                let cert =
+                    cert.map_err(|e| format!("bad certificate in {}: {e}", path.display()))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("bad certificate in {}: {e}", path.display()))?;
+            }
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let shared = Arc::new(settings.clone());
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
+            .timeout(Duration::from_millis(settings.timeout_ms))
+            .dns_resolver(Arc::new(GuardedResolver {
+                settings: shared.clone(),
+            }))
+            .user_agent(concat!("ciba-server/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            http,
+            settings: shared,
+        })
+    }
+
+    /// POSTs `body` as JSON with `Authorization: Bearer <bearer>`.
+    pub async fn send(
+        &self,
+        endpoint: &str,
+        bearer: &str,
+        body: &serde_json::Value,
+    ) -> SendOutcome {
+        if let Err(e) = check_endpoint_url(endpoint, &self.settings) {
+            return SendOutcome::Refused(e.to_string());
+        }
+        let sent = self
+            .http
+            .post(endpoint)
+            .bearer_auth(bearer)
+            .json(body)
+            .send()
+            .await;
+        let response = match sent {
+            Ok(r) => r,
+            Err(e) => return classify_error(&e),
+        };
+        let status = response.status();
+        // Drain a little of the body so the connection can be reused, but never wait long on it.
+        let _ = tokio::time::timeout(Duration::from_millis(200), response.bytes()).await;
+        match status.as_u16() {
+            200..=299 => SendOutcome::Delivered,
+            401 | 403 => {
+                SendOutcome::Refused(format!("the endpoint refused our credentials ({status})"))
+            }
+            300..=399 => SendOutcome::Refused(format!(
+                "the endpoint redirected ({status}); redirects are not followed"
+            )),
+            408 | 425 | 429 | 500..=599 => {
+                SendOutcome::Retry(format!("the endpoint answered {status}"))
+            }
+            _ => SendOutcome::Refused(format!("the endpoint answered {status}")),
+        }
+    }
+}
+
+fn classify_error(error: &reqwest::Error) -> SendOutcome {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if let Some(refused) = e.downcast_ref::<EndpointError>() {
+            return match refused {
+                EndpointError::Unresolvable => SendOutcome::Retry(refused.to_string()),
+                _ => SendOutcome::Refused(refused.to_string()),
+            };
+        }
+        source = e.source();
+    }
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "could not connect"
+    } else {
+        "failed"
+    };
+    SendOutcome::Retry(format!("the request {kind}: {error}"))
+}
