@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The whole test suite: unit tests and the end-to-end suite on SQLite, then the end-to-end suite
+# again on PostgreSQL, on a throwaway cluster this script starts (installing PostgreSQL with apt
+# when it is missing and we are root). Extra arguments go to `cargo test` (e.g. a test name).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== unit and end-to-end tests (SQLite)"
+cargo test --workspace --locked "$@"
+
+echo "== end-to-end tests (PostgreSQL)"
+work=$(mktemp -d /tmp/ciba-pg-XXXXXX)
+chmod 755 "$work" # the postgres account must reach the cluster inside
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cleanup() { scripts/pg-cluster.sh stop "$work/data" || true; rm -rf "$work"; }
+trap cleanup EXIT
+url=$(scripts/pg-cluster.sh start "$work/data" "$port")
+CIBA_TEST_POSTGRES_URL="$url" cargo test -p ciba-e2e --locked "$@"
