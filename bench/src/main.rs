@@ -1,0 +1,131 @@
+//! `ciba-load`: a load benchmark for a running `ciba-server`.
+//!
+//! It sets up users (each with an authenticator device, the real SDK) and clients through the
+//! admin API, then measures, at each requested concurrency:
+//! - backchannel authentication requests per second;
+//! - token polls per second on pending requests (answered `authorization_pending`);
+//! - token polls per second on approved requests (answered with tokens);
+//! - end-to-end latency from the device's decision to the client holding tokens, in ping mode
+//!   (decision → ping to the client's endpoint → token request).
+//!
+//! The server must allow loopback notification endpoints (`--dev-local-notifications`) and should
+//! run with a short poll interval (`ciba.poll_interval = 1`), so pending polls are not `slow_down`.
+//! `scripts/bench.sh` starts such a server on SQLite or PostgreSQL and runs this.
+
+mod phases;
+mod setup;
+
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Load benchmark for ciba-server.
+#[derive(Debug, Parser, Clone)]
+#[command(version, about)]
+pub struct Args {
+    /// The server's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub base: String,
+    /// The admin API token.
+    #[arg(long, env = "CIBA_ADMIN_TOKEN")]
+    pub admin_token: String,
+    /// Concurrent clients, one run per value.
+    #[arg(long, value_delimiter = ',', default_value = "16,256")]
+    pub concurrency: Vec<usize>,
+    /// Seconds per throughput phase.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Approved requests redeemed per "ready" phase.
+    #[arg(long, default_value_t = 3000)]
+    pub ready_requests: usize,
+    /// Decisions per latency phase.
+    #[arg(long, default_value_t = 2000)]
+    pub e2e_requests: usize,
+    /// A label for the report (e.g. "sqlite").
+    #[arg(long, default_value = "")]
+    pub label: String,
+}
+
+/// One measured phase.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// What was measured.
+    pub phase: &'static str,
+    /// Concurrent clients.
+    pub concurrency: usize,
+    /// Successful operations.
+    pub ok: usize,
+    /// Other answers (errors, `slow_down`, …).
+    pub other: usize,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// Latencies of the successful operations, in microseconds, sorted.
+    pub latencies_us: Vec<u64>,
+}
+
+impl Report {
+    fn percentile(&self, p: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return 0.0;
+        }
+        let i = ((self.latencies_us.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies_us[i.min(self.latencies_us.len() - 1)] as f64 / 1000.0
+    }
+
+    fn print(&self, label: &str) {
+        let rate = self.ok as f64 / self.elapsed.as_secs_f64().max(1e-9);
+        println!(
+            "| {label} | {} | {} | {:.0}/s | {:.2} ms | {:.2} ms | {} ok, {} other |",
+            self.phase,
+            self.concurrency,
+            rate,
+            self.percentile(0.5),
+            self.percentile(0.99),
+            self.ok,
+            self.other
+        );
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ciba-load: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ciba-load: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let max = args.concurrency.iter().copied().max().unwrap_or(16);
+    let env = std::sync::Arc::new(setup::Environment::create(&args, max).await?);
+    println!("| backend | phase | clients | rate | p50 | p99 | answers |");
+    println!("|---|---|---|---|---|---|---|");
+    for &c in &args.concurrency {
+        let (report, pending_ids) =
+            phases::backchannel(&env, c, Duration::from_secs(args.seconds)).await?;
+        report.print(&args.label);
+        phases::poll_pending(&env, c, Duration::from_secs(args.seconds), pending_ids)
+            .await?
+            .print(&args.label);
+        phases::poll_ready(&env, c, args.ready_requests)
+            .await?
+            .print(&args.label);
+        phases::decision_to_tokens(&env, c, args.e2e_requests)
+            .await?
+            .print(&args.label);
+    }
+    Ok(())
+}

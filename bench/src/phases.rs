@@ -1,0 +1,312 @@
+//! The measured phases.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+use tokio::task::JoinSet;
+
+use crate::Report;
+use crate::setup::Environment;
+
+const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
+
+/// What one worker measured.
+#[derive(Default)]
+struct Tally {
+    ok: usize,
+    other: usize,
+    latencies_us: Vec<u64>,
+    ids: Vec<String>,
+}
+
+fn merge(
+    phase: &'static str,
+    concurrency: usize,
+    elapsed: Duration,
+    tallies: Vec<Tally>,
+) -> (Report, Vec<String>) {
+    let mut report = Report {
+        phase,
+        concurrency,
+        ok: 0,
+        other: 0,
+        elapsed,
+        latencies_us: Vec::new(),
+    };
+    let mut ids = Vec::new();
+    for t in tallies {
+        report.ok += t.ok;
+        report.other += t.other;
+        report.latencies_us.extend(t.latencies_us);
+        ids.extend(t.ids);
+    }
+    report.latencies_us.sort_unstable();
+    (report, ids)
+}
+
+async fn join(set: JoinSet<Result<Tally, String>>) -> Result<Vec<Tally>, String> {
+    let results = set.join_all().await;
+    results.into_iter().collect()
+}
+
+/// Backchannel authentication requests for `duration`; returns the pending `auth_req_id`s.
+pub async fn backchannel(
+    env: &Arc<Environment>,
+    concurrency: usize,
+    duration: Duration,
+) -> Result<(Report, Vec<String>), String> {
+    let start = Instant::now();
+    let deadline = start + duration;
+    let mut set = JoinSet::new();
+    for w in 0..concurrency {
+        let env = env.clone();
+        set.spawn(async move {
+            let mut tally = Tally::default();
+            let mut n = w;
+            while Instant::now() < deadline {
+                let user = &env.flood_users[n % env.flood_users.len()];
+                n += concurrency;
+                let t0 = Instant::now();
+                let (status, body) = env
+                    .oauth(
+                        &env.poll_client,
+                        "/backchannel/authenticate",
+                        &[
+                            ("scope", "openid"),
+                            ("login_hint", user),
+                            ("binding_message", "LOAD-1"),
+                        ],
+                    )
+                    .await?;
+                match body.get("auth_req_id").and_then(|v| v.as_str()) {
+                    Some(id) if status == 200 => {
+                        tally.ok += 1;
+                        tally.latencies_us.push(t0.elapsed().as_micros() as u64);
+                        tally.ids.push(id.to_owned());
+                    }
+                    _ => tally.other += 1,
+                }
+            }
+            Ok(tally)
+        });
+    }
+    let tallies = join(set).await?;
+    Ok(merge(
+        "backchannel requests",
+        concurrency,
+        start.elapsed(),
+        tallies,
+    ))
+}
+
+/// Token polls on pending requests (round robin over `ids`) for `duration`.
+pub async fn poll_pending(
+    env: &Arc<Environment>,
+    concurrency: usize,
+    duration: Duration,
+    ids: Vec<String>,
+) -> Result<Report, String> {
+    if ids.is_empty() {
+        return Err("no pending requests to poll".into());
+    }
+    let ids = Arc::new(ids);
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let deadline = start + duration;
+    let mut set = JoinSet::new();
+    for _ in 0..concurrency {
+        let (env, ids, next) = (env.clone(), ids.clone(), next.clone());
+        set.spawn(async move {
+            let mut tally = Tally::default();
+            while Instant::now() < deadline {
+                let id = &ids[next.fetch_add(1, Ordering::Relaxed) % ids.len()];
+                let t0 = Instant::now();
+                let (_, body) = env
+                    .oauth(
+                        &env.poll_client,
+                        "/token",
+                        &[("grant_type", CIBA_GRANT), ("auth_req_id", id)],
+                    )
+                    .await?;
+                if body.get("error").and_then(|v| v.as_str()) == Some("authorization_pending") {
+                    tally.ok += 1;
+                    tally.latencies_us.push(t0.elapsed().as_micros() as u64);
+                } else {
+                    tally.other += 1;
+                }
+            }
+            Ok(tally)
+        });
+    }
+    let tallies = join(set).await?;
+    Ok(merge(
+        "token polls, pending",
+        concurrency,
+        start.elapsed(),
+        tallies,
+    )
+    .0)
+}
+
+/// Creates `count` requests for the decider users and approves them all; returns the ids.
+async fn approved_requests(env: &Arc<Environment>, count: usize) -> Result<Vec<String>, String> {
+    let per_user = count.div_ceil(env.deciders.len()).min(100);
+    let mut set = JoinSet::new();
+    for user in env.deciders.iter().cloned() {
+        let env = env.clone();
+        set.spawn(async move {
+            let mut tally = Tally::default();
+            for _ in 0..per_user {
+                let (status, body) = env
+                    .oauth(
+                        &env.poll_client,
+                        "/backchannel/authenticate",
+                        &[("scope", "openid"), ("login_hint", &user.username)],
+                    )
+                    .await?;
+                match body.get("auth_req_id").and_then(|v| v.as_str()) {
+                    Some(id) if status == 200 => tally.ids.push(id.to_owned()),
+                    _ => return Err(format!("backchannel: {status} {body}")),
+                }
+            }
+            for txn in user.sdk.pending().await.map_err(|e| e.to_string())? {
+                user.sdk
+                    .approve(&txn, vec!["swk".into()])
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok(tally)
+        });
+    }
+    let tallies = join(set).await?;
+    Ok(tallies.into_iter().flat_map(|t| t.ids).collect())
+}
+
+/// Token polls on approved requests: each one redeems tokens (signs an ID and an access token).
+pub async fn poll_ready(
+    env: &Arc<Environment>,
+    concurrency: usize,
+    count: usize,
+) -> Result<Report, String> {
+    let ids = Arc::new(approved_requests(env, count).await?);
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut set = JoinSet::new();
+    for _ in 0..concurrency {
+        let (env, ids, next) = (env.clone(), ids.clone(), next.clone());
+        set.spawn(async move {
+            let mut tally = Tally::default();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(id) = ids.get(i) else { break };
+                let t0 = Instant::now();
+                let (status, body) = env
+                    .oauth(
+                        &env.poll_client,
+                        "/token",
+                        &[("grant_type", CIBA_GRANT), ("auth_req_id", id)],
+                    )
+                    .await?;
+                if status == 200 && body.get("id_token").is_some() {
+                    tally.ok += 1;
+                    tally.latencies_us.push(t0.elapsed().as_micros() as u64);
+                } else {
+                    tally.other += 1;
+                }
+            }
+            Ok(tally)
+        });
+    }
+    let tallies = join(set).await?;
+    Ok(merge(
+        "token polls, ready (tokens issued)",
+        concurrency,
+        start.elapsed(),
+        tallies,
+    )
+    .0)
+}
+
+/// Ping mode, end to end: each worker's device approves a request; the latency runs from the
+/// decision being sent to the client holding tokens (decision → ping → token request).
+pub async fn decision_to_tokens(
+    env: &Arc<Environment>,
+    concurrency: usize,
+    total: usize,
+) -> Result<Report, String> {
+    let per_worker = total.div_ceil(concurrency).max(1);
+    let start = Instant::now();
+    let mut set = JoinSet::new();
+    for user in env.deciders.iter().take(concurrency).cloned() {
+        let env = env.clone();
+        set.spawn(async move {
+            let mut tally = Tally::default();
+            for _ in 0..per_worker {
+                let (status, body) = env
+                    .oauth(
+                        &env.ping_client,
+                        "/backchannel/authenticate",
+                        &[
+                            ("scope", "openid"),
+                            ("login_hint", &user.username),
+                            ("client_notification_token", "load-token"),
+                        ],
+                    )
+                    .await?;
+                let Some(id) = body
+                    .get("auth_req_id")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned)
+                else {
+                    return Err(format!("backchannel: {status} {body}"));
+                };
+                let txn = user
+                    .sdk
+                    .pending()
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .into_iter()
+                    .next()
+                    .ok_or("no transaction")?;
+                let (tx, rx) = oneshot::channel();
+                env.pings
+                    .lock()
+                    .map_err(|_| "poisoned")?
+                    .insert(id.clone(), tx);
+                let t0 = Instant::now();
+                user.sdk
+                    .approve(&txn, vec!["swk".into()])
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tokio::time::timeout(Duration::from_secs(30), rx)
+                    .await
+                    .map_err(|_| "no ping within 30 s")?
+                    .map_err(|e| e.to_string())?;
+                let (status, body) = env
+                    .oauth(
+                        &env.ping_client,
+                        "/token",
+                        &[("grant_type", CIBA_GRANT), ("auth_req_id", &id)],
+                    )
+                    .await?;
+                if status == 200 && body.get("id_token").is_some() {
+                    tally.ok += 1;
+                    tally.latencies_us.push(t0.elapsed().as_micros() as u64);
+                } else {
+                    tally.other += 1;
+                }
+            }
+            Ok(tally)
+        });
+    }
+    let tallies = join(set).await?;
+    Ok(merge(
+        "decision → ping → tokens",
+        concurrency,
+        start.elapsed(),
+        tallies,
+    )
+    .0)
+}

@@ -1,0 +1,196 @@
+//! Users, devices, clients and the ping receiver the phases use.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use ciba_core::authenticator::{
+    Authenticator, AuthenticatorConfig, MemoryAccountStore, SoftwareKeyStore,
+};
+use ciba_core::clock::SystemClock;
+use ciba_core::protocol::{DeviceInfo, Platform, PushRegistration};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+use crate::Args;
+
+/// A registered client.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub id: String,
+    pub secret: String,
+}
+
+/// A user with an enrolled device.
+#[derive(Clone)]
+pub struct User {
+    pub username: String,
+    pub sdk: Authenticator,
+}
+
+/// Waiters for pings, by `auth_req_id`.
+pub type PingWaiters = Arc<Mutex<HashMap<String, oneshot::Sender<()>>>>;
+
+/// Everything the phases share.
+pub struct Environment {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub poll_client: Client,
+    pub ping_client: Client,
+    /// Users whose pending lists the throughput phases flood.
+    pub flood_users: Vec<String>,
+    /// One user per concurrent worker of the decision phases.
+    pub deciders: Vec<User>,
+    pub pings: PingWaiters,
+}
+
+async fn admin(
+    http: &reqwest::Client,
+    args: &Args,
+    path: &str,
+    body: Option<Value>,
+) -> Result<Value, String> {
+    let mut req = http
+        .post(format!("{}{path}", args.base))
+        .bearer_auth(&args.admin_token);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let resp = req.send().await.map_err(|e| e.to_string())?;
+    let status = resp.status();
+    let body: Value = resp.json().await.map_err(|e| e.to_string())?;
+    if !status.is_success() {
+        return Err(format!("{path}: {status} {body}"));
+    }
+    Ok(body)
+}
+
+async fn receive_ping(State(waiters): State<PingWaiters>, body: Bytes) -> axum::http::StatusCode {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if let Some(id) = body.get("auth_req_id").and_then(Value::as_str)
+        && let Ok(mut map) = waiters.lock()
+        && let Some(tx) = map.remove(id)
+    {
+        let _ = tx.send(());
+    }
+    axum::http::StatusCode::NO_CONTENT
+}
+
+impl Environment {
+    /// Creates users, devices, a poll client and a ping client pointing at a local receiver.
+    pub async fn create(args: &Args, deciders: usize) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(1024)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let run = ciba_core::jose::software::random_b64u(6).map_err(|e| e.to_string())?;
+
+        let pings: PingWaiters = Arc::default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| e.to_string())?;
+        let receiver = listener.local_addr().map_err(|e| e.to_string())?;
+        let app = axum::Router::new()
+            .fallback(receive_ping)
+            .with_state(pings.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+
+        let client = |body: Value| admin(&http, args, "/admin/v1/clients", Some(body));
+        let poll =
+            client(json!({"name": "Load Poll", "backchannel_token_delivery_mode": "poll"})).await?;
+        let ping = client(json!({"name": "Load Ping", "backchannel_token_delivery_mode": "ping",
+                                 "backchannel_client_notification_endpoint": format!("http://{receiver}/ping")}))
+        .await?;
+        let as_client = |v: &Value| Client {
+            id: v["client_id"].as_str().unwrap_or_default().to_owned(),
+            secret: v["client_secret"].as_str().unwrap_or_default().to_owned(),
+        };
+
+        let mut flood_users = Vec::new();
+        for i in 0..64 {
+            let username = format!("flood-{run}-{i}");
+            admin(
+                &http,
+                args,
+                "/admin/v1/users",
+                Some(json!({"username": username})),
+            )
+            .await?;
+            flood_users.push(username);
+        }
+        let mut users = Vec::new();
+        for i in 0..deciders {
+            let username = format!("decider-{run}-{i}");
+            let user = admin(
+                &http,
+                args,
+                "/admin/v1/users",
+                Some(json!({"username": username})),
+            )
+            .await?;
+            let id = user["id"].as_str().unwrap_or_default();
+            let enrollment = admin(
+                &http,
+                args,
+                &format!("/admin/v1/users/{id}/enrollments"),
+                None,
+            )
+            .await?;
+            let sdk = Authenticator::new(
+                Arc::new(MemoryAccountStore::new()),
+                Arc::new(SoftwareKeyStore::in_memory()),
+                Arc::new(SystemClock),
+                AuthenticatorConfig::default(),
+            )
+            .map_err(|e| e.to_string())?;
+            let device = DeviceInfo {
+                display_name: format!("load device {i}"),
+                platform: Platform::Other,
+                model: None,
+                os_version: None,
+                app_version: None,
+                sdk_version: None,
+            };
+            sdk.enroll(
+                enrollment["uri"].as_str().unwrap_or_default(),
+                device,
+                PushRegistration::none(),
+            )
+            .await
+            .map_err(|e| format!("enroll: {e}"))?;
+            users.push(User { username, sdk });
+        }
+        Ok(Self {
+            base: args.base.clone(),
+            http,
+            poll_client: as_client(&poll),
+            ping_client: as_client(&ping),
+            flood_users,
+            deciders: users,
+            pings,
+        })
+    }
+
+    /// POSTs a form to an OAuth endpoint as `client`; returns the status and JSON body.
+    pub async fn oauth(
+        &self,
+        client: &Client,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> Result<(u16, Value), String> {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .basic_auth(&client.id, Some(&client.secret))
+            .form(form)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = resp.status().as_u16();
+        let body = resp.json().await.map_err(|e| e.to_string())?;
+        Ok((status, body))
+    }
+}

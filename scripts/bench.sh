@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Load benchmark: builds the release binaries, then for each backend starts a fresh server and
+# drives it with ciba-load (see bench/src/main.rs). Usage:
+#   scripts/bench.sh [sqlite] [postgres]        (default: both)
+# Environment: SECONDS_PER_PHASE (default 10), CONCURRENCY (default 16,256), PROFILE (release).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+backends=("$@"); [ ${#backends[@]} -eq 0 ] && backends=(sqlite postgres)
+profile=${PROFILE:-release}
+cargo build --locked --profile "$profile" -p ciba-server -p ciba-bench
+bin="target/$profile"; [ "$profile" = dev ] && bin=target/debug
+
+work=$(mktemp -d /tmp/ciba-bench-XXXXXX); chmod 755 "$work"
+server_pid=""; pg=""
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  [ -n "$pg" ] && scripts/pg-cluster.sh stop "$work/pg"
+  rm -rf "$work"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+cat > "$work/bench.toml" <<TOML
+log_format = "text"
+database_max_connections = 16
+[ciba]
+poll_interval = 1
+[notifications]
+allow_plain_http = true
+allow_private_networks = true
+TOML
+
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; server and load generator share it"
+for backend in "${backends[@]}"; do
+  case "$backend" in
+    sqlite) url="sqlite://$work/bench.db" ;;
+    postgres)
+      if [ -z "$pg" ]; then pg=$(scripts/pg-cluster.sh start "$work/pg" "$(free_port)"); fi
+      db="bench_$RANDOM"
+      psql "$pg" -qc "CREATE DATABASE $db" > /dev/null 2>&1 || runuser -u postgres -- psql "$pg" -qc "CREATE DATABASE $db"
+      url="${pg%/postgres}/$db" ;;
+    *) echo "unknown backend $backend" >&2; exit 2 ;;
+  esac
+  port=$(free_port)
+  RUST_LOG=warn CIBA_ADMIN_TOKEN=bench-admin-token-0123456789 "$bin/ciba-server" --config "$work/bench.toml" \
+    --listen "127.0.0.1:$port" --database-url "$url" > "$work/server-$backend.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" > /dev/null && break; sleep 0.1; done
+  "$bin/ciba-load" --base "http://127.0.0.1:$port" --admin-token bench-admin-token-0123456789 \
+    --seconds "${SECONDS_PER_PHASE:-10}" --concurrency "${CONCURRENCY:-16,256}" --label "$backend"
+  kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
+done
