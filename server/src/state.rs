@@ -35,6 +35,8 @@ pub struct Inner {
     pub notify_wake: tokio::sync::Notify,
     /// Prometheus metrics.
     pub metrics: crate::metrics::Metrics,
+    /// Recently read client registrations.
+    pub clients: crate::clients::ClientCache,
 }
 
 impl Deref for AppState {
@@ -88,6 +90,7 @@ impl AppState {
             notifier,
             notify_wake: tokio::sync::Notify::new(),
             metrics: crate::metrics::Metrics::default(),
+            clients: crate::clients::ClientCache::default(),
         })))
     }
 

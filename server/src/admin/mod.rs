@@ -258,7 +258,10 @@ pub async fn delete_client(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     require_admin(&state, &headers)?;
-    if !state.store.delete_client(&id).await? {
+    let deleted = state.store.delete_client(&id).await?;
+    // After the delete, so a concurrent request cannot cache it again in between.
+    state.clients.forget(&id);
+    if !deleted {
         return Err(ApiError::not_found("no such client"));
     }
     let mut event = audit_event(state.now(), "client_deleted", None);

@@ -46,7 +46,7 @@ pub async fn authenticate_client(
         }
     };
     let is_basic = method == "client_secret_basic";
-    let client = state.store.client(&client_id).await?;
+    let client = state.clients.get(state.store.as_ref(), &client_id).await?;
     let Some(client) = client else {
         // Hash anyway so an unknown client costs the same as a wrong secret.
         let _ = hash_secret(&secret);

@@ -1,9 +1,11 @@
 //! Client applications: registration rules and client authentication at the OAuth endpoints.
 
 mod authentication;
+mod cache;
 mod registration;
 
 pub use authentication::authenticate_client;
+pub use cache::ClientCache;
 pub use registration::{ClientRegistration, RegisteredClient, register_client};
 
 /// `token_endpoint_auth_method`s this server supports.
