@@ -487,3 +487,65 @@ async fn endpoints_on_private_networks_are_refused() {
         "nothing reached the loopback receiver"
     );
 }
+
+#[tokio::test]
+async fn https_endpoints_with_a_trusted_test_ca_and_refused_without_it() {
+    let receiver = Receiver::start(&[]).await;
+    let mut front = TlsFront::bind().await;
+    front.forward_to(receiver.addr);
+    let ca_dir = tempfile::tempdir().unwrap();
+    let ca_file = ca_dir.path().join("test-ca.pem");
+    std::fs::write(&ca_file, &front.ca_pem).unwrap();
+    let endpoint = format!("https://localhost:{}/ciba/callback", front.port);
+
+    // https only (no plain-http switch); loopback allowed because the receiver is local.
+    let trusting = TestServer::start_with(|s| {
+        s.notifications.allow_private_networks = true;
+        s.notifications.extra_root_certificates = vec![ca_file.clone()];
+        s.notifications.worker_interval_ms = 20;
+    })
+    .await;
+    let (_user, sdk, _account) = trusting.user_with_device("alice").await;
+    let client = client_for(&trusting, "ping", &endpoint).await;
+    let auth_req_id = start(&trusting, &client, "alice", "tls-token").await;
+    let txn = sdk.pending().await.unwrap().remove(0);
+    sdk.approve(&txn, vec!["swk".into()]).await.unwrap();
+    let got = receiver.wait_for(1).await;
+    assert_eq!(got[0].authorization.as_deref(), Some("Bearer tls-token"));
+    assert_eq!(got[0].body, json!({ "auth_req_id": auth_req_id }));
+
+    // A server that does not trust the test CA never completes the handshake.
+    let strict = TestServer::start_with(|s| {
+        s.notifications.allow_private_networks = true;
+        s.notifications.worker_interval_ms = 20;
+    })
+    .await;
+    let (_user, sdk, _account) = strict.user_with_device("bob").await;
+    let client = client_for(&strict, "ping", &endpoint).await;
+    start(&strict, &client, "bob", "tls-token").await;
+    let txn = sdk.pending().await.unwrap().remove(0);
+    sdk.approve(&txn, vec!["swk".into()]).await.unwrap();
+    let mut retried = false;
+    for _ in 0..200 {
+        let metrics = strict
+            .http
+            .get(strict.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains("ciba_notifications_retried_total{kind=\"ping\"} 1") {
+            retried = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(retried, "the failed handshake is counted and retried later");
+    assert_eq!(
+        receiver.received().len(),
+        1,
+        "nothing reached the receiver without a trusted certificate"
+    );
+}
