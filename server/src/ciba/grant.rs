@@ -29,15 +29,37 @@ pub async fn redeem_with_ciba_grant(
     if auth_req_id.len() > 256 {
         return Err(unknown());
     }
+    let now = state.now();
+    let hash = hash_secret(auth_req_id);
+    // Most polls find the request still pending: one statement answers them.
+    let step = state.settings.ciba.slow_down_step;
+    match state
+        .store
+        .poll_pending(&hash, &client.id, now, step)
+        .await?
+    {
+        Some(PollOutcome::Allowed) => {
+            return Err(error(
+                "authorization_pending",
+                "the user has not decided yet",
+            ));
+        }
+        Some(PollOutcome::TooFast) => {
+            return Err(error(
+                "slow_down",
+                "polling too fast; wait longer between polls",
+            ));
+        }
+        None => {}
+    }
     let request = state
         .store
-        .request_by_auth_req_id(&hash_secret(auth_req_id))
+        .request_by_auth_req_id(&hash)
         .await?
         .ok_or_else(unknown)?;
     if request.client_id != client.id {
         return Err(unknown());
     }
-    let now = state.now();
     match request.status {
         RequestStatus::Redeemed => {
             return Err(error(
@@ -52,22 +74,9 @@ pub async fn redeem_with_ciba_grant(
             return Err(error("expired_token", "the request expired"));
         }
         RequestStatus::Denied => return Err(error("access_denied", "the user denied the request")),
-        RequestStatus::Pending => {
-            return Err(
-                match state
-                    .store
-                    .record_poll(&request.id, now, state.settings.ciba.slow_down_step)
-                    .await?
-                {
-                    PollOutcome::Allowed => {
-                        error("authorization_pending", "the user has not decided yet")
-                    }
-                    PollOutcome::TooFast => {
-                        error("slow_down", "polling too fast; wait longer between polls")
-                    }
-                },
-            );
-        }
+        // Pending and unexpired was answered by the fast path above; a request seen pending
+        // here expired in between.
+        RequestStatus::Pending => return Err(error("expired_token", "the request expired")),
         RequestStatus::Approved => {}
     }
     // The user may have been removed or locked since approving.

@@ -81,7 +81,7 @@ async fn deliver(state: AppState, entry: OutboxEntry) {
     let prepared = match prepare(&state, &entry).await {
         Ok(p) => p,
         Err(Problem::Final(why)) => return finish(&state, &entry, OutboxFinal::Failed, &why).await,
-        Err(Problem::Transient(why)) => return reschedule(&state, &entry, &why).await,
+        Err(Problem::Transient(why)) => return reschedule(&state, &entry, now, &why).await,
     };
     if now > entry.deadline {
         return finish(
@@ -110,13 +110,15 @@ async fn deliver(state: AppState, entry: OutboxEntry) {
                 .notification_delivered(&entry.kind, prepared.decided_at.map(|d| state.now() - d));
             tracing::info!(txn = %entry.request_id, kind = %entry.kind, attempts = entry.attempts, "notification delivered");
         }
-        SendOutcome::Retry(why) => reschedule(&state, &entry, &why).await,
+        SendOutcome::Retry(why) => reschedule(&state, &entry, now, &why).await,
         SendOutcome::Refused(why) => finish(&state, &entry, OutboxFinal::Failed, &why).await,
     }
 }
 
-async fn reschedule(state: &AppState, entry: &OutboxEntry, why: &str) {
-    let now = state.now();
+/// Schedules the next attempt, counting the backoff from when this attempt started (`attempt_at`),
+/// not from when it ended.
+async fn reschedule(state: &AppState, entry: &OutboxEntry, attempt_at: i64, why: &str) {
+    let now = attempt_at;
     if now >= entry.deadline {
         return finish(state, entry, OutboxFinal::Abandoned, why).await;
     }

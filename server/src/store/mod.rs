@@ -169,14 +169,17 @@ pub trait Store: Send + Sync + 'static {
         user_id: &str,
         now: i64,
     ) -> StoreResult<Vec<CibaRequest>>;
-    /// Records a token poll: `Allowed` when at least `interval` passed since the last poll,
-    /// otherwise `TooFast`, which also raises the interval by `slow_down_step` (CIBA §11).
-    async fn record_poll(
+    /// The fast path of a token poll: records the poll on a pending, unexpired request of this
+    /// client in one statement and says whether it was too fast (which also raises the interval
+    /// by `slow_down_step`). `None` when the request is not pending, expired, unknown or another
+    /// client's: the caller then looks at it in full.
+    async fn poll_pending(
         &self,
-        id: &str,
+        auth_req_id_hash: &str,
+        client_id: &str,
         now: i64,
         slow_down_step: i64,
-    ) -> StoreResult<PollOutcome>;
+    ) -> StoreResult<Option<PollOutcome>>;
     /// pending → approved | denied, only while unexpired. False when another decision won or
     /// the request expired.
     async fn decide(&self, id: &str, decision: &Decision, now: i64) -> StoreResult<bool>;

@@ -21,6 +21,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "notifications",
         include_str!("../../migrations/postgres/0002_notifications.sql"),
     ),
+    (
+        4,
+        "poll_fast_path",
+        include_str!("../../migrations/postgres/0004_poll_fast_path.sql"),
+    ),
 ];
 
 /// PostgreSQL implementation of [`Store`].

@@ -453,31 +453,30 @@ impl Store for $store {
         rows.iter().map(request_from).collect()
     }
 
-    async fn record_poll(
-        &self,
-        id: &str,
-        now: i64,
-        slow_down_step: i64,
-    ) -> StoreResult<PollOutcome> {
-        let allowed = sqlx::query(
-            "UPDATE requests SET last_polled_at = $1 \
-             WHERE id = $2 AND (last_polled_at IS NULL OR last_polled_at + poll_interval <= $3)",
+    async fn poll_pending(&self, hash: &str, client_id: &str, now: i64, step: i64) -> StoreResult<Option<PollOutcome>> {
+        // SET expressions all see the row as it was; RETURNING sees it as it is now.
+        let row = sqlx::query(
+            "UPDATE requests SET \
+               poll_slowed = (last_polled_at IS NOT NULL AND last_polled_at + poll_interval > $2), \
+               poll_interval = CASE WHEN last_polled_at IS NOT NULL AND last_polled_at + poll_interval > $2 \
+                               THEN poll_interval + $3 ELSE poll_interval END, \
+               last_polled_at = $2 \
+             WHERE auth_req_id_hash = $1 AND client_id = $4 AND status = 'pending' AND expires_at > $2 \
+             RETURNING poll_slowed",
         )
+        .bind(hash)
         .bind(now)
-        .bind(id)
-        .bind(now)
-        .execute(&self.pool)
+        .bind(step)
+        .bind(client_id)
+        .fetch_optional(&self.pool)
         .await?;
-        if allowed.rows_affected() == 1 {
-            return Ok(PollOutcome::Allowed);
+        match row {
+            None => Ok(None),
+            Some(row) => {
+                let slowed: bool = row.try_get("poll_slowed")?;
+                Ok(Some(if slowed { PollOutcome::TooFast } else { PollOutcome::Allowed }))
+            }
         }
-        sqlx::query("UPDATE requests SET last_polled_at = $1, poll_interval = poll_interval + $2 WHERE id = $3")
-            .bind(now)
-            .bind(slow_down_step)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(PollOutcome::TooFast)
     }
 
     async fn decide(&self, id: &str, d: &Decision, now: i64) -> StoreResult<bool> {

@@ -25,6 +25,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "notifications",
         include_str!("../../migrations/sqlite/0002_notifications.sql"),
     ),
+    (
+        4,
+        "poll_fast_path",
+        include_str!("../../migrations/sqlite/0004_poll_fast_path.sql"),
+    ),
 ];
 
 /// SQLite implementation of [`Store`].
