@@ -21,6 +21,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "notifications",
         include_str!("../../migrations/postgres/0002_notifications.sql"),
     ),
+    (
+        3,
+        "push",
+        include_str!("../../migrations/postgres/0003_push.sql"),
+    ),
 ];
 
 /// PostgreSQL implementation of [`Store`].

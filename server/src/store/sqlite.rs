@@ -25,6 +25,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "notifications",
         include_str!("../../migrations/sqlite/0002_notifications.sql"),
     ),
+    (
+        3,
+        "push",
+        include_str!("../../migrations/sqlite/0003_push.sql"),
+    ),
 ];
 
 /// SQLite implementation of [`Store`].
