@@ -109,7 +109,9 @@ impl FcmClient {
             .unwrap_or_default();
         let reason = format!("{code}: {}", error.message.unwrap_or_default());
         let failure = match (status, code.as_str()) {
-            (_, "UNREGISTERED") | (404, _) | (_, "NOT_FOUND") => PushError::DeadToken { reason },
+            // Only FCM's own verdict on the token: a bare 404 (a wrong base URL or project) must
+            // not invalidate every device's token.
+            (_, "UNREGISTERED") | (404, "NOT_FOUND") => PushError::DeadToken { reason },
             (401, _) | (403, "PERMISSION_DENIED") => {
                 self.tokens.forget();
                 PushError::Auth(format!("FCM refused our access token ({status} {reason})"))
