@@ -178,10 +178,16 @@ async fn audit_log_records_requests_decisions_and_fraud_reports() {
         .collect();
     assert_eq!(
         kinds,
-        ["ciba_request", "decision", "fraud_reported", "user_locked"],
+        [
+            "ciba_request",
+            "push_not_sent",
+            "decision",
+            "fraud_reported",
+            "user_locked"
+        ],
         "{audit}"
     );
-    let fraud = &audit["events"][2];
+    let fraud = &audit["events"][3];
     assert_eq!(fraud["device_id"], account.device_id.as_str());
     assert_eq!(fraud["request_id"], txn.view.id.as_str());
     let (_, all) = server

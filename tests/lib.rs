@@ -18,6 +18,8 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub mod mock_push;
+
 /// The admin token of test servers.
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
@@ -287,14 +289,36 @@ impl TestServer {
 
     /// A user with one enrolled SDK device.
     pub async fn user_with_device(&self, username: &str) -> (Value, Authenticator, Account) {
-        let user = self.create_user(username).await;
-        let sdk = self.authenticator();
-        let uri = self.enrollment_uri(user["id"].as_str().unwrap()).await;
-        let account = sdk
-            .enroll(&uri, device_info(), PushRegistration::none())
+        self.user_with_push_device(username, PushRegistration::none())
             .await
-            .unwrap();
+    }
+
+    /// A user with one enrolled SDK device registered for `push`.
+    pub async fn user_with_push_device(
+        &self,
+        username: &str,
+        push: PushRegistration,
+    ) -> (Value, Authenticator, Account) {
+        let user = self.create_user(username).await;
+        let (sdk, account) = self.enroll_device(user["id"].as_str().unwrap(), push).await;
         (user, sdk, account)
+    }
+
+    /// Enrolls one more SDK device for a user, registered for `push`.
+    pub async fn enroll_device(
+        &self,
+        user_id: &str,
+        push: PushRegistration,
+    ) -> (Authenticator, Account) {
+        let sdk = self.authenticator();
+        let uri = self.enrollment_uri(user_id).await;
+        let account = sdk.enroll(&uri, device_info(), push).await.unwrap();
+        (sdk, account)
+    }
+
+    /// The store of this instance (to look at what the server recorded).
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone().unwrap()
     }
 
     /// POSTs a form to an OAuth endpoint with the client's authentication.

@@ -8,5 +8,6 @@ mod database;
 mod flows;
 mod lifecycle;
 mod notify;
+mod push;
 mod restart;
 mod validation;

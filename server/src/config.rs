@@ -32,6 +32,86 @@ pub struct Settings {
     pub enrollment: EnrollmentSettings,
     /// Ping and push delivery to client notification endpoints.
     pub notifications: NotificationSettings,
+    /// Wake-up pushes to devices through FCM and APNs.
+    pub push: PushSettings,
+}
+
+/// Wake-up pushes to devices (DEVICE-PROTOCOL.md §4). A provider without its table is not
+/// configured: pushes to its devices are skipped (and audited), the devices still poll.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PushSettings {
+    /// Firebase Cloud Messaging (Android), HTTP v1 API.
+    pub fcm: Option<FcmSettings>,
+    /// Apple Push Notification service (iOS), token-based authentication.
+    pub apns: Option<ApnsSettings>,
+    /// PEM files of extra CA certificates to trust for the providers (besides the system's).
+    pub extra_root_certificates: Vec<PathBuf>,
+    /// How often the push worker looks for due pushes (milliseconds).
+    pub worker_interval_ms: u64,
+    /// TCP + TLS connect timeout (milliseconds).
+    pub connect_timeout_ms: u64,
+    /// Timeout of one send, including an access-token fetch (milliseconds).
+    pub timeout_ms: u64,
+}
+
+impl Default for PushSettings {
+    fn default() -> Self {
+        Self {
+            fcm: None,
+            apns: None,
+            extra_root_certificates: Vec::new(),
+            worker_interval_ms: 1_000,
+            connect_timeout_ms: 5_000,
+            timeout_ms: 10_000,
+        }
+    }
+}
+
+/// FCM HTTP v1 settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FcmSettings {
+    /// The Firebase project id (`projects/{project_id}/messages:send`).
+    pub project_id: String,
+    /// The service account's JSON key file (from the Firebase console or `gcloud`); its
+    /// `client_email`, `private_key` and `token_uri` are used.
+    pub service_account_file: PathBuf,
+    /// The FCM API base URL.
+    #[serde(default = "default_fcm_base_url")]
+    pub base_url: String,
+}
+
+/// APNs settings (token-based provider authentication with a `.p8` key).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApnsSettings {
+    /// The Apple Developer team id (`iss` of provider tokens).
+    pub team_id: String,
+    /// The id of the APNs authentication key (`kid` of provider tokens).
+    pub key_id: String,
+    /// The `.p8` file of that key (PKCS#8, P-256).
+    pub key_file: PathBuf,
+    /// The app's bundle id (`apns-topic`).
+    pub topic: String,
+    /// Base URL for devices enrolled with `push_environment = production`.
+    #[serde(default = "default_apns_production_url")]
+    pub production_base_url: String,
+    /// Base URL for devices enrolled with `push_environment = sandbox` (development builds).
+    #[serde(default = "default_apns_sandbox_url")]
+    pub sandbox_base_url: String,
+}
+
+fn default_fcm_base_url() -> String {
+    "https://fcm.googleapis.com".into()
+}
+
+fn default_apns_production_url() -> String {
+    "https://api.push.apple.com".into()
+}
+
+fn default_apns_sandbox_url() -> String {
+    "https://api.sandbox.push.apple.com".into()
 }
 
 /// Ping and push delivery settings.
@@ -139,6 +219,7 @@ impl Default for Settings {
             tokens: TokenSettings::default(),
             enrollment: EnrollmentSettings::default(),
             notifications: NotificationSettings::default(),
+            push: PushSettings::default(),
         }
     }
 }
@@ -265,6 +346,48 @@ impl Settings {
         {
             return bad("admin_token must be at least 16 characters".into());
         }
+        self.validate_push()
+    }
+
+    fn validate_push(&self) -> Result<(), ConfigError> {
+        let base_url = |name: &str, value: &str| -> Result<(), ConfigError> {
+            let url = url::Url::parse(value)
+                .map_err(|e| ConfigError::Invalid(format!("{name} {value:?} is not a URL: {e}")))?;
+            match url.scheme() {
+                "https" => Ok(()),
+                "http" if is_loopback_host(url.host_str().unwrap_or_default()) => Ok(()),
+                _ => Err(ConfigError::Invalid(format!(
+                    "{name} must be https (plain http only on a loopback host)"
+                ))),
+            }
+        };
+        if let Some(fcm) = &self.push.fcm {
+            if fcm.project_id.is_empty()
+                || !fcm
+                    .project_id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            {
+                return Err(ConfigError::Invalid(
+                    "push.fcm.project_id must be a Firebase project id (letters, digits, -)".into(),
+                ));
+            }
+            base_url("push.fcm.base_url", &fcm.base_url)?;
+        }
+        if let Some(apns) = &self.push.apns {
+            if apns.team_id.is_empty() || apns.key_id.is_empty() || apns.topic.is_empty() {
+                return Err(ConfigError::Invalid(
+                    "push.apns needs team_id, key_id and topic".into(),
+                ));
+            }
+            base_url("push.apns.production_base_url", &apns.production_base_url)?;
+            base_url("push.apns.sandbox_base_url", &apns.sandbox_base_url)?;
+        }
+        if self.push.timeout_ms == 0 || self.push.connect_timeout_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "push timeouts must be positive".into(),
+            ));
+        }
         Ok(())
     }
 }
@@ -311,5 +434,28 @@ mod tests {
         assert_eq!(ok.ciba.poll_interval, 2);
         assert_eq!(ok.ciba.max_expiry, 1800);
         assert!(toml::from_str::<Settings>("lisen = \"x\"").is_err());
+    }
+
+    #[test]
+    fn push_providers_are_configured_by_their_tables() {
+        let s: Settings = toml::from_str(
+            "[push.fcm]\nproject_id = \"bank-app\"\nservice_account_file = \"sa.json\"\n\
+             [push.apns]\nteam_id = \"T\"\nkey_id = \"K\"\nkey_file = \"k.p8\"\ntopic = \"com.bank.app\"\n",
+        )
+        .unwrap();
+        s.validate().unwrap();
+        let fcm = s.push.fcm.as_ref().unwrap();
+        assert_eq!(fcm.base_url, "https://fcm.googleapis.com");
+        let apns = s.push.apns.as_ref().unwrap();
+        assert_eq!(apns.production_base_url, "https://api.push.apple.com");
+        assert_eq!(apns.sandbox_base_url, "https://api.sandbox.push.apple.com");
+        assert!(Settings::default().push.fcm.is_none());
+
+        let mut bad = s.clone();
+        bad.push.fcm.as_mut().unwrap().base_url = "http://fcm.example".into();
+        assert!(bad.validate().is_err(), "plain http only on loopback");
+        let mut bad = s;
+        bad.push.apns.as_mut().unwrap().topic = String::new();
+        assert!(bad.validate().is_err());
     }
 }

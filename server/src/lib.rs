@@ -13,8 +13,10 @@ pub mod devices;
 pub mod http;
 pub mod metrics;
 pub mod notify;
+pub mod push;
 pub mod state;
 pub mod store;
+pub mod tls;
 pub mod tokens;
 
 use std::future::Future;
@@ -24,7 +26,8 @@ pub use http::app;
 pub use state::AppState;
 
 /// Runs the HTTP application on `listener` until `shutdown` resolves, with the background
-/// sweeper (expired requests past their tombstone retention, expired `jti`s and enrollments).
+/// sweeper (expired requests past their tombstone retention, expired `jti`s and enrollments),
+/// the client-notification worker and the device-push worker.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -34,6 +37,7 @@ pub async fn serve(
     // stopping, or a test kills the instance), the guards abort the tasks.
     let _sweeper = AbortOnDrop(tokio::spawn(sweep_forever(state.clone())));
     let _notifier = AbortOnDrop(tokio::spawn(notify::run_worker(state.clone())));
+    let _pusher = AbortOnDrop(tokio::spawn(push::run_worker(state.clone())));
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await

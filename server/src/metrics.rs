@@ -4,7 +4,26 @@
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use std::time::Duration;
+
+use crate::push::FailureReason;
 use crate::store::OutboxFinal;
+
+/// Upper bounds (seconds) of the push send latency histogram.
+const PUSH_LATENCY_BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Per-provider push counters.
+#[derive(Debug, Default)]
+struct ProviderCounters {
+    sent: AtomicU64,
+    skipped: AtomicU64,
+    failed: [AtomicU64; FailureReason::ALL.len()],
+    latency_buckets: [AtomicU64; PUSH_LATENCY_BUCKETS.len()],
+    latency_count: AtomicU64,
+    latency_sum_micros: AtomicU64,
+}
 
 /// Upper bounds (seconds) of the delivery latency histogram.
 const LATENCY_BUCKETS: [i64; 9] = [0, 1, 2, 5, 10, 30, 60, 300, 900];
@@ -26,6 +45,8 @@ struct KindCounters {
 pub struct Metrics {
     ping: KindCounters,
     push: KindCounters,
+    fcm: ProviderCounters,
+    apns: ProviderCounters,
 }
 
 impl Metrics {
@@ -66,6 +87,111 @@ impl Metrics {
             OutboxFinal::Abandoned => k.abandoned.fetch_add(1, Ordering::Relaxed),
             _ => k.failed.fetch_add(1, Ordering::Relaxed),
         };
+    }
+
+    fn provider(&self, provider: &str) -> &ProviderCounters {
+        if provider == "apns" {
+            &self.apns
+        } else {
+            &self.fcm
+        }
+    }
+
+    /// The provider accepted a push after `latency` (the send, including a token fetch).
+    pub fn push_sent(&self, provider: &str, latency: Duration) {
+        let p = self.provider(provider);
+        p.sent.fetch_add(1, Ordering::Relaxed);
+        let seconds = latency.as_secs_f64();
+        for (bucket, bound) in p.latency_buckets.iter().zip(PUSH_LATENCY_BUCKETS) {
+            if seconds <= bound {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        p.latency_count.fetch_add(1, Ordering::Relaxed);
+        p.latency_sum_micros.fetch_add(
+            u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// A push attempt failed (retried or not, by `reason`).
+    pub fn push_failed(&self, provider: &str, reason: FailureReason) {
+        let p = self.provider(provider);
+        if let Some(i) = FailureReason::ALL.iter().position(|r| *r == reason) {
+            p.failed[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A push was skipped: its provider is not configured.
+    pub fn push_skipped(&self, provider: &str) {
+        self.provider(provider)
+            .skipped
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn render_push(&self, out: &mut String) {
+        let providers = [("fcm", &self.fcm), ("apns", &self.apns)];
+        let name = "ciba_push_sent_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Pushes the provider accepted.\n# TYPE {name} counter"
+        );
+        for (label, p) in providers {
+            let _ = writeln!(
+                out,
+                "{name}{{provider=\"{label}\"}} {}",
+                p.sent.load(Ordering::Relaxed)
+            );
+        }
+        let name = "ciba_push_skipped_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Pushes skipped: provider not configured.\n# TYPE {name} counter"
+        );
+        for (label, p) in providers {
+            let _ = writeln!(
+                out,
+                "{name}{{provider=\"{label}\"}} {}",
+                p.skipped.load(Ordering::Relaxed)
+            );
+        }
+        let name = "ciba_push_failed_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Failed push attempts, by reason (throttled, unavailable, network and auth are retried).\n# TYPE {name} counter"
+        );
+        for (label, p) in providers {
+            for (reason, count) in FailureReason::ALL.iter().zip(&p.failed) {
+                let _ = writeln!(
+                    out,
+                    "{name}{{provider=\"{label}\",reason=\"{}\"}} {}",
+                    reason.as_str(),
+                    count.load(Ordering::Relaxed)
+                );
+            }
+        }
+        let name = "ciba_push_send_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Time from the start of a send to the provider's acceptance.\n# TYPE {name} histogram"
+        );
+        for (label, p) in providers {
+            for (bucket, bound) in p.latency_buckets.iter().zip(PUSH_LATENCY_BUCKETS) {
+                let _ = writeln!(
+                    out,
+                    "{name}_bucket{{provider=\"{label}\",le=\"{bound}\"}} {}",
+                    bucket.load(Ordering::Relaxed)
+                );
+            }
+            let count = p.latency_count.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{provider=\"{label}\",le=\"+Inf\"}} {count}"
+            );
+            let sum = p.latency_sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+            let _ = writeln!(out, "{name}_sum{{provider=\"{label}\"}} {sum}");
+            let _ = writeln!(out, "{name}_count{{provider=\"{label}\"}} {count}");
+        }
     }
 
     /// The text exposition.
@@ -119,6 +245,7 @@ impl Metrics {
             );
             let _ = writeln!(out, "{name}_count{{kind=\"{label}\"}} {count}");
         }
+        self.render_push(&mut out);
         out
     }
 }
@@ -144,5 +271,19 @@ mod tests {
             text.contains("ciba_notification_delivery_seconds_bucket{kind=\"ping\",le=\"5\"} 1")
         );
         assert!(text.contains("ciba_notification_delivery_seconds_count{kind=\"ping\"} 1"));
+    }
+
+    #[test]
+    fn renders_push_metrics_per_provider() {
+        let m = Metrics::default();
+        m.push_sent("apns", Duration::from_millis(30));
+        m.push_failed("fcm", FailureReason::DeadToken);
+        m.push_skipped("fcm");
+        let text = m.render();
+        assert!(text.contains("ciba_push_sent_total{provider=\"apns\"} 1"));
+        assert!(text.contains("ciba_push_failed_total{provider=\"fcm\",reason=\"dead_token\"} 1"));
+        assert!(text.contains("ciba_push_skipped_total{provider=\"fcm\"} 1"));
+        assert!(text.contains("ciba_push_send_seconds_bucket{provider=\"apns\",le=\"0.025\"} 0"));
+        assert!(text.contains("ciba_push_send_seconds_bucket{provider=\"apns\",le=\"0.05\"} 1"));
     }
 }

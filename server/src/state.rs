@@ -37,6 +37,8 @@ pub struct Inner {
     pub metrics: crate::metrics::Metrics,
     /// Recently read client registrations.
     pub clients: crate::clients::ClientCache,
+    /// Wake-up pushes to devices (FCM, APNs).
+    pub push: crate::push::PushService,
 }
 
 impl Deref for AppState {
@@ -61,6 +63,9 @@ pub enum StateError {
     /// The notification client could not be built (unreadable root certificates).
     #[error("notifications: {0}")]
     Notifications(String),
+    /// A push provider's credentials or client could not be set up.
+    #[error("push: {0}")]
+    Push(#[from] crate::push::PushSetupError),
 }
 
 impl AppState {
@@ -80,6 +85,7 @@ impl AppState {
         let issuer = settings.issuer();
         let notifier = crate::notify::NotificationClient::new(&settings.notifications)
             .map_err(StateError::Notifications)?;
+        let push = crate::push::PushService::new(&settings.push, clock.clone())?;
         Ok(Self(Arc::new(Inner {
             settings,
             issuer,
@@ -91,6 +97,7 @@ impl AppState {
             notify_wake: tokio::sync::Notify::new(),
             metrics: crate::metrics::Metrics::default(),
             clients: crate::clients::ClientCache::default(),
+            push,
         })))
     }
 
@@ -125,7 +132,16 @@ impl AppState {
 
     /// Ready to serve: initialised and the database answers.
     pub async fn is_ready(&self) -> bool {
-        self.keys.initialized() && self.store.ping().await.is_ok()
+        self.readiness().await.is_ok()
+    }
+
+    /// Ready, or why not: starting, the database unavailable, or a push provider refusing our
+    /// credentials.
+    pub async fn readiness(&self) -> Result<(), String> {
+        if !self.keys.initialized() || self.store.ping().await.is_err() {
+            return Err("the database is unavailable or the server is starting".into());
+        }
+        self.push.readiness()
     }
 
     /// Whether `token` is the admin token (constant-time).

@@ -303,7 +303,9 @@ impl From<Device> for DeviceSummary {
     fn from(d: Device) -> Self {
         Self {
             push: json!({"provider": d.push_provider, "environment": d.push_environment,
-                         "has_token": d.push_token.is_some()}),
+                         "has_token": d.push_token.is_some(),
+                         "token_valid": d.push_token.is_some() && d.push_token_invalid_at.is_none(),
+                         "token_invalid_since": d.push_token_invalid_at}),
             device_id: d.id,
             user_id: d.user_id,
             status: d.status,

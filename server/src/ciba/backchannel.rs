@@ -103,7 +103,26 @@ pub async fn start_request(
         notify_auth_req_id: notification_token.as_ref().map(|_| auth_req_id.clone()),
         notification_token,
     };
-    state.store.insert_request(&request).await?;
+    // Every active device of the user is woken; the pushes commit with the request and are
+    // sent by the push worker, never here.
+    let devices = state.store.devices_of_user(&user.id).await?;
+    let plan = crate::push::plan(&state.push, &devices, request.expires_at);
+    state.store.insert_request(&request, &plan.pushes).await?;
+    if !plan.pushes.is_empty() {
+        state.push.wake.notify_one();
+    }
+    for (device_id, reason) in &plan.skipped {
+        if *reason == crate::push::NoPushReason::ProviderNotConfigured
+            && let Some(device) = devices.iter().find(|d| &d.id == device_id)
+        {
+            state.metrics.push_skipped(&device.push_provider);
+        }
+    }
+    let skipped: Vec<_> = plan
+        .skipped
+        .iter()
+        .map(|(device, reason)| json!({"device_id": device, "reason": reason.as_str()}))
+        .collect();
     state
         .audit(NewAuditEvent {
             at: now,
@@ -112,9 +131,28 @@ pub async fn start_request(
             client_id: Some(client.id.clone()),
             device_id: None,
             request_id: Some(request.id.clone()),
-            detail: json!({"scope": request.scope, "expires_in": expires_in}),
+            detail: json!({"scope": request.scope, "expires_in": expires_in,
+                           "pushes": plan.pushes.len(), "push_skipped": skipped}),
         })
         .await;
+    if plan.pushes.is_empty() {
+        // Not an error: the devices (if any) poll. But an operator should see why none rang.
+        state
+            .audit(NewAuditEvent {
+                at: now,
+                kind: "push_not_sent",
+                user_id: Some(user.id.clone()),
+                client_id: Some(client.id.clone()),
+                device_id: None,
+                request_id: Some(request.id.clone()),
+                detail: json!({"reason": if devices.iter().any(|d| d.is_active()) {
+                    "no device can be pushed"
+                } else {
+                    "the user has no active device"
+                }, "devices": skipped}),
+            })
+            .await;
+    }
     tracing::info!(txn = %request.id, client = %client.id, "backchannel authentication request accepted");
     Ok(BackchannelResponse {
         auth_req_id,

@@ -129,6 +129,7 @@ pub async fn enroll(
         push_provider: req.push.provider.as_str().into(),
         push_token: req.push.token.clone(),
         push_environment: req.push.environment.as_str().into(),
+        push_token_invalid_at: None,
         display_name: d.display_name.trim().to_owned(),
         platform: d.platform.as_str().into(),
         model: d.model.clone(),

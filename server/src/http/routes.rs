@@ -125,14 +125,9 @@ async fn jwks(State(state): State<AppState>) -> ApiResult<Response> {
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    if state.is_ready().await {
-        (StatusCode::OK, "ready").into_response()
-    } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not ready: the database is unavailable or the server is starting",
-        )
-            .into_response()
+    match state.readiness().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}")).into_response(),
     }
 }
 

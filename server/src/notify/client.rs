@@ -7,8 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 
 use super::endpoint::{EndpointError, check_endpoint_url, filter_addresses};
 use crate::config::NotificationSettings;
@@ -53,29 +51,7 @@ impl Resolve for GuardedResolver {
 impl NotificationClient {
     /// Builds the client; fails on unreadable extra root certificates.
     pub fn new(settings: &NotificationSettings) -> Result<Self, String> {
-        let mut roots = rustls::RootCertStore::empty();
-        let native = rustls_native_certs::load_native_certs();
-        for cert in native.certs {
-            // A malformed system certificate is skipped, as every TLS client does.
-            let _ = roots.add(cert);
-        }
-        for path in &settings.extra_root_certificates {
-            let certs = CertificateDer::pem_file_iter(path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            for cert in certs {
-                let cert =
-                    cert.map_err(|e| format!("bad certificate in {}: {e}", path.display()))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("bad certificate in {}: {e}", path.display()))?;
-            }
-        }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let tls = crate::tls::client_config(&settings.extra_root_certificates, &[])?;
         let shared = Arc::new(settings.clone());
         let http = reqwest::Client::builder()
             .use_preconfigured_tls(tls)

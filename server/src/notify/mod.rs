@@ -166,7 +166,7 @@ async fn finish(state: &AppState, entry: &OutboxEntry, outcome: OutboxFinal, why
 
 /// Exponential backoff with jitter: about 1, 2, 4, … seconds, at most five minutes, each
 /// stretched by a random 0–50 % so that retries of many notifications do not march in step.
-fn backoff(attempts: i64) -> i64 {
+pub(crate) fn backoff(attempts: i64) -> i64 {
     let base = 1i64 << attempts.clamp(1, 10).saturating_sub(1);
     let mut byte = [0u8; 1];
     let jitter = match aws_lc_rs::rand::fill(&mut byte) {

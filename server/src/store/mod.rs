@@ -154,8 +154,8 @@ pub trait Store: Send + Sync + 'static {
     async fn set_user_status(&self, id: &str, status: &str) -> StoreResult<bool>;
 
     // --- CIBA requests
-    /// Inserts a new pending request.
-    async fn insert_request(&self, request: &CibaRequest) -> StoreResult<()>;
+    /// Inserts a new pending request and its wake-up pushes, in one transaction.
+    async fn insert_request(&self, request: &CibaRequest, pushes: &[NewPush]) -> StoreResult<()>;
     /// A request by transaction id.
     async fn request(&self, id: &str) -> StoreResult<Option<CibaRequest>>;
     /// A request by the hash of its `auth_req_id`.
@@ -231,6 +231,37 @@ pub trait Store: Send + Sync + 'static {
         &self,
         request_id: &str,
     ) -> StoreResult<Vec<(String, String, i64)>>;
+
+    // --- push outbox (wake-up pushes to devices)
+    /// Takes up to `limit` due pushes (pending, `next_attempt_at` ≤ now, not leased), leasing
+    /// them until `lease_until` and counting the attempt, with the device's current push
+    /// registration and the request's state.
+    async fn claim_pushes(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<PushEntry>>;
+    /// Ends a push.
+    async fn finish_push(
+        &self,
+        id: i64,
+        outcome: PushFinal,
+        now: i64,
+        error: Option<&str>,
+    ) -> StoreResult<()>;
+    /// Releases a push for another attempt at `next_attempt_at`.
+    async fn retry_push(&self, id: i64, next_attempt_at: i64, error: &str) -> StoreResult<()>;
+    /// Marks a device's push token dead, only if it is still `token` (the device may have
+    /// registered a fresh one meanwhile). False when nothing changed.
+    async fn invalidate_push_token(
+        &self,
+        device_id: &str,
+        token: &str,
+        now: i64,
+    ) -> StoreResult<bool>;
+    /// The pushes of a request.
+    async fn pushes_of_request(&self, request_id: &str) -> StoreResult<Vec<PushDelivery>>;
 
     // --- replay cache
     /// Remembers `key` until `expires_at`; false when it is already remembered (a replay).

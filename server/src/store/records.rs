@@ -95,6 +95,9 @@ pub struct Device {
     pub push_token: Option<String>,
     /// `production` or `sandbox`.
     pub push_environment: String,
+    /// When the provider reported the push token dead (it is not used until the device
+    /// registers a token again).
+    pub push_token_invalid_at: Option<i64>,
     /// Name the user gave.
     pub display_name: String,
     /// `android`, `ios`, `other`.
@@ -288,6 +291,100 @@ impl OutboxFinal {
             Self::Abandoned => "abandoned",
         }
     }
+}
+
+/// A wake-up push to put in the push outbox with a new request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPush {
+    /// The device to wake.
+    pub device_id: String,
+    /// `fcm` or `apns`.
+    pub provider: String,
+    /// Last moment to try (the request's expiry).
+    pub deadline: i64,
+}
+
+/// A push claimed from the outbox, with what the worker needs to send it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushEntry {
+    /// Sequence number.
+    pub id: i64,
+    /// The request (transaction) to announce.
+    pub request_id: String,
+    /// The device to wake.
+    pub device_id: String,
+    /// The provider when it was enqueued.
+    pub provider: String,
+    /// Attempts so far, including this one.
+    pub attempts: i64,
+    /// When it was enqueued.
+    pub created_at: i64,
+    /// Last moment to try.
+    pub deadline: i64,
+    /// The device as it is now (`None` when it was deleted).
+    pub target: Option<PushTarget>,
+    /// The request's state and expiry now (`None` when it was deleted).
+    pub request: Option<(RequestStatus, i64)>,
+    /// The request's user (for the audit log).
+    pub user_id: Option<String>,
+}
+
+/// A device's push registration as the worker reads it at send time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushTarget {
+    /// `active` or `revoked`.
+    pub status: String,
+    /// `fcm`, `apns` or `none`.
+    pub provider: String,
+    /// The provider token.
+    pub token: Option<String>,
+    /// `production` or `sandbox`.
+    pub environment: String,
+    /// Whether the provider reported the token dead.
+    pub token_invalid: bool,
+}
+
+/// How a push ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushFinal {
+    /// The provider accepted it.
+    Sent,
+    /// The provider refused it for good (dead token, malformed, wrong topic).
+    Failed,
+    /// The request expired before the provider accepted it.
+    Abandoned,
+    /// Nothing to send any more (request decided, device revoked or without a token, provider
+    /// not configured).
+    Skipped,
+}
+
+impl PushFinal {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+            Self::Abandoned => "abandoned",
+            Self::Skipped => "skipped",
+        }
+    }
+}
+
+/// A push of a request as stored (operators and tests).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PushDelivery {
+    /// The device.
+    pub device_id: String,
+    /// `fcm` or `apns`.
+    pub provider: String,
+    /// `pending`, `sent`, `failed`, `abandoned` or `skipped`.
+    pub status: String,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// When the next attempt is due (pending pushes).
+    pub next_attempt_at: i64,
+    /// The last failure.
+    pub last_error: Option<String>,
 }
 
 /// What a poll did.

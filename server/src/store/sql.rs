@@ -56,6 +56,7 @@ fn device_from(row: &$row) -> StoreResult<Device> {
         push_provider: row.try_get("push_provider")?,
         push_token: row.try_get("push_token")?,
         push_environment: row.try_get("push_environment")?,
+        push_token_invalid_at: row.try_get("push_token_invalid_at")?,
         display_name: row.try_get("display_name")?,
         platform: row.try_get("platform")?,
         model: row.try_get("model")?,
@@ -351,7 +352,8 @@ impl Store for $store {
         environment: &str,
     ) -> StoreResult<bool> {
         let done = sqlx::query(
-            "UPDATE devices SET push_provider = $1, push_token = $2, push_environment = $3 WHERE id = $4 AND status = 'active'",
+            "UPDATE devices SET push_provider = $1, push_token = $2, push_environment = $3, push_token_invalid_at = NULL \
+             WHERE id = $4 AND status = 'active'",
         )
         .bind(provider)
         .bind(token)
@@ -390,7 +392,8 @@ impl Store for $store {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn insert_request(&self, r: &CibaRequest) -> StoreResult<()> {
+    async fn insert_request(&self, r: &CibaRequest, pushes: &[NewPush]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO requests (id, auth_req_id_hash, client_id, user_id, scope, acr_values, binding_message, \
              authorization_details, challenge, status, created_at, expires_at, poll_interval, \
@@ -412,8 +415,24 @@ impl Store for $store {
         .bind(r.interval)
         .bind(&r.notification_token)
         .bind(&r.notify_auth_req_id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        // The pushes commit with the request: a crash cannot leave a request nobody is woken for.
+        for p in pushes {
+            sqlx::query(
+                "INSERT INTO push_outbox (request_id, device_id, provider, created_at, next_attempt_at, deadline) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&r.id)
+            .bind(&p.device_id)
+            .bind(&p.provider)
+            .bind(r.created_at)
+            .bind(r.created_at)
+            .bind(p.deadline)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -686,6 +705,147 @@ impl Store for $store {
             .collect()
     }
 
+    async fn claim_pushes(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<PushEntry>> {
+        // A random claim marks this worker's rows, so one join reads them back with the device
+        // and the request (RETURNING cannot join on SQLite).
+        let claim = crate::crypto::random_b64u(12).map_err(|e| StoreError::Database(e.to_string()))?;
+        let claimed = sqlx::query(
+            concat!(
+                "UPDATE push_outbox SET lease_until = $1, attempts = attempts + 1, claim = $4 \
+                 WHERE id IN (SELECT id FROM push_outbox \
+                 WHERE status = 'pending' AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2) \
+                 ORDER BY next_attempt_at, id LIMIT $3 ",
+                $skip_locked,
+                ") AND status = 'pending' AND (lease_until IS NULL OR lease_until < $2)"
+            ),
+        )
+        .bind(lease_until)
+        .bind(now)
+        .bind(limit)
+        .bind(&claim)
+        .execute(&self.pool)
+        .await?;
+        if claimed.rows_affected() == 0 {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(
+            "SELECT p.id, p.request_id, p.device_id, p.provider, p.attempts, p.created_at, p.deadline, \
+             d.id AS d_id, d.status AS d_status, d.push_provider, d.push_token, d.push_environment, d.push_token_invalid_at, \
+             r.status AS r_status, r.expires_at AS r_expires_at, r.user_id AS r_user_id \
+             FROM push_outbox p LEFT JOIN devices d ON d.id = p.device_id LEFT JOIN requests r ON r.id = p.request_id \
+             WHERE p.claim = $1 AND p.lease_until = $2 AND p.status = 'pending' ORDER BY p.id",
+        )
+        .bind(&claim)
+        .bind(lease_until)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let device: Option<String> = row.try_get("d_id")?;
+                let target = match device {
+                    None => None,
+                    Some(_) => Some(PushTarget {
+                        status: row.try_get("d_status")?,
+                        provider: row.try_get("push_provider")?,
+                        token: row.try_get("push_token")?,
+                        environment: row.try_get("push_environment")?,
+                        token_invalid: row.try_get::<Option<i64>, _>("push_token_invalid_at")?.is_some(),
+                    }),
+                };
+                let status: Option<String> = row.try_get("r_status")?;
+                let request = match status {
+                    None => None,
+                    Some(status) => Some((
+                        RequestStatus::parse(&status)
+                            .ok_or_else(|| StoreError::Corrupt(format!("request status {status}")))?,
+                        row.try_get("r_expires_at")?,
+                    )),
+                };
+                Ok(PushEntry {
+                    id: row.try_get("id")?,
+                    request_id: row.try_get("request_id")?,
+                    device_id: row.try_get("device_id")?,
+                    provider: row.try_get("provider")?,
+                    attempts: row.try_get("attempts")?,
+                    created_at: row.try_get("created_at")?,
+                    deadline: row.try_get("deadline")?,
+                    target,
+                    request,
+                    user_id: row.try_get("r_user_id")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn finish_push(
+        &self,
+        id: i64,
+        outcome: PushFinal,
+        now: i64,
+        error: Option<&str>,
+    ) -> StoreResult<()> {
+        let sent = outcome == PushFinal::Sent;
+        sqlx::query(
+            "UPDATE push_outbox SET status = $1, lease_until = NULL, claim = NULL, last_error = $2, sent_at = $3 WHERE id = $4",
+        )
+        .bind(outcome.as_str())
+        .bind(error)
+        .bind(sent.then_some(now))
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn retry_push(&self, id: i64, next_attempt_at: i64, error: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE push_outbox SET next_attempt_at = $1, lease_until = NULL, claim = NULL, last_error = $2 WHERE id = $3")
+            .bind(next_attempt_at)
+            .bind(error)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn invalidate_push_token(&self, device_id: &str, token: &str, now: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE devices SET push_token_invalid_at = $1 WHERE id = $2 AND push_token = $3 AND push_token_invalid_at IS NULL",
+        )
+        .bind(now)
+        .bind(device_id)
+        .bind(token)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn pushes_of_request(&self, request_id: &str) -> StoreResult<Vec<PushDelivery>> {
+        let rows = sqlx::query(
+            "SELECT device_id, provider, status, attempts, next_attempt_at, last_error FROM push_outbox \
+             WHERE request_id = $1 ORDER BY id",
+        )
+        .bind(request_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(PushDelivery {
+                    device_id: r.try_get("device_id")?,
+                    provider: r.try_get("provider")?,
+                    status: r.try_get("status")?,
+                    attempts: r.try_get("attempts")?,
+                    next_attempt_at: r.try_get("next_attempt_at")?,
+                    last_error: r.try_get("last_error")?,
+                })
+            })
+            .collect()
+    }
+
     async fn remember_jti(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool> {
         // Inserts, or takes over an entry that has already expired; a live entry is a replay.
         let done = sqlx::query(
@@ -802,8 +962,12 @@ impl Store for $store {
             .execute(&self.pool)
             .await?
             .rows_affected();
-        // Finished notifications are kept as long as the requests they were about.
+        // Finished notifications and pushes are kept as long as the requests they were about.
         sqlx::query("DELETE FROM notification_outbox WHERE status <> 'pending' AND created_at < $1")
+            .bind(request_horizon)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM push_outbox WHERE deadline < $1")
             .bind(request_horizon)
             .execute(&self.pool)
             .await?;

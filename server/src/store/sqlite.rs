@@ -26,6 +26,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0002_notifications.sql"),
     ),
     (
+        3,
+        "push",
+        include_str!("../../migrations/sqlite/0003_push.sql"),
+    ),
+    (
         4,
         "poll_fast_path",
         include_str!("../../migrations/sqlite/0004_poll_fast_path.sql"),

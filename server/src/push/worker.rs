@@ -1,0 +1,242 @@
+//! The push outbox worker: claims due pushes with leases that expire (a crashed worker's pushes
+//! are taken over), sends them concurrently, and records what became of each.
+
+use std::time::{Duration, Instant};
+
+use ciba_core::protocol::PushPayload;
+use serde_json::json;
+use tokio::task::JoinSet;
+
+use super::AUTH_COOLDOWN_SECS;
+use super::error::{FailureReason, PushError};
+use crate::notify::backoff;
+use crate::state::AppState;
+use crate::store::{NewAuditEvent, PushEntry, PushFinal, RequestStatus};
+
+/// How long a claimed push stays leased to one worker (seconds).
+const LEASE_SECS: i64 = 60;
+/// Pushes claimed per round.
+const BATCH: i64 = 128;
+
+/// Works the push outbox until the task is dropped.
+pub async fn run_worker(state: AppState) {
+    let interval = Duration::from_millis(state.settings.push.worker_interval_ms.max(10));
+    loop {
+        if work_once(&state).await == 0 {
+            tokio::select! {
+                () = state.push.wake.notified() => {}
+                () = tokio::time::sleep(interval) => {}
+            }
+        }
+    }
+}
+
+/// One round: claim due pushes and send them. Returns how many were attempted.
+pub async fn work_once(state: &AppState) -> usize {
+    let now = state.now();
+    let entries = match state.store.claim_pushes(now, now + LEASE_SECS, BATCH).await {
+        Ok(entries) => entries,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not claim pushes; will retry");
+            return 0;
+        }
+    };
+    let count = entries.len();
+    let mut running = JoinSet::new();
+    for entry in entries {
+        running.spawn(deliver(state.clone(), entry));
+    }
+    while running.join_next().await.is_some() {}
+    count
+}
+
+/// Why a claimed push is not sent at all.
+fn nothing_to_send(entry: &PushEntry, now: i64) -> Option<(PushFinal, &'static str)> {
+    let Some((status, expires_at)) = entry.request else {
+        return Some((PushFinal::Skipped, "the request no longer exists"));
+    };
+    if status != RequestStatus::Pending {
+        return Some((PushFinal::Skipped, "the request was decided or withdrawn"));
+    }
+    if now >= expires_at.min(entry.deadline) {
+        return Some((PushFinal::Abandoned, "the request expired"));
+    }
+    let Some(target) = &entry.target else {
+        return Some((PushFinal::Skipped, "the device was deleted"));
+    };
+    if target.status != "active" {
+        return Some((PushFinal::Skipped, "the device was revoked"));
+    }
+    if target.token.is_none() || target.provider == "none" {
+        return Some((PushFinal::Skipped, "the device has no push token"));
+    }
+    if target.token_invalid {
+        return Some((PushFinal::Skipped, "the device's push token is invalid"));
+    }
+    None
+}
+
+async fn deliver(state: AppState, entry: PushEntry) {
+    let now = state.now();
+    if let Some((outcome, why)) = nothing_to_send(&entry, now) {
+        return finish(&state, &entry, outcome, why).await;
+    }
+    let (Some(target), Some((_, expires_at))) = (&entry.target, entry.request) else {
+        return;
+    };
+    let token = target.token.clone().unwrap_or_default();
+    let payload = PushPayload::new(&state.issuer, &entry.request_id);
+    let started = Instant::now();
+    // The device's provider now (it may have re-registered since the push was enqueued).
+    let (provider, result): (&'static str, _) = match target.provider.as_str() {
+        "fcm" => match &state.push.fcm {
+            Some(fcm) => ("fcm", fcm.send(&token, &payload, expires_at).await),
+            None => return not_configured(&state, &entry).await,
+        },
+        "apns" => match &state.push.apns {
+            Some(apns) => (
+                "apns",
+                apns.send(&token, &target.environment, &payload, expires_at)
+                    .await,
+            ),
+            None => return not_configured(&state, &entry).await,
+        },
+        _ => return not_configured(&state, &entry).await,
+    };
+    state.push.observe(provider, &result);
+    let error = match result {
+        Ok(()) => {
+            state.metrics.push_sent(provider, started.elapsed());
+            if let Err(e) = state
+                .store
+                .finish_push(entry.id, PushFinal::Sent, state.now(), None)
+                .await
+            {
+                tracing::error!(error = %e, id = entry.id, "push sent, but could not record it; it may be sent again");
+            }
+            tracing::info!(txn = %entry.request_id, device = %entry.device_id, provider, attempts = entry.attempts, "push sent");
+            return;
+        }
+        Err(error) => error,
+    };
+    state.metrics.push_failed(provider, error.reason());
+    match &error {
+        PushError::DeadToken { .. } => {
+            match state
+                .store
+                .invalidate_push_token(&entry.device_id, &token, state.now())
+                .await
+            {
+                Ok(true) => {
+                    tracing::warn!(device = %entry.device_id, provider, "{error}; the device polls until it registers a new token");
+                    audit(
+                        &state,
+                        &entry,
+                        "push_token_invalidated",
+                        json!({"provider": provider, "error": error.to_string()}),
+                    )
+                    .await;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, device = %entry.device_id, "could not mark a push token invalid")
+                }
+            }
+            finish(&state, &entry, PushFinal::Failed, &error.to_string()).await;
+        }
+        e if e.is_transient() => reschedule(&state, &entry, now, provider, expires_at, e).await,
+        e => {
+            audit(
+                &state,
+                &entry,
+                "push_failed",
+                json!({"provider": provider, "error": e.to_string()}),
+            )
+            .await;
+            finish(&state, &entry, PushFinal::Failed, &e.to_string()).await;
+        }
+    }
+}
+
+async fn not_configured(state: &AppState, entry: &PushEntry) {
+    state.metrics.push_skipped(&entry.provider);
+    finish(
+        state,
+        entry,
+        PushFinal::Skipped,
+        "the device's push provider is not configured",
+    )
+    .await;
+}
+
+/// Tries again after the provider's `Retry-After`, or exponential backoff with jitter (at
+/// least the credentials cool-down after an auth failure), unless the request expires first.
+///
+/// Waits count from when the attempt started (`attempt_at`): the clock may move while the
+/// provider answers, and the next attempt must not slide with it.
+async fn reschedule(
+    state: &AppState,
+    entry: &PushEntry,
+    attempt_at: i64,
+    provider: &str,
+    expires_at: i64,
+    error: &PushError,
+) {
+    let now = attempt_at;
+    let mut wait = error
+        .retry_after()
+        .unwrap_or_else(|| backoff(entry.attempts))
+        .max(1);
+    if matches!(error, PushError::Auth(_)) {
+        wait = wait.max(AUTH_COOLDOWN_SECS);
+    }
+    let next = now + wait;
+    if next >= expires_at.min(entry.deadline) {
+        state
+            .metrics
+            .push_failed(provider, FailureReason::Abandoned);
+        audit(
+            state,
+            entry,
+            "push_abandoned",
+            json!({"provider": provider, "attempts": entry.attempts, "error": error.to_string()}),
+        )
+        .await;
+        return finish(state, entry, PushFinal::Abandoned, &error.to_string()).await;
+    }
+    tracing::warn!(txn = %entry.request_id, device = %entry.device_id, provider, attempts = entry.attempts, next_in = wait, "push failed, will retry: {error}");
+    if let Err(e) = state
+        .store
+        .retry_push(entry.id, next, &error.to_string())
+        .await
+    {
+        tracing::error!(error = %e, id = entry.id, "could not reschedule a push; its lease will expire");
+    }
+}
+
+async fn finish(state: &AppState, entry: &PushEntry, outcome: PushFinal, why: &str) {
+    if outcome != PushFinal::Sent {
+        tracing::debug!(txn = %entry.request_id, device = %entry.device_id, outcome = outcome.as_str(), "push not sent: {why}");
+    }
+    if let Err(e) = state
+        .store
+        .finish_push(entry.id, outcome, state.now(), Some(why))
+        .await
+    {
+        tracing::error!(error = %e, id = entry.id, "could not record the end of a push");
+    }
+}
+
+async fn audit(state: &AppState, entry: &PushEntry, kind: &'static str, detail: serde_json::Value) {
+    state
+        .audit(NewAuditEvent {
+            at: state.now(),
+            kind,
+            user_id: entry.user_id.clone(),
+            client_id: None,
+            device_id: Some(entry.device_id.clone()),
+            request_id: Some(entry.request_id.clone()),
+            detail,
+        })
+        .await;
+}
