@@ -107,7 +107,41 @@ pub async fn start_request(
     // sent by the push worker, never here.
     let devices = state.store.devices_of_user(&user.id).await?;
     let plan = crate::push::plan(&state.push, &devices, request.expires_at);
-    state.store.insert_request(&request, &plan.pushes).await?;
+    let skipped: Vec<_> = plan
+        .skipped
+        .iter()
+        .map(|(device, reason)| json!({"device_id": device, "reason": reason.as_str()}))
+        .collect();
+    let event = |kind: &'static str, detail: serde_json::Value| NewAuditEvent {
+        at: now,
+        kind,
+        user_id: Some(user.id.clone()),
+        client_id: Some(client.id.clone()),
+        device_id: None,
+        request_id: Some(request.id.clone()),
+        detail,
+    };
+    let mut audit = vec![event(
+        "ciba_request",
+        json!({"scope": request.scope, "expires_in": expires_in,
+               "pushes": plan.pushes.len(), "push_skipped": skipped}),
+    )];
+    if plan.pushes.is_empty() {
+        // Not an error: the devices (if any) poll. But an operator should see why none rang.
+        let reason = if devices.iter().any(|d| d.is_active()) {
+            "no device can be pushed"
+        } else {
+            "the user has no active device"
+        };
+        audit.push(event(
+            "push_not_sent",
+            json!({"reason": reason, "devices": skipped}),
+        ));
+    }
+    state
+        .store
+        .insert_request(&request, &plan.pushes, &audit)
+        .await?;
     if !plan.pushes.is_empty() {
         state.push.wake.notify_one();
     }
@@ -117,41 +151,6 @@ pub async fn start_request(
         {
             state.metrics.push_skipped(&device.push_provider);
         }
-    }
-    let skipped: Vec<_> = plan
-        .skipped
-        .iter()
-        .map(|(device, reason)| json!({"device_id": device, "reason": reason.as_str()}))
-        .collect();
-    state
-        .audit(NewAuditEvent {
-            at: now,
-            kind: "ciba_request",
-            user_id: Some(user.id.clone()),
-            client_id: Some(client.id.clone()),
-            device_id: None,
-            request_id: Some(request.id.clone()),
-            detail: json!({"scope": request.scope, "expires_in": expires_in,
-                           "pushes": plan.pushes.len(), "push_skipped": skipped}),
-        })
-        .await;
-    if plan.pushes.is_empty() {
-        // Not an error: the devices (if any) poll. But an operator should see why none rang.
-        state
-            .audit(NewAuditEvent {
-                at: now,
-                kind: "push_not_sent",
-                user_id: Some(user.id.clone()),
-                client_id: Some(client.id.clone()),
-                device_id: None,
-                request_id: Some(request.id.clone()),
-                detail: json!({"reason": if devices.iter().any(|d| d.is_active()) {
-                    "no device can be pushed"
-                } else {
-                    "the user has no active device"
-                }, "devices": skipped}),
-            })
-            .await;
     }
     tracing::info!(txn = %request.id, client = %client.id, "backchannel authentication request accepted");
     Ok(BackchannelResponse {

@@ -154,8 +154,13 @@ pub trait Store: Send + Sync + 'static {
     async fn set_user_status(&self, id: &str, status: &str) -> StoreResult<bool>;
 
     // --- CIBA requests
-    /// Inserts a new pending request and its wake-up pushes, in one transaction.
-    async fn insert_request(&self, request: &CibaRequest, pushes: &[NewPush]) -> StoreResult<()>;
+    /// Inserts a new pending request, its wake-up pushes and its audit events, in one transaction.
+    async fn insert_request(
+        &self,
+        request: &CibaRequest,
+        pushes: &[NewPush],
+        audit: &[NewAuditEvent],
+    ) -> StoreResult<()>;
     /// A request by transaction id.
     async fn request(&self, id: &str) -> StoreResult<Option<CibaRequest>>;
     /// A request by the hash of its `auth_req_id`.

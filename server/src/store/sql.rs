@@ -117,6 +117,9 @@ fn audit_from(row: &$row) -> StoreResult<AuditEvent> {
     })
 }
 
+const AUDIT_INSERT: &str = "INSERT INTO audit_events (at, kind, user_id, client_id, device_id, request_id, detail) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
 const REQUEST_COLUMNS: &str = "id, auth_req_id_hash, client_id, user_id, scope, acr_values, binding_message, \
      authorization_details, challenge, status, created_at, expires_at, poll_interval, last_polled_at, \
      decided_at, decided_by, amr, deny_reason, redeemed_at, notification_token, notify_auth_req_id";
@@ -392,7 +395,7 @@ impl Store for $store {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn insert_request(&self, r: &CibaRequest, pushes: &[NewPush]) -> StoreResult<()> {
+    async fn insert_request(&self, r: &CibaRequest, pushes: &[NewPush], audit: &[NewAuditEvent]) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO requests (id, auth_req_id_hash, client_id, user_id, scope, acr_values, binding_message, \
@@ -431,6 +434,19 @@ impl Store for $store {
             .bind(p.deadline)
             .execute(&mut *tx)
             .await?;
+        }
+        // So do its audit events: one commit in all, and no request without its trail.
+        for e in audit {
+            sqlx::query(AUDIT_INSERT)
+                .bind(e.at)
+                .bind(e.kind)
+                .bind(&e.user_id)
+                .bind(&e.client_id)
+                .bind(&e.device_id)
+                .bind(&e.request_id)
+                .bind(e.detail.to_string())
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -892,10 +908,7 @@ impl Store for $store {
     }
 
     async fn append_audit(&self, e: &NewAuditEvent) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO audit_events (at, kind, user_id, client_id, device_id, request_id, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
+        sqlx::query(AUDIT_INSERT)
         .bind(e.at)
         .bind(e.kind)
         .bind(&e.user_id)
