@@ -5,7 +5,7 @@ use crate::http::body::FormParams;
 use crate::http::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::{Client, PollOutcome, RequestStatus};
-use crate::tokens::{IssuedTokens, TokenRequest, issue_tokens};
+use crate::tokens::IssuedTokens;
 
 fn error(code: &'static str, description: &str) -> ApiError {
     ApiError::bad_request(code, description.to_owned())
@@ -87,29 +87,7 @@ pub async fn redeem_with_ciba_grant(
             "this user cannot be authenticated at the moment",
         ));
     };
-    let audience = state
-        .settings
-        .tokens
-        .access_token_audience
-        .as_deref()
-        .unwrap_or(&state.issuer);
-    let tokens = issue_tokens(
-        state.keys().await?,
-        &TokenRequest {
-            issuer: &state.issuer,
-            access_token_audience: audience,
-            client_id: &client.id,
-            subject: &user.subject,
-            scope: &request.scope,
-            amr: &request.amr,
-            auth_time: request.decided_at.unwrap_or(now),
-            auth_req_id: None,
-            now,
-            access_token_ttl: state.settings.tokens.access_token_ttl,
-            id_token_ttl: state.settings.tokens.id_token_ttl,
-        },
-    )
-    .map_err(ApiError::internal)?;
+    let tokens = super::mint_tokens(state, &request, &user, None, now).await?;
     // Tokens leave only if this call wins the approved → redeemed transition.
     if !state.store.redeem(&request.id, now).await? {
         return Err(error(

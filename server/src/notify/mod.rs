@@ -18,7 +18,6 @@ use tokio::task::JoinSet;
 
 use crate::state::AppState;
 use crate::store::{NewAuditEvent, OutboxEntry, OutboxFinal, RequestStatus};
-use crate::tokens::{TokenRequest, issue_tokens};
 
 /// How long a claimed notification stays leased to one worker (seconds).
 const LEASE_SECS: i64 = 60;
@@ -231,32 +230,15 @@ async fn prepare(state: &AppState, entry: &OutboxEntry) -> Result<Prepared, Prob
                         "the user cannot be authenticated at the moment",
                     ),
                     Some(user) => {
-                        let audience = state
-                            .settings
-                            .tokens
-                            .access_token_audience
-                            .as_deref()
-                            .unwrap_or(&state.issuer);
-                        let tokens = issue_tokens(
-                            state
-                                .keys()
-                                .await
-                                .map_err(|e| Problem::Transient(e.description))?,
-                            &TokenRequest {
-                                issuer: &state.issuer,
-                                access_token_audience: audience,
-                                client_id: &client.id,
-                                subject: &user.subject,
-                                scope: &request.scope,
-                                amr: &request.amr,
-                                auth_time: request.decided_at.unwrap_or(now),
-                                auth_req_id: Some(&auth_req_id),
-                                now,
-                                access_token_ttl: state.settings.tokens.access_token_ttl,
-                                id_token_ttl: state.settings.tokens.id_token_ttl,
-                            },
+                        let tokens = crate::ciba::mint_tokens(
+                            state,
+                            &request,
+                            &user,
+                            Some(&auth_req_id),
+                            now,
                         )
-                        .map_err(|e| Problem::Transient(e.to_string()))?;
+                        .await
+                        .map_err(|e| Problem::Transient(e.description))?;
                         let mut body = serde_json::to_value(&tokens)
                             .map_err(|e| Problem::Final(e.to_string()))?;
                         body["auth_req_id"] = json!(auth_req_id);
