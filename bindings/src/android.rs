@@ -16,10 +16,10 @@ use crate::error::AuthenticatorError;
 /// Whether `CibaAndroid.init` succeeded in this process.
 static INITIALISED: AtomicBool = AtomicBool::new(false);
 
-/// `org.openciba.authenticator.CibaAndroid.init(Context)`: throws a `RuntimeException` on
-/// failure.
+/// `org.openciba.authenticator.CibaAndroid.nativeInit(Context)` (bindings/android/), called by
+/// `CibaAndroid.init`; throws a `RuntimeException` on failure.
 #[jni::jni_mangle("org.openciba.authenticator.CibaAndroid")]
-pub fn init<'caller>(
+pub fn native_init<'caller>(
     mut unowned_env: EnvUnowned<'caller>,
     _class: JClass<'caller>,
     context: JObject<'caller>,
