@@ -29,25 +29,25 @@ rm -rf "$jni_libs"
 # ABI → Rust target triple.
 for pair in arm64-v8a:aarch64-linux-android armeabi-v7a:armv7-linux-androideabi x86_64:x86_64-linux-android; do
   abi=${pair%%:*} triple=${pair#*:}
-  # API 24 (Android 7.0) is the AAR's minSdk. Only the cdylib is built: no staticlib for Android.
-  (cd "$repo" && RUSTFLAGS="${RUSTFLAGS:-} -C link-arg=-Wl,-z,max-page-size=16384" \
-    cargo ndk --platform 24 -t "$abi" rustc --locked -p ciba-authenticator-ffi --lib \
-      --profile mobile --crate-type cdylib)
+  # API 24 (Android 7.0) is the AAR's minSdk. Only the cdylib is built (no staticlib for
+  # Android), and the flags after `--` reach its link alone.
+  (cd "$repo" && cargo ndk --platform 24 -t "$abi" rustc --locked -p ciba-authenticator-ffi --lib \
+    --profile mobile --crate-type cdylib -- -C link-arg=-Wl,-z,max-page-size=16384)
   mkdir -p "$jni_libs/$abi"
   cp "$target/$triple/mobile/libciba_authenticator_ffi.so" "$jni_libs/$abi/"
 done
 # Every LOAD segment must be aligned to 16 KB (0x4000) or more.
-if command -v llvm-readelf > /dev/null || [ -x "$ANDROID_NDK_HOME/toolchains/llvm/prebuilt/"*/bin/llvm-readelf ]; then
-  readelf=$(command -v llvm-readelf || ls "$ANDROID_NDK_HOME"/toolchains/llvm/prebuilt/*/bin/llvm-readelf | head -1)
-  for so in "$jni_libs"/*/libciba_authenticator_ffi.so; do
-    if "$readelf" -lW "$so" | awk '$1 == "LOAD" { print $NF }' | grep -qvE '^0x(4000|8000|10000)$'; then
-      echo "not 16 KB aligned: $so" >&2; "$readelf" -lW "$so" | grep LOAD >&2; exit 1
-    fi
-  done
-fi
+readelf=$(ls "$ANDROID_NDK_HOME"/toolchains/llvm/prebuilt/*/bin/llvm-readelf 2> /dev/null | head -1)
+for so in "$jni_libs"/*/libciba_authenticator_ffi.so; do
+  if "${readelf:-readelf}" -lW "$so" | awk '$1 == "LOAD" { print $NF }' | grep -qvE '^0x(4000|8000|10000)$'; then
+    echo "not aligned to 16 KB pages: $so" >&2
+    exit 1
+  fi
+done
 ls -l "$jni_libs"/*/
 
 echo "== Kotlin bindings (android = true)"
+rm -rf "$module/build/generated/uniffi"
 generate_bindings kotlin "$module/build/generated/uniffi" --config "$repo/bindings/uniffi-android.toml"
 
 echo "== AAR"

@@ -8,6 +8,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 out="${1:-$repo/ios-sample/Generated}"
 
+mkdir -p "$out"
+rm -f "$out"/*.swift "$out"/*.h "$out"/*.modulemap
 generate_bindings swift "$out"
 
 # Say where each file comes from, in the file itself.

@@ -17,12 +17,11 @@ build_host_library() {
   echo "$target/debug/libciba_authenticator_ffi.$host_lib_ext"
 }
 
-# generate_bindings LANGUAGE OUT_DIR [extra uniffi-bindgen arguments]
+# generate_bindings LANGUAGE OUT_DIR [extra uniffi-bindgen arguments]; the caller clears OUT_DIR.
 generate_bindings() {
   local language=$1 out=$2
   shift 2
   local lib
   lib=$(build_host_library)
-  rm -rf "$out"
   (cd "$repo" && cargo uniffi-bindgen generate --no-format --library "$lib" --language "$language" --out-dir "$out" "$@")
 }

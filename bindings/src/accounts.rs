@@ -10,7 +10,7 @@ use crate::error::{AuthenticatorError, StoreError};
 use crate::keys::KeyOptions;
 
 /// One enrollment of this device with one bank's server for one user. Nothing here is secret:
-/// the private key stays in the [`KeyStore`](crate::KeyStore) under `key_alias`.
+/// the private key stays in the `KeyStore` under `key_alias`.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Account {
     /// A random local identifier (never sent to the server).
@@ -40,7 +40,7 @@ pub struct Account {
 
 /// Persistent storage of [`Account`]s: the app's database or encrypted preferences. Each `save`
 /// and `delete` must be atomic. Throw [`StoreError`] (`StoreException`) to report a failure; any
-/// other exception is reported as [`StoreError::Io`].
+/// other exception is reported as `StoreError.Io`.
 #[uniffi::export(foreign)]
 pub trait AccountStore: Send + Sync {
     /// Every stored account, in enrollment order.

@@ -28,7 +28,7 @@ pub struct Authenticator {
 #[uniffi::export(async_runtime = "tokio")]
 impl Authenticator {
     /// An authenticator over the app's account store and key store. Throws
-    /// [`AuthenticatorError::InvalidInput`] if an extra trust anchor cannot be read (and, on
+    /// `AuthenticatorError.InvalidInput` if an extra trust anchor cannot be read (and, on
     /// Android, if `CibaAndroid.init(context)` was not called first while the platform's trust
     /// is on).
     #[uniffi::constructor]
@@ -52,7 +52,7 @@ impl Authenticator {
     /// `ciba-enroll://v1?issuer=…&code=…`): creates a key in the [`KeyStore`], proves
     /// possession of it to the server, and saves the new [`Account`]. A failed enrollment
     /// leaves no key and no account behind. The key gets default protection and the server no
-    /// pins; see [`enroll_with`](Self::enroll_with).
+    /// pins; see `enroll_with`.
     pub async fn enroll(
         &self,
         uri: String,
@@ -66,7 +66,7 @@ impl Authenticator {
             .into())
     }
 
-    /// [`enroll`](Self::enroll) with a choice of key protection and TLS pins.
+    /// `enroll` with a choice of key protection and TLS pins.
     pub async fn enroll_with(
         &self,
         uri: String,
@@ -88,8 +88,8 @@ impl Authenticator {
 
     /// Handles a wake-up push (the FCM data / APNs payload, `{"v":"1","iss":…,"txn":…}`):
     /// routes it to the account(s) enrolled with that issuer and fetches the transaction.
-    /// [`AuthenticatorError::UnknownIssuer`] for a push from a bank no account is enrolled with,
-    /// [`AuthenticatorError::InvalidInput`] for a malformed payload.
+    /// `AuthenticatorError.UnknownIssuer` for a push from a bank no account is enrolled with,
+    /// `AuthenticatorError.InvalidInput` for a malformed payload.
     pub async fn handle_push(&self, payload: String) -> Result<Transaction, AuthenticatorError> {
         Ok(self.inner.handle_push(&payload).await?.into())
     }
@@ -124,7 +124,7 @@ impl Authenticator {
     }
 
     /// Approves the transaction: signs a decision over exactly what `txn.view` shows (see
-    /// [`consent_text`](crate::consent_text)) and sends it. `amr` says how the app verified the
+    /// `consent_text`) and sends it. `amr` says how the app verified the
     /// user (RFC 8176: `["hwk", "face"]`, `["hwk", "pin"]`, …).
     pub async fn approve(
         &self,
@@ -135,7 +135,7 @@ impl Authenticator {
         Ok(self.inner.approve(&txn, amr).await?.into())
     }
 
-    /// Denies the transaction. [`DenyReason::NotRecognized`] reports it as fraud.
+    /// Denies the transaction. `DenyReason.NotRecognized` reports it as fraud.
     pub async fn deny(
         &self,
         txn: Transaction,

@@ -6,7 +6,7 @@ use ciba_core::authenticator as sdk;
 
 /// How the SDK talks to servers: HTTP user agent and timeout, and which certificates it trusts.
 /// Start from [`default_authenticator_config`] and change what the bank needs. Per-account TLS
-/// pins are given at enrollment ([`EnrollOptions::tls_pins`](crate::EnrollOptions)).
+/// pins are given at enrollment (`EnrollOptions.tls_pins`).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct AuthenticatorConfig {
     /// The HTTP `User-Agent` of every request.
@@ -14,7 +14,7 @@ pub struct AuthenticatorConfig {
     /// The limit for one whole HTTP exchange (connect, send, receive).
     pub timeout: Duration,
     /// Trust the platform's certificate verification (Android's and Apple's own checks and root
-    /// stores). Turn off to trust only [`extra_trust_anchors`](Self::extra_trust_anchors).
+    /// stores). Turn off to trust only `extra_trust_anchors`.
     pub trust_system_roots: bool,
     /// Additional root certificates, each PEM (one or more `CERTIFICATE` blocks) or DER: a
     /// bank's private CA, or a test CA.
@@ -50,7 +50,7 @@ pub fn default_authenticator_config() -> AuthenticatorConfig {
     sdk::AuthenticatorConfig::default().into()
 }
 
-/// The version of the SDK, as the app may send it in [`DeviceInfo::sdk_version`](crate::DeviceInfo).
+/// The version of the SDK, as the app may send it in `DeviceInfo.sdk_version`.
 #[uniffi::export]
 pub fn sdk_version() -> String {
     sdk::SDK_VERSION.to_owned()

@@ -30,7 +30,7 @@ pub struct DeviceInfo {
     /// The embedding app's version.
     #[uniffi(default = None)]
     pub app_version: Option<String>,
-    /// The SDK's version ([`sdk_version`](crate::sdk_version)).
+    /// The SDK's version (`sdk_version`).
     #[uniffi(default = None)]
     pub sdk_version: Option<String>,
 }
@@ -42,7 +42,7 @@ pub enum PushProvider {
     Fcm,
     /// Apple Push Notification service (iOS).
     Apns,
-    /// No push: the app only polls ([`Authenticator::pending`](crate::Authenticator::pending)).
+    /// No push: the app only polls (`Authenticator.pending`).
     None,
 }
 

@@ -75,13 +75,13 @@ pub enum AuthenticatorError {
         /// The refused issuer.
         issuer: String,
     },
-    /// The app's [`AccountStore`](crate::AccountStore) failed.
+    /// The app's `AccountStore` failed.
     #[error("account storage failed: {details}")]
     Storage {
         /// The store's error.
         details: String,
     },
-    /// The app's [`KeyStore`](crate::KeyStore) failed (other than a missing key or a
+    /// The app's `KeyStore` failed (other than a missing key or a
     /// cancelled prompt, which have their own variants).
     #[error("key store failed: {details}")]
     KeyStore {
@@ -137,7 +137,7 @@ impl From<UnexpectedUniFFICallbackError> for AuthenticatorError {
     }
 }
 
-/// What the app's [`KeyStore`](crate::KeyStore) reports (`KeyStoreException` in Kotlin).
+/// What the app's `KeyStore` reports (`KeyStoreException` in Kotlin).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
 pub enum KeyStoreError {
     /// No key has this alias.
@@ -195,7 +195,7 @@ impl From<KeyStoreError> for sdk::KeyStoreError {
     }
 }
 
-/// What the app's [`AccountStore`](crate::AccountStore) reports (`StoreException` in Kotlin).
+/// What the app's `AccountStore` reports (`StoreException` in Kotlin).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
 pub enum StoreError {
     /// Reading or writing the storage failed. Any other exception the store throws arrives

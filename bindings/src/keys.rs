@@ -57,11 +57,11 @@ pub enum KeySignature {
 /// Public keys are exchanged as bytes: the 65-byte uncompressed point (`04‖x‖y`, iOS
 /// `SecKeyCopyExternalRepresentation`) or the X.509 SubjectPublicKeyInfo DER (Android
 /// `PublicKey.getEncoded()`). Throw [`KeyStoreError`] (`KeyStoreException`) to report a typed
-/// failure; any other exception is reported as [`KeyStoreError::Backend`].
+/// failure; any other exception is reported as `KeyStoreError.Backend`.
 #[uniffi::export(foreign)]
 pub trait KeyStore: Send + Sync {
     /// Creates a new P-256 key under `alias` with the given protection and returns its public
-    /// key. Throw [`KeyStoreError::AlreadyExists`] rather than replace an existing key.
+    /// key. Throw `KeyStoreError.AlreadyExists` rather than replace an existing key.
     fn create_key(&self, alias: String, options: KeyOptions) -> Result<Vec<u8>, KeyStoreError>;
     /// The public key under `alias`.
     fn public_key(&self, alias: String) -> Result<Vec<u8>, KeyStoreError>;

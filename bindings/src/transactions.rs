@@ -32,7 +32,7 @@ pub struct ClientView {
 }
 
 /// One CIBA request as the user's devices see it. Show the user what
-/// [`consent_text`](crate::consent_text) covers: the client, the scopes, the binding message and
+/// `consent_text` covers: the client, the scopes, the binding message and
 /// the authorization details.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct TransactionView {
@@ -65,7 +65,7 @@ pub struct TransactionView {
 /// A transaction together with the account it belongs to: what `approve` and `deny` take.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Transaction {
-    /// The local id of the [`Account`](crate::Account) that fetched it.
+    /// The local id of the `Account` that fetched it.
     pub account_id: String,
     /// The transaction as the server showed it; a decision signs exactly this view.
     pub view: TransactionView,

@@ -623,7 +623,7 @@ fileprivate struct FfiConverterDuration: FfiConverterRustBuffer {
 /**
  * Persistent storage of [`Account`]s: the app's database or encrypted preferences. Each `save`
  * and `delete` must be atomic. Throw [`StoreError`] (`StoreException`) to report a failure; any
- * other exception is reported as [`StoreError::Io`].
+ * other exception is reported as `StoreError.Io`.
  */
 public protocol AccountStore: AnyObject, Sendable {
     
@@ -646,7 +646,7 @@ public protocol AccountStore: AnyObject, Sendable {
 /**
  * Persistent storage of [`Account`]s: the app's database or encrypted preferences. Each `save`
  * and `delete` must be atomic. Throw [`StoreError`] (`StoreException`) to report a failure; any
- * other exception is reported as [`StoreError::Io`].
+ * other exception is reported as `StoreError.Io`.
  */
 open class AccountStoreImpl: AccountStore, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -940,13 +940,13 @@ public protocol AuthenticatorProtocol: AnyObject, Sendable {
     
     /**
      * Approves the transaction: signs a decision over exactly what `txn.view` shows (see
-     * [`consent_text`](crate::consent_text)) and sends it. `amr` says how the app verified the
+     * `consent_text`) and sends it. `amr` says how the app verified the
      * user (RFC 8176: `["hwk", "face"]`, `["hwk", "pin"]`, …).
      */
     func approve(txn: Transaction, amr: [String]) async throws  -> DecisionStatus
     
     /**
-     * Denies the transaction. [`DenyReason::NotRecognized`] reports it as fraud.
+     * Denies the transaction. `DenyReason.NotRecognized` reports it as fraud.
      */
     func deny(txn: Transaction, reason: DenyReason) async throws  -> DecisionStatus
     
@@ -955,12 +955,12 @@ public protocol AuthenticatorProtocol: AnyObject, Sendable {
      * `ciba-enroll://v1?issuer=…&code=…`): creates a key in the [`KeyStore`], proves
      * possession of it to the server, and saves the new [`Account`]. A failed enrollment
      * leaves no key and no account behind. The key gets default protection and the server no
-     * pins; see [`enroll_with`](Self::enroll_with).
+     * pins; see `enroll_with`.
      */
     func enroll(uri: String, device: DeviceInfo, push: PushRegistration) async throws  -> Account
     
     /**
-     * [`enroll`](Self::enroll) with a choice of key protection and TLS pins.
+     * `enroll` with a choice of key protection and TLS pins.
      */
     func enrollWith(uri: String, device: DeviceInfo, push: PushRegistration, options: EnrollOptions) async throws  -> Account
     
@@ -978,8 +978,8 @@ public protocol AuthenticatorProtocol: AnyObject, Sendable {
     /**
      * Handles a wake-up push (the FCM data / APNs payload, `{"v":"1","iss":…,"txn":…}`):
      * routes it to the account(s) enrolled with that issuer and fetches the transaction.
-     * [`AuthenticatorError::UnknownIssuer`] for a push from a bank no account is enrolled with,
-     * [`AuthenticatorError::InvalidInput`] for a malformed payload.
+     * `AuthenticatorError.UnknownIssuer` for a push from a bank no account is enrolled with,
+     * `AuthenticatorError.InvalidInput` for a malformed payload.
      */
     func handlePush(payload: String) async throws  -> Transaction
     
@@ -1067,7 +1067,7 @@ open class Authenticator: AuthenticatorProtocol, @unchecked Sendable {
     }
     /**
      * An authenticator over the app's account store and key store. Throws
-     * [`AuthenticatorError::InvalidInput`] if an extra trust anchor cannot be read (and, on
+     * `AuthenticatorError.InvalidInput` if an extra trust anchor cannot be read (and, on
      * Android, if `CibaAndroid.init(context)` was not called first while the platform's trust
      * is on).
      */
@@ -1130,7 +1130,7 @@ open func accounts()throws  -> [Account]  {
     
     /**
      * Approves the transaction: signs a decision over exactly what `txn.view` shows (see
-     * [`consent_text`](crate::consent_text)) and sends it. `amr` says how the app verified the
+     * `consent_text`) and sends it. `amr` says how the app verified the
      * user (RFC 8176: `["hwk", "face"]`, `["hwk", "pin"]`, …).
      */
 open func approve(txn: Transaction, amr: [String])async throws  -> DecisionStatus  {
@@ -1150,7 +1150,7 @@ open func approve(txn: Transaction, amr: [String])async throws  -> DecisionStatu
 }
     
     /**
-     * Denies the transaction. [`DenyReason::NotRecognized`] reports it as fraud.
+     * Denies the transaction. `DenyReason.NotRecognized` reports it as fraud.
      */
 open func deny(txn: Transaction, reason: DenyReason)async throws  -> DecisionStatus  {
     return
@@ -1173,7 +1173,7 @@ open func deny(txn: Transaction, reason: DenyReason)async throws  -> DecisionSta
      * `ciba-enroll://v1?issuer=…&code=…`): creates a key in the [`KeyStore`], proves
      * possession of it to the server, and saves the new [`Account`]. A failed enrollment
      * leaves no key and no account behind. The key gets default protection and the server no
-     * pins; see [`enroll_with`](Self::enroll_with).
+     * pins; see `enroll_with`.
      */
 open func enroll(uri: String, device: DeviceInfo, push: PushRegistration)async throws  -> Account  {
     return
@@ -1192,7 +1192,7 @@ open func enroll(uri: String, device: DeviceInfo, push: PushRegistration)async t
 }
     
     /**
-     * [`enroll`](Self::enroll) with a choice of key protection and TLS pins.
+     * `enroll` with a choice of key protection and TLS pins.
      */
 open func enrollWith(uri: String, device: DeviceInfo, push: PushRegistration, options: EnrollOptions)async throws  -> Account  {
     return
@@ -1245,8 +1245,8 @@ open func forgetAccount(accountId: String)throws   {try rustCallWithError(FfiCon
     /**
      * Handles a wake-up push (the FCM data / APNs payload, `{"v":"1","iss":…,"txn":…}`):
      * routes it to the account(s) enrolled with that issuer and fetches the transaction.
-     * [`AuthenticatorError::UnknownIssuer`] for a push from a bank no account is enrolled with,
-     * [`AuthenticatorError::InvalidInput`] for a malformed payload.
+     * `AuthenticatorError.UnknownIssuer` for a push from a bank no account is enrolled with,
+     * `AuthenticatorError.InvalidInput` for a malformed payload.
      */
 open func handlePush(payload: String)async throws  -> Transaction  {
     return
@@ -1435,13 +1435,13 @@ public func FfiConverterTypeAuthenticator_lower(_ value: Authenticator) -> UInt6
  * Public keys are exchanged as bytes: the 65-byte uncompressed point (`04‖x‖y`, iOS
  * `SecKeyCopyExternalRepresentation`) or the X.509 SubjectPublicKeyInfo DER (Android
  * `PublicKey.getEncoded()`). Throw [`KeyStoreError`] (`KeyStoreException`) to report a typed
- * failure; any other exception is reported as [`KeyStoreError::Backend`].
+ * failure; any other exception is reported as `KeyStoreError.Backend`.
  */
 public protocol KeyStore: AnyObject, Sendable {
     
     /**
      * Creates a new P-256 key under `alias` with the given protection and returns its public
-     * key. Throw [`KeyStoreError::AlreadyExists`] rather than replace an existing key.
+     * key. Throw `KeyStoreError.AlreadyExists` rather than replace an existing key.
      */
     func createKey(alias: String, options: KeyOptions) throws  -> Data
     
@@ -1475,7 +1475,7 @@ public protocol KeyStore: AnyObject, Sendable {
  * Public keys are exchanged as bytes: the 65-byte uncompressed point (`04‖x‖y`, iOS
  * `SecKeyCopyExternalRepresentation`) or the X.509 SubjectPublicKeyInfo DER (Android
  * `PublicKey.getEncoded()`). Throw [`KeyStoreError`] (`KeyStoreException`) to report a typed
- * failure; any other exception is reported as [`KeyStoreError::Backend`].
+ * failure; any other exception is reported as `KeyStoreError.Backend`.
  */
 open class KeyStoreImpl: KeyStore, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -1532,7 +1532,7 @@ open class KeyStoreImpl: KeyStore, @unchecked Sendable {
     
     /**
      * Creates a new P-256 key under `alias` with the given protection and returns its public
-     * key. Throw [`KeyStoreError::AlreadyExists`] rather than replace an existing key.
+     * key. Throw `KeyStoreError.AlreadyExists` rather than replace an existing key.
      */
 open func createKey(alias: String, options: KeyOptions)throws  -> Data  {
     return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeKeyStoreError_lift) {
@@ -1834,7 +1834,7 @@ public func FfiConverterTypeKeyStore_lower(_ value: KeyStore) -> UInt64 {
 
 /**
  * One enrollment of this device with one bank's server for one user. Nothing here is secret:
- * the private key stays in the [`KeyStore`](crate::KeyStore) under `key_alias`.
+ * the private key stays in the `KeyStore` under `key_alias`.
  */
 public struct Account: Equatable, Hashable {
     /**
@@ -1997,7 +1997,7 @@ public func FfiConverterTypeAccount_lower(_ value: Account) -> RustBuffer {
 /**
  * How the SDK talks to servers: HTTP user agent and timeout, and which certificates it trusts.
  * Start from [`default_authenticator_config`] and change what the bank needs. Per-account TLS
- * pins are given at enrollment ([`EnrollOptions::tls_pins`](crate::EnrollOptions)).
+ * pins are given at enrollment (`EnrollOptions.tls_pins`).
  */
 public struct AuthenticatorConfig: Equatable, Hashable {
     /**
@@ -2010,7 +2010,7 @@ public struct AuthenticatorConfig: Equatable, Hashable {
     public let timeout: TimeInterval
     /**
      * Trust the platform's certificate verification (Android's and Apple's own checks and root
-     * stores). Turn off to trust only [`extra_trust_anchors`](Self::extra_trust_anchors).
+     * stores). Turn off to trust only `extra_trust_anchors`.
      */
     public let trustSystemRoots: Bool
     /**
@@ -2030,7 +2030,7 @@ public struct AuthenticatorConfig: Equatable, Hashable {
          */timeout: TimeInterval, 
         /**
          * Trust the platform's certificate verification (Android's and Apple's own checks and root
-         * stores). Turn off to trust only [`extra_trust_anchors`](Self::extra_trust_anchors).
+         * stores). Turn off to trust only `extra_trust_anchors`.
          */trustSystemRoots: Bool, 
         /**
          * Additional root certificates, each PEM (one or more `CERTIFICATE` blocks) or DER: a
@@ -2194,7 +2194,7 @@ public struct DeviceInfo: Equatable, Hashable {
      */
     public let appVersion: String?
     /**
-     * The SDK's version ([`sdk_version`](crate::sdk_version)).
+     * The SDK's version (`sdk_version`).
      */
     public let sdkVersion: String?
 
@@ -2217,7 +2217,7 @@ public struct DeviceInfo: Equatable, Hashable {
          * The embedding app's version.
          */appVersion: String? = nil, 
         /**
-         * The SDK's version ([`sdk_version`](crate::sdk_version)).
+         * The SDK's version (`sdk_version`).
          */sdkVersion: String? = nil) {
         self.displayName = displayName
         self.platform = platform
@@ -2573,7 +2573,7 @@ public func FfiConverterTypePushTokenUpdate_lower(_ value: PushTokenUpdate) -> R
  */
 public struct Transaction: Equatable, Hashable {
     /**
-     * The local id of the [`Account`](crate::Account) that fetched it.
+     * The local id of the `Account` that fetched it.
      */
     public let accountId: String
     /**
@@ -2585,7 +2585,7 @@ public struct Transaction: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * The local id of the [`Account`](crate::Account) that fetched it.
+         * The local id of the `Account` that fetched it.
          */accountId: String, 
         /**
          * The transaction as the server showed it; a decision signs exactly this view.
@@ -2639,7 +2639,7 @@ public func FfiConverterTypeTransaction_lower(_ value: Transaction) -> RustBuffe
 
 /**
  * One CIBA request as the user's devices see it. Show the user what
- * [`consent_text`](crate::consent_text) covers: the client, the scopes, the binding message and
+ * `consent_text` covers: the client, the scopes, the binding message and
  * the authorization details.
  */
 public struct TransactionView: Equatable, Hashable {
@@ -2980,7 +2980,7 @@ enum AuthenticatorError: Swift.Error, Equatable, Hashable, Foundation.LocalizedE
          */issuer: String
     )
     /**
-     * The app's [`AccountStore`](crate::AccountStore) failed.
+     * The app's `AccountStore` failed.
      */
     case Storage(
         /**
@@ -2988,7 +2988,7 @@ enum AuthenticatorError: Swift.Error, Equatable, Hashable, Foundation.LocalizedE
          */details: String
     )
     /**
-     * The app's [`KeyStore`](crate::KeyStore) failed (other than a missing key or a
+     * The app's `KeyStore` failed (other than a missing key or a
      * cancelled prompt, which have their own variants).
      */
     case KeyStore(
@@ -3409,7 +3409,7 @@ public func FfiConverterTypeKeySignature_lower(_ value: KeySignature) -> RustBuf
 
 
 /**
- * What the app's [`KeyStore`](crate::KeyStore) reports (`KeyStoreException` in Kotlin).
+ * What the app's `KeyStore` reports (`KeyStoreException` in Kotlin).
  */
 public 
 enum KeyStoreError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
@@ -3741,7 +3741,7 @@ public enum PushProvider: Equatable, Hashable {
      */
     case apns
     /**
-     * No push: the app only polls ([`Authenticator::pending`](crate::Authenticator::pending)).
+     * No push: the app only polls (`Authenticator.pending`).
      */
     case none
 
@@ -3812,7 +3812,7 @@ public func FfiConverterTypePushProvider_lower(_ value: PushProvider) -> RustBuf
 
 
 /**
- * What the app's [`AccountStore`](crate::AccountStore) reports (`StoreException` in Kotlin).
+ * What the app's `AccountStore` reports (`StoreException` in Kotlin).
  */
 public 
 enum StoreError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
@@ -4338,7 +4338,7 @@ public func defaultAuthenticatorConfig() -> AuthenticatorConfig  {
 })
 }
 /**
- * The version of the SDK, as the app may send it in [`DeviceInfo::sdk_version`](crate::DeviceInfo).
+ * The version of the SDK, as the app may send it in `DeviceInfo.sdk_version`.
  */
 public func sdkVersion() -> String  {
     return try!  FfiConverterString.lift(try! rustCall() {
@@ -4380,7 +4380,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_ciba_authenticator_ffi_checksum_func_default_authenticator_config() != 17127) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_ciba_authenticator_ffi_checksum_func_sdk_version() != 30542) {
+    if (uniffi_ciba_authenticator_ffi_checksum_func_sdk_version() != 44944) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_ciba_authenticator_ffi_checksum_func_consent_text() != 19213) {
@@ -4401,16 +4401,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_ciba_authenticator_ffi_checksum_method_authenticator_accounts() != 45631) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_ciba_authenticator_ffi_checksum_method_authenticator_approve() != 47335) {
+    if (uniffi_ciba_authenticator_ffi_checksum_method_authenticator_approve() != 28001) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_ciba_authenticator_ffi_checksum_method_authenticator_deny() != 35087) {
+    if (uniffi_ciba_authenticator_ffi_checksum_method_authenticator_deny() != 4079) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_ciba_authenticator_ffi_checksum_method_authenticator_enroll() != 4231) {
+    if (uniffi_ciba_authenticator_ffi_checksum_method_authenticator_enroll() != 37422) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_ciba_authenticator_ffi_checksum_method_authenticator_enroll_with() != 50757) {
+    if (uniffi_ciba_authenticator_ffi_checksum_method_authenticator_enroll_with() != 19112) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_ciba_authenticator_ffi_checksum_method_authenticator_find_transaction() != 39042) {
@@ -4419,7 +4419,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_ciba_authenticator_ffi_checksum_method_authenticator_forget_account() != 25148) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_ciba_authenticator_ffi_checksum_method_authenticator_handle_push() != 48130) {
+    if (uniffi_ciba_authenticator_ffi_checksum_method_authenticator_handle_push() != 21132) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_ciba_authenticator_ffi_checksum_method_authenticator_pending() != 30555) {
@@ -4440,7 +4440,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_ciba_authenticator_ffi_checksum_method_authenticator_update_push_token() != 44893) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_ciba_authenticator_ffi_checksum_method_keystore_create_key() != 44548) {
+    if (uniffi_ciba_authenticator_ffi_checksum_method_keystore_create_key() != 61233) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_ciba_authenticator_ffi_checksum_method_keystore_public_key() != 50230) {
@@ -4455,7 +4455,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_ciba_authenticator_ffi_checksum_method_keystore_has_key() != 48842) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_ciba_authenticator_ffi_checksum_constructor_authenticator_new() != 53675) {
+    if (uniffi_ciba_authenticator_ffi_checksum_constructor_authenticator_new() != 10678) {
         return InitializationResult.apiChecksumMismatch
     }
 
