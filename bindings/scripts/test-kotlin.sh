@@ -10,6 +10,7 @@ cd "$repo"
 target="${CARGO_TARGET_DIR:-$repo/target}"
 
 echo "== Kotlin bindings on the JVM"
+command -v mvn > /dev/null || { echo "test-kotlin: Maven (mvn) and a JDK 17+ are needed" >&2; exit 1; }
 cargo build --locked -p ciba-authenticator-ffi -p ciba-server
 lib="$target/debug/libciba_authenticator_ffi.so"
 generated="$repo/bindings/kotlin/target/generated-sources/uniffi"
@@ -18,7 +19,9 @@ cargo uniffi-bindgen generate --no-format --library "$lib" --language kotlin --o
 
 cd bindings/kotlin
 status=0
-mvn -q -B test -Djna.library.path="$target/debug" -Dciba.server="$target/debug/ciba-server" "$@" || status=$?
+# (Maven 3.8 prints colour resets even in batch mode: dropped.)
+mvn -q -B -Dstyle.color=never test -Djna.library.path="$target/debug" -Dciba.server="$target/debug/ciba-server" "$@" 2>&1 \
+  | sed 's/\x1b\[[0-9;]*m//g' || status=$?
 
 # -q keeps Maven quiet, surefire's summary included: count from its reports.
 python3 - <<'PY'

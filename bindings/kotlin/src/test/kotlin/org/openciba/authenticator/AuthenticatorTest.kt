@@ -117,6 +117,7 @@ class AuthenticatorTest {
         val txn = phone.authenticator.handlePush(payload)
         assertEquals(txnId, txn.view.id)
         assertEquals(txn, phone.authenticator.findTransaction(txnId))
+        assertEquals(txn, phone.authenticator.transaction(txn.accountId, txnId))
 
         assertEquals(DecisionStatus.DENIED, phone.authenticator.deny(txn, DenyReason.USER_DECLINED))
         val (status, body) = server.poll(client, authReqId)
@@ -251,6 +252,33 @@ class AuthenticatorTest {
         phone.authenticator.unenroll(account.id)
         assertTrue(phone.authenticator.accounts().isEmpty())
         assertEquals(0, phone.keys.size)
+    }
+
+    @Test
+    fun `enrollment options, pins, a lost key, and forgetting an account`() = runBlocking {
+        val phone = Phone()
+        val biometric = EnrollOptions(KeyOptions(UserVerification.BIOMETRIC, preferSecureHardware = true), tlsPins = emptyList())
+        assertThrows<AuthenticatorException.InvalidInput> {
+            runBlocking {
+                phone.authenticator.enrollWith(
+                    server.enrollmentUri(phone.userId), device, noPush, biometric.copy(tlsPins = listOf("not a pin")),
+                )
+            }
+        }
+        val account = phone.authenticator.enrollWith(server.enrollmentUri(phone.userId), device, noPush, biometric)
+        assertEquals(biometric.key, account.keyOptions)
+        assertEquals(biometric.key, phone.keys.lastOptions)
+
+        val pin = Base64.getEncoder().encodeToString(ByteArray(32))
+        assertEquals(listOf(pin), phone.authenticator.setTlsPins(account.id, listOf(pin)).tlsPins)
+        assertEquals(emptyList<String>(), phone.authenticator.setTlsPins(account.id, emptyList()).tlsPins)
+
+        // The platform dropped the key (biometrics re-enrolled): the account must be enrolled again.
+        phone.keys.deleteKey(account.keyAlias)
+        assertEquals(AccountState.NEEDS_REENROLLMENT, phone.authenticator.accountStatus(account.id))
+        assertThrows<AuthenticatorException.KeyMissing> { runBlocking { phone.authenticator.pending() } }
+        phone.authenticator.forgetAccount(account.id)
+        assertTrue(phone.authenticator.accounts().isEmpty())
     }
 
     private fun claims(jwt: String): JSONObject =

@@ -130,7 +130,13 @@ class TestServer private constructor(
                 put("CIBA_ADMIN_TOKEN", ADMIN_TOKEN)
                 put("RUST_LOG", "warn")
             }
-            val server = TestServer(builder.start(), dir, issuer)
+            val process = try {
+                builder.start()
+            } catch (e: java.io.IOException) {
+                dir.deleteRecursively()
+                throw e
+            }
+            val server = TestServer(process, dir, issuer)
             Runtime.getRuntime().addShutdownHook(Thread { server.process.destroyForcibly() })
             val health = HttpRequest.newBuilder(URI.create("$issuer/healthz")).build()
             val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30)

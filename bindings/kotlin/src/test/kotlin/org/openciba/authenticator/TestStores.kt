@@ -16,7 +16,12 @@ open class JcaKeyStore : KeyStore {
     /** How many keys the store holds. */
     val size: Int get() = keys.size
 
+    /** The options of the last key created. */
+    @Volatile
+    var lastOptions: KeyOptions? = null
+
     override fun createKey(alias: String, options: KeyOptions): ByteArray {
+        lastOptions = options
         val generator = KeyPairGenerator.getInstance("EC")
         generator.initialize(ECGenParameterSpec("secp256r1"))
         val pair = generator.generateKeyPair()
