@@ -16,3 +16,5 @@ cleanup() { scripts/pg-cluster.sh stop "$work/data" || true; rm -rf "$work"; }
 trap cleanup EXIT
 url=$(scripts/pg-cluster.sh start "$work/data" "$port")
 CIBA_TEST_POSTGRES_URL="$url" cargo test -p ciba-e2e --locked "$@"
+
+bindings/scripts/test-kotlin.sh
