@@ -40,12 +40,6 @@ pub struct PgStore {
 }
 
 impl PgStore {
-    /// PostgreSQL handles concurrent writers itself (row locks): no gate.
-    #[allow(clippy::unused_async)]
-    async fn write_gate(&self) -> Option<std::convert::Infallible> {
-        None
-    }
-
     /// A pool that connects on first use: the server starts (and reports not ready) while the
     /// database is unreachable, and recovers when it returns.
     pub fn connect_lazy(url: &str, max_connections: u32) -> StoreResult<Self> {

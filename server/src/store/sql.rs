@@ -139,8 +139,6 @@ impl Store for $store {
     }
 
     async fn insert_user(&self, u: &User) -> StoreResult<()> {
-        // SQLite: writers queue here instead of in SQLite's sleeping busy handler.
-        let _gate = self.write_gate().await;
         sqlx::query(
             "INSERT INTO users (id, subject, username, email, phone, display_name, status, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -187,8 +185,6 @@ impl Store for $store {
     }
 
     async fn delete_user(&self, id: &str) -> StoreResult<bool> {
-        // SQLite: writers queue here instead of in SQLite's sleeping busy handler.
-        let _gate = self.write_gate().await;
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE requests SET status = 'cancelled' WHERE user_id = $1 AND status IN ('pending', 'approved')")
             .bind(id)
@@ -204,8 +200,6 @@ impl Store for $store {
     }
 
     async fn insert_client(&self, c: &Client) -> StoreResult<()> {
-        // SQLite: writers queue here instead of in SQLite's sleeping busy handler.
-        let _gate = self.write_gate().await;
         sqlx::query(
             "INSERT INTO clients (id, name, logo_uri, delivery_mode, notification_endpoint, auth_method, \
              secret_hash, scope, user_code_parameter, request_signing_alg, jwks, jwks_uri, created_at) \
@@ -238,8 +232,6 @@ impl Store for $store {
     }
 
     async fn delete_client(&self, id: &str) -> StoreResult<bool> {
-        // SQLite: writers queue here instead of in SQLite's sleeping busy handler.
-        let _gate = self.write_gate().await;
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "UPDATE requests SET status = 'cancelled' WHERE client_id = $1 AND status IN ('pending', 'approved')",
@@ -256,8 +248,6 @@ impl Store for $store {
     }
 
     async fn insert_enrollment(&self, e: &Enrollment) -> StoreResult<()> {
-        // SQLite: writers queue here instead of in SQLite's sleeping busy handler.
-        let _gate = self.write_gate().await;
         sqlx::query("INSERT INTO enrollments (id, user_id, code_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(&e.id)
             .bind(&e.user_id)
@@ -275,8 +265,6 @@ impl Store for $store {
         now: i64,
         d: &Device,
     ) -> StoreResult<EnrollOutcome> {
-        // SQLite: writers queue here instead of in SQLite's sleeping busy handler.
-        let _gate = self.write_gate().await;
         let mut tx = self.pool.begin().await?;
         // The first statement writes, so the transaction holds the write lock from here on.
         let consumed = sqlx::query(
@@ -351,8 +339,6 @@ impl Store for $store {
     }
 
     async fn revoke_device(&self, id: &str, now: i64) -> StoreResult<bool> {
-        // SQLite: writers queue here instead of in SQLite's sleeping busy handler.
-        let _gate = self.write_gate().await;
         let done = sqlx::query("UPDATE devices SET status = 'revoked', revoked_at = $1 WHERE id = $2 AND status = 'active'")
             .bind(now)
             .bind(id)
@@ -368,8 +354,6 @@ impl Store for $store {
         token: Option<&str>,
         environment: &str,
     ) -> StoreResult<bool> {
-        // SQLite: writers queue here instead of in SQLite's sleeping busy handler.
-        let _gate = self.write_gate().await;
         let done = sqlx::query(
             "UPDATE devices SET push_provider = $1, push_token = $2, push_environment = $3, push_token_invalid_at = NULL \
              WHERE id = $4 AND status = 'active'",
@@ -390,8 +374,6 @@ impl Store for $store {
         new_jkt: &str,
         new_jwk: &str,
     ) -> StoreResult<bool> {
-        // SQLite: writers queue here instead of in SQLite's sleeping busy handler.
-        let _gate = self.write_gate().await;
         let done = sqlx::query(
             "UPDATE devices SET jkt = $1, public_jwk = $2 WHERE id = $3 AND jkt = $4 AND status = 'active'",
         )
@@ -405,8 +387,6 @@ impl Store for $store {
     }
 
     async fn set_user_status(&self, id: &str, status: &str) -> StoreResult<bool> {
-        // SQLite: writers queue here instead of in SQLite's sleeping busy handler.
-        let _gate = self.write_gate().await;
         let done = sqlx::query("UPDATE users SET status = $1 WHERE id = $2")
             .bind(status)
             .bind(id)
@@ -416,8 +396,6 @@ impl Store for $store {
     }
 
     async fn insert_request(&self, r: &CibaRequest, pushes: &[NewPush], audit: &[NewAuditEvent]) -> StoreResult<()> {
-        // SQLite: writers queue here instead of in SQLite's sleeping busy handler.
-        let _gate = self.write_gate().await;
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO requests (id, auth_req_id_hash, client_id, user_id, scope, acr_values, binding_message, \
@@ -511,8 +489,6 @@ impl Store for $store {
     }
 
     async fn poll_pending(&self, hash: &str, client_id: &str, now: i64, step: i64) -> StoreResult<Option<PollOutcome>> {
-        // SQLite: writers queue here instead of in SQLite's sleeping busy handler.
-        let _gate = self.write_gate().await;
         // SET expressions all see the row as it was; RETURNING sees it as it is now.
         let row = sqlx::query(
             "UPDATE requests SET \
@@ -539,8 +515,6 @@ impl Store for $store {
     }
 
     async fn decide(&self, id: &str, d: &Decision, now: i64) -> StoreResult<bool> {
-        // SQLite: writers queue here instead of in SQLite's sleeping busy handler.
-        let _gate = self.write_gate().await;
         let amr = serde_json::to_string(&d.amr).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
@@ -579,8 +553,6 @@ impl Store for $store {
     }
 
     async fn redeem(&self, id: &str, now: i64) -> StoreResult<bool> {
-        // SQLite: writers queue here instead of in SQLite's sleeping busy handler.
-        let _gate = self.write_gate().await;
         let done = sqlx::query(
             "UPDATE requests SET status = 'redeemed', redeemed_at = $1 \
              WHERE id = $2 AND status = 'approved' AND expires_at > $3",
@@ -599,8 +571,6 @@ impl Store for $store {
         lease_until: i64,
         limit: i64,
     ) -> StoreResult<Vec<OutboxEntry>> {
-        // SQLite: writers queue here instead of in SQLite's sleeping busy handler.
-        let _gate = self.write_gate().await;
         let rows = sqlx::query(
             concat!(
                 "UPDATE notification_outbox SET lease_until = $1, attempts = attempts + 1 \
@@ -640,8 +610,6 @@ impl Store for $store {
         now: i64,
         error: Option<&str>,
     ) -> StoreResult<()> {
-        // SQLite: writers queue here instead of in SQLite's sleeping busy handler.
-        let _gate = self.write_gate().await;
         let delivered = outcome == OutboxFinal::Delivered;
         sqlx::query(
             "UPDATE notification_outbox SET status = $1, lease_until = NULL, last_error = $2, \
@@ -663,8 +631,6 @@ impl Store for $store {
         next_attempt_at: i64,
         error: &str,
     ) -> StoreResult<()> {
-        // SQLite: writers queue here instead of in SQLite's sleeping busy handler.
-        let _gate = self.write_gate().await;
         sqlx::query("UPDATE notification_outbox SET next_attempt_at = $1, lease_until = NULL, last_error = $2 WHERE id = $3")
             .bind(next_attempt_at)
             .bind(error)
@@ -681,8 +647,6 @@ impl Store for $store {
         payload: &str,
         now: i64,
     ) -> StoreResult<bool> {
-        // SQLite: writers queue here instead of in SQLite's sleeping busy handler.
-        let _gate = self.write_gate().await;
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query("UPDATE requests SET status = 'redeemed', redeemed_at = $1 WHERE id = $2 AND status = 'approved'")
             .bind(now)
@@ -702,8 +666,6 @@ impl Store for $store {
     }
 
     async fn store_push_payload(&self, notification_id: i64, payload: &str) -> StoreResult<()> {
-        // SQLite: writers queue here instead of in SQLite's sleeping busy handler.
-        let _gate = self.write_gate().await;
         sqlx::query("UPDATE notification_outbox SET payload = $1 WHERE id = $2")
             .bind(payload)
             .bind(notification_id)
@@ -713,8 +675,6 @@ impl Store for $store {
     }
 
     async fn enqueue_expired_pushes(&self, now: i64, deadline: i64) -> StoreResult<u64> {
-        // SQLite: writers queue here instead of in SQLite's sleeping busy handler.
-        let _gate = self.write_gate().await;
         let mut tx = self.pool.begin().await?;
         let marked = sqlx::query(
             "UPDATE requests SET expiry_notified = TRUE \
@@ -767,8 +727,6 @@ impl Store for $store {
         lease_until: i64,
         limit: i64,
     ) -> StoreResult<Vec<PushEntry>> {
-        // SQLite: writers queue here instead of in SQLite's sleeping busy handler.
-        let _gate = self.write_gate().await;
         // A random claim marks this worker's rows, so one join reads them back with the device
         // and the request (RETURNING cannot join on SQLite).
         let claim = crate::crypto::random_b64u(12).map_err(|e| StoreError::Database(e.to_string()))?;
@@ -847,8 +805,6 @@ impl Store for $store {
         now: i64,
         error: Option<&str>,
     ) -> StoreResult<()> {
-        // SQLite: writers queue here instead of in SQLite's sleeping busy handler.
-        let _gate = self.write_gate().await;
         let sent = outcome == PushFinal::Sent;
         sqlx::query(
             "UPDATE push_outbox SET status = $1, lease_until = NULL, claim = NULL, last_error = $2, sent_at = $3 WHERE id = $4",
@@ -863,8 +819,6 @@ impl Store for $store {
     }
 
     async fn retry_push(&self, id: i64, next_attempt_at: i64, error: &str) -> StoreResult<()> {
-        // SQLite: writers queue here instead of in SQLite's sleeping busy handler.
-        let _gate = self.write_gate().await;
         sqlx::query("UPDATE push_outbox SET next_attempt_at = $1, lease_until = NULL, claim = NULL, last_error = $2 WHERE id = $3")
             .bind(next_attempt_at)
             .bind(error)
@@ -875,8 +829,6 @@ impl Store for $store {
     }
 
     async fn invalidate_push_token(&self, device_id: &str, token: &str, now: i64) -> StoreResult<bool> {
-        // SQLite: writers queue here instead of in SQLite's sleeping busy handler.
-        let _gate = self.write_gate().await;
         let done = sqlx::query(
             "UPDATE devices SET push_token_invalid_at = $1 WHERE id = $2 AND push_token = $3 AND push_token_invalid_at IS NULL",
         )
@@ -911,8 +863,6 @@ impl Store for $store {
     }
 
     async fn remember_jti(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool> {
-        // SQLite: writers queue here instead of in SQLite's sleeping busy handler.
-        let _gate = self.write_gate().await;
         // Inserts, or takes over an entry that has already expired; a live entry is a replay.
         let done = sqlx::query(
             "INSERT INTO seen_jtis (key, expires_at) VALUES ($1, $2) \
@@ -945,8 +895,6 @@ impl Store for $store {
     }
 
     async fn insert_signing_key(&self, k: &SigningKeyRecord) -> StoreResult<()> {
-        // SQLite: writers queue here instead of in SQLite's sleeping busy handler.
-        let _gate = self.write_gate().await;
         sqlx::query(
             "INSERT INTO signing_keys (kid, alg, private_der, created_at) VALUES ($1, $2, $3, $4)",
         )
@@ -960,7 +908,6 @@ impl Store for $store {
     }
 
     async fn append_audit(&self, e: &NewAuditEvent) -> StoreResult<()> {
-        let _gate = self.write_gate().await;
         sqlx::query(AUDIT_INSERT)
         .bind(e.at)
         .bind(e.kind)
@@ -994,8 +941,6 @@ impl Store for $store {
     }
 
     async fn sweep(&self, now: i64, request_horizon: i64) -> StoreResult<SweepStats> {
-        // SQLite: writers queue here instead of in SQLite's sleeping busy handler.
-        let _gate = self.write_gate().await;
         // Small batches, so no statement holds locks for long on a busy database.
         const BATCH: u64 = 1000;
         let mut stats = SweepStats::default();

@@ -41,16 +41,6 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// SQLite has one writer at a time. Write transactions queue on this gate, in order and
-    /// without sleeping, instead of colliding on SQLite's lock and backing off in its busy
-    /// handler (1, 2, 5, 10… ms sleeps). Reads (WAL) never wait for it.
-    writes: std::sync::Arc<tokio::sync::Mutex<()>>,
-}
-
-impl SqliteStore {
-    async fn write_gate(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        Some(self.writes.lock().await)
-    }
 }
 
 impl SqliteStore {
@@ -75,10 +65,7 @@ impl SqliteStore {
             .max_connections(max_connections.max(1))
             .connect_with(options)
             .await?;
-        let store = Self {
-            pool,
-            writes: std::sync::Arc::default(),
-        };
+        let store = Self { pool };
         store.migrate().await?;
         Ok(store)
     }
