@@ -55,6 +55,8 @@ pub struct Report {
     pub concurrency: usize,
     /// Successful operations.
     pub ok: usize,
+    /// Of which answered `slow_down` (pending polls).
+    pub slow_down: usize,
     /// Other answers (errors, `slow_down`, …).
     pub other: usize,
     /// Wall time.
@@ -75,13 +77,14 @@ impl Report {
     fn print(&self, label: &str) {
         let rate = self.ok as f64 / self.elapsed.as_secs_f64().max(1e-9);
         println!(
-            "| {label} | {} | {} | {:.0}/s | {:.2} ms | {:.2} ms | {} ok, {} other |",
+            "| {label} | {} | {} | {:.0}/s | {:.2} ms | {:.2} ms | {} ok ({} slow_down), {} other |",
             self.phase,
             self.concurrency,
             rate,
             self.percentile(0.5),
             self.percentile(0.99),
             self.ok,
+            self.slow_down,
             self.other
         );
     }

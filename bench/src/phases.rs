@@ -32,6 +32,7 @@ fn merge(
         phase,
         concurrency,
         ok: 0,
+        slow_down: 0,
         other: 0,
         elapsed,
         latencies_us: Vec::new(),
@@ -39,6 +40,7 @@ fn merge(
     let mut ids = Vec::new();
     for t in tallies {
         report.ok += t.ok;
+        report.slow_down += t.slow_down;
         report.other += t.other;
         report.latencies_us.extend(t.latencies_us);
         ids.extend(t.ids);
@@ -151,7 +153,7 @@ pub async fn poll_pending(
     }
     let tallies = join(set).await?;
     Ok(merge(
-        "token polls, pending",
+        "token polls, pending (authorization_pending or slow_down)",
         concurrency,
         start.elapsed(),
         tallies,
