@@ -57,7 +57,7 @@ pub struct Report {
     pub ok: usize,
     /// Of which answered `slow_down` (pending polls).
     pub slow_down: usize,
-    /// Other answers (errors, `slow_down`, …).
+    /// Other answers (errors).
     pub other: usize,
     /// Wall time.
     pub elapsed: Duration,
