@@ -549,3 +549,72 @@ async fn https_endpoints_with_a_trusted_test_ca_and_refused_without_it() {
         "nothing reached the receiver without a trusted certificate"
     );
 }
+
+#[tokio::test]
+async fn the_clear_auth_req_id_is_forgotten_once_nothing_more_will_be_sent() {
+    let server = dev_server().await;
+    let receiver = Receiver::start(&[]).await;
+    let (_user, sdk, _account) = server.user_with_device("gina").await;
+    let client = client_for(&server, "ping", &receiver.url()).await;
+    let store = server.store();
+
+    // Decided: kept until the ping has gone out, then forgotten.
+    start(&server, &client, "gina", "tok").await;
+    let txn = sdk.pending().await.unwrap().remove(0);
+    assert!(
+        store
+            .request(&txn.view.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .notify_auth_req_id
+            .is_some()
+    );
+    sdk.approve(&txn, vec!["swk".into()]).await.unwrap();
+    receiver.wait_for(1).await;
+    let mut forgotten = false;
+    for _ in 0..200 {
+        if store
+            .request(&txn.view.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .notify_auth_req_id
+            .is_none()
+        {
+            forgotten = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(forgotten, "cleared when the notification ended");
+
+    // Undecided and expired: nothing will be sent, the sweep forgets it.
+    server.clock.advance(1);
+    let answer = server
+        .backchannel(
+            &client,
+            &[
+                ("scope", "openid"),
+                ("login_hint", "gina"),
+                ("client_notification_token", "tok"),
+                ("requested_expiry", "30"),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let txn = sdk.pending().await.unwrap().remove(0);
+    use ciba_core::clock::Clock;
+    server.clock.advance(31);
+    let now = server.clock.now();
+    store.sweep(now, now - 86_400).await.unwrap();
+    assert!(
+        store
+            .request(&txn.view.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .notify_auth_req_id
+            .is_none()
+    );
+}

@@ -9,7 +9,8 @@
 //!   (decision → ping to the client's endpoint → token request).
 //!
 //! The server must allow loopback notification endpoints (`--dev-local-notifications`) and should
-//! run with a short poll interval (`ciba.poll_interval = 1`), so pending polls are not `slow_down`.
+//! run with a short poll interval (`ciba.poll_interval = 1`), so most pending polls are answered
+//! `authorization_pending` rather than `slow_down` (both are counted, the latter shown apart).
 //! `scripts/bench.sh` starts such a server on SQLite or PostgreSQL and runs this.
 
 mod phases;

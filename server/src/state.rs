@@ -57,6 +57,9 @@ pub enum StateError {
     /// Keys could not be loaded or created.
     #[error(transparent)]
     Keys(#[from] KeyError),
+    /// The database could not be brought up to date.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     /// No admin token was given.
     #[error("an admin token is required")]
     NoAdminToken,
@@ -104,10 +107,7 @@ impl AppState {
     /// Brings the schema up to date and loads (or creates) the signing keys. Idempotent; the
     /// binary retries it until the database answers.
     pub async fn initialize(&self) -> Result<(), StateError> {
-        self.store
-            .migrate()
-            .await
-            .map_err(|e| StateError::Keys(KeyError::Store(e)))?;
+        self.store.migrate().await?;
         self.load_keys().await?;
         Ok(())
     }

@@ -231,11 +231,6 @@ pub trait Store: Send + Sync + 'static {
     /// Enqueues an `expired_token` push for every push-mode request that expired undecided,
     /// once. Returns how many were enqueued.
     async fn enqueue_expired_pushes(&self, now: i64, deadline: i64) -> StoreResult<u64>;
-    /// The notifications of a request (operators and tests).
-    async fn notifications_of_request(
-        &self,
-        request_id: &str,
-    ) -> StoreResult<Vec<(String, String, i64)>>;
 
     // --- push outbox (wake-up pushes to devices)
     /// Takes up to `limit` due pushes (pending, `next_attempt_at` ≤ now, not leased), leasing
@@ -291,6 +286,7 @@ pub trait Store: Send + Sync + 'static {
 
     // --- maintenance
     /// Deletes requests whose expiry is older than `request_horizon`, expired `jti`s and
-    /// expired enrollments. Idempotent; safe to run from any instance.
+    /// expired enrollments, and forgets the clear-text `auth_req_id` of expired requests that
+    /// will not be notified. Idempotent; safe to run from any instance.
     async fn sweep(&self, now: i64, request_horizon: i64) -> StoreResult<SweepStats>;
 }

@@ -220,7 +220,8 @@ pub struct CibaRequest {
     pub redeemed_at: Option<i64>,
     /// Ping/push: the client's bearer token for its notification endpoint.
     pub notification_token: Option<String>,
-    /// Ping/push: the `auth_req_id`, which notifications carry.
+    /// Ping/push: the `auth_req_id`, which notifications carry; cleared when the notification has
+    /// ended, or when the request expired with nothing to send.
     pub notify_auth_req_id: Option<String>,
 }
 

@@ -611,6 +611,7 @@ impl Store for $store {
         error: Option<&str>,
     ) -> StoreResult<()> {
         let delivered = outcome == OutboxFinal::Delivered;
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "UPDATE notification_outbox SET status = $1, lease_until = NULL, last_error = $2, \
              delivered_at = $3, payload = CASE WHEN $4 THEN NULL ELSE payload END WHERE id = $5",
@@ -620,8 +621,17 @@ impl Store for $store {
         .bind(delivered.then_some(now))
         .bind(delivered)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        // A request gets at most one notification: its auth_req_id need not be kept in clear.
+        sqlx::query(
+            "UPDATE requests SET notify_auth_req_id = NULL \
+             WHERE id = (SELECT request_id FROM notification_outbox WHERE id = $1)",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -700,25 +710,6 @@ impl Store for $store {
         }
         tx.commit().await?;
         Ok(marked.len() as u64)
-    }
-
-    async fn notifications_of_request(
-        &self,
-        request_id: &str,
-    ) -> StoreResult<Vec<(String, String, i64)>> {
-        let rows = sqlx::query("SELECT kind, status, attempts FROM notification_outbox WHERE request_id = $1 ORDER BY id")
-            .bind(request_id)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get("kind")?,
-                    r.try_get("status")?,
-                    r.try_get("attempts")?,
-                ))
-            })
-            .collect()
     }
 
     async fn claim_pushes(
@@ -984,6 +975,17 @@ impl Store for $store {
             .bind(request_horizon)
             .execute(&self.pool)
             .await?;
+        // Expired requests that will never be notified (undecided, and no expiry push due or
+        // pending) need not keep their auth_req_id in clear until the tombstone goes.
+        sqlx::query(
+            "UPDATE requests SET notify_auth_req_id = NULL \
+             WHERE notify_auth_req_id IS NOT NULL AND expires_at <= $1 \
+             AND (expiry_notified OR client_id NOT IN (SELECT id FROM clients WHERE delivery_mode = 'push')) \
+             AND NOT EXISTS (SELECT 1 FROM notification_outbox o WHERE o.request_id = requests.id AND o.status = 'pending')",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
         Ok(stats)
     }
 
