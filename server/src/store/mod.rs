@@ -4,6 +4,7 @@
 //! conditional statement (compare-and-set), so exactly one caller wins: consuming an enrollment
 //! code, deciding a request, redeeming it, and remembering a `jti`.
 
+mod group_commit;
 mod postgres;
 mod records;
 mod sql;

@@ -50,6 +50,16 @@ impl PgStore {
             .connect_lazy_with(options);
         Ok(Self { pool })
     }
+
+    /// PostgreSQL commits each request on its own pooled connection: it has many writers.
+    fn group_commit(&self) -> Option<&super::group_commit::GroupCommit> {
+        None
+    }
+
+    /// PostgreSQL's own locks order concurrent writers.
+    async fn write_turn(&self) -> Option<super::group_commit::WriteTurn<'_>> {
+        None
+    }
 }
 
 super::sql::sql_store!(PgStore, PgRow, "FOR UPDATE SKIP LOCKED");

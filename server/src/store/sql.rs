@@ -117,8 +117,7 @@ fn audit_from(row: &$row) -> StoreResult<AuditEvent> {
     })
 }
 
-const AUDIT_INSERT: &str = "INSERT INTO audit_events (at, kind, user_id, client_id, device_id, request_id, detail) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+use super::sql::{AUDIT_INSERT, POLL_PENDING, PUSH_INSERT, REQUEST_INSERT};
 
 const REQUEST_COLUMNS: &str = "id, auth_req_id_hash, client_id, user_id, scope, acr_values, binding_message, \
      authorization_details, challenge, status, created_at, expires_at, poll_interval, last_polled_at, \
@@ -139,6 +138,7 @@ impl Store for $store {
     }
 
     async fn insert_user(&self, u: &User) -> StoreResult<()> {
+        let _turn = self.write_turn().await;
         sqlx::query(
             "INSERT INTO users (id, subject, username, email, phone, display_name, status, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -185,6 +185,7 @@ impl Store for $store {
     }
 
     async fn delete_user(&self, id: &str) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE requests SET status = 'cancelled' WHERE user_id = $1 AND status IN ('pending', 'approved')")
             .bind(id)
@@ -200,6 +201,7 @@ impl Store for $store {
     }
 
     async fn insert_client(&self, c: &Client) -> StoreResult<()> {
+        let _turn = self.write_turn().await;
         sqlx::query(
             "INSERT INTO clients (id, name, logo_uri, delivery_mode, notification_endpoint, auth_method, \
              secret_hash, scope, user_code_parameter, request_signing_alg, jwks, jwks_uri, created_at) \
@@ -232,6 +234,7 @@ impl Store for $store {
     }
 
     async fn delete_client(&self, id: &str) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "UPDATE requests SET status = 'cancelled' WHERE client_id = $1 AND status IN ('pending', 'approved')",
@@ -248,6 +251,7 @@ impl Store for $store {
     }
 
     async fn insert_enrollment(&self, e: &Enrollment) -> StoreResult<()> {
+        let _turn = self.write_turn().await;
         sqlx::query("INSERT INTO enrollments (id, user_id, code_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(&e.id)
             .bind(&e.user_id)
@@ -265,6 +269,7 @@ impl Store for $store {
         now: i64,
         d: &Device,
     ) -> StoreResult<EnrollOutcome> {
+        let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         // The first statement writes, so the transaction holds the write lock from here on.
         let consumed = sqlx::query(
@@ -339,6 +344,7 @@ impl Store for $store {
     }
 
     async fn revoke_device(&self, id: &str, now: i64) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query("UPDATE devices SET status = 'revoked', revoked_at = $1 WHERE id = $2 AND status = 'active'")
             .bind(now)
             .bind(id)
@@ -354,6 +360,7 @@ impl Store for $store {
         token: Option<&str>,
         environment: &str,
     ) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query(
             "UPDATE devices SET push_provider = $1, push_token = $2, push_environment = $3, push_token_invalid_at = NULL \
              WHERE id = $4 AND status = 'active'",
@@ -374,6 +381,7 @@ impl Store for $store {
         new_jkt: &str,
         new_jwk: &str,
     ) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query(
             "UPDATE devices SET jkt = $1, public_jwk = $2 WHERE id = $3 AND jkt = $4 AND status = 'active'",
         )
@@ -387,6 +395,7 @@ impl Store for $store {
     }
 
     async fn set_user_status(&self, id: &str, status: &str) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query("UPDATE users SET status = $1 WHERE id = $2")
             .bind(status)
             .bind(id)
@@ -396,13 +405,12 @@ impl Store for $store {
     }
 
     async fn insert_request(&self, r: &CibaRequest, pushes: &[NewPush], audit: &[NewAuditEvent]) -> StoreResult<()> {
+        if let Some(writer) = self.group_commit() {
+            return writer.insert_request(r, pushes, audit).await;
+        }
+        let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO requests (id, auth_req_id_hash, client_id, user_id, scope, acr_values, binding_message, \
-             authorization_details, challenge, status, created_at, expires_at, poll_interval, \
-             notification_token, notify_auth_req_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-        )
+        sqlx::query(REQUEST_INSERT)
         .bind(&r.id)
         .bind(&r.auth_req_id_hash)
         .bind(&r.client_id)
@@ -422,10 +430,7 @@ impl Store for $store {
         .await?;
         // The pushes commit with the request: a crash cannot leave a request nobody is woken for.
         for p in pushes {
-            sqlx::query(
-                "INSERT INTO push_outbox (request_id, device_id, provider, created_at, next_attempt_at, deadline) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
+            sqlx::query(PUSH_INSERT)
             .bind(&r.id)
             .bind(&p.device_id)
             .bind(&p.provider)
@@ -489,16 +494,10 @@ impl Store for $store {
     }
 
     async fn poll_pending(&self, hash: &str, client_id: &str, now: i64, step: i64) -> StoreResult<Option<PollOutcome>> {
-        // SET expressions all see the row as it was; RETURNING sees it as it is now.
-        let row = sqlx::query(
-            "UPDATE requests SET \
-               poll_slowed = (last_polled_at IS NOT NULL AND last_polled_at + poll_interval > $2), \
-               poll_interval = CASE WHEN last_polled_at IS NOT NULL AND last_polled_at + poll_interval > $2 \
-                               THEN poll_interval + $3 ELSE poll_interval END, \
-               last_polled_at = $2 \
-             WHERE auth_req_id_hash = $1 AND client_id = $4 AND status = 'pending' AND expires_at > $2 \
-             RETURNING poll_slowed",
-        )
+        if let Some(writer) = self.group_commit() {
+            return writer.poll_pending(hash, client_id, now, step).await;
+        }
+        let row = sqlx::query(POLL_PENDING)
         .bind(hash)
         .bind(now)
         .bind(step)
@@ -515,6 +514,7 @@ impl Store for $store {
     }
 
     async fn decide(&self, id: &str, d: &Decision, now: i64) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
         let amr = serde_json::to_string(&d.amr).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
@@ -553,6 +553,7 @@ impl Store for $store {
     }
 
     async fn redeem(&self, id: &str, now: i64) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query(
             "UPDATE requests SET status = 'redeemed', redeemed_at = $1 \
              WHERE id = $2 AND status = 'approved' AND expires_at > $3",
@@ -571,6 +572,7 @@ impl Store for $store {
         lease_until: i64,
         limit: i64,
     ) -> StoreResult<Vec<OutboxEntry>> {
+        let _turn = self.write_turn().await;
         let rows = sqlx::query(
             concat!(
                 "UPDATE notification_outbox SET lease_until = $1, attempts = attempts + 1 \
@@ -610,6 +612,7 @@ impl Store for $store {
         now: i64,
         error: Option<&str>,
     ) -> StoreResult<()> {
+        let _turn = self.write_turn().await;
         let delivered = outcome == OutboxFinal::Delivered;
         let mut tx = self.pool.begin().await?;
         sqlx::query(
@@ -641,6 +644,7 @@ impl Store for $store {
         next_attempt_at: i64,
         error: &str,
     ) -> StoreResult<()> {
+        let _turn = self.write_turn().await;
         sqlx::query("UPDATE notification_outbox SET next_attempt_at = $1, lease_until = NULL, last_error = $2 WHERE id = $3")
             .bind(next_attempt_at)
             .bind(error)
@@ -657,6 +661,7 @@ impl Store for $store {
         payload: &str,
         now: i64,
     ) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query("UPDATE requests SET status = 'redeemed', redeemed_at = $1 WHERE id = $2 AND status = 'approved'")
             .bind(now)
@@ -676,6 +681,7 @@ impl Store for $store {
     }
 
     async fn store_push_payload(&self, notification_id: i64, payload: &str) -> StoreResult<()> {
+        let _turn = self.write_turn().await;
         sqlx::query("UPDATE notification_outbox SET payload = $1 WHERE id = $2")
             .bind(payload)
             .bind(notification_id)
@@ -685,6 +691,7 @@ impl Store for $store {
     }
 
     async fn enqueue_expired_pushes(&self, now: i64, deadline: i64) -> StoreResult<u64> {
+        let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         let marked = sqlx::query(
             "UPDATE requests SET expiry_notified = TRUE \
@@ -718,6 +725,7 @@ impl Store for $store {
         lease_until: i64,
         limit: i64,
     ) -> StoreResult<Vec<PushEntry>> {
+        let _turn = self.write_turn().await;
         // A random claim marks this worker's rows, so one join reads them back with the device
         // and the request (RETURNING cannot join on SQLite).
         let claim = crate::crypto::random_b64u(12).map_err(|e| StoreError::Database(e.to_string()))?;
@@ -796,6 +804,7 @@ impl Store for $store {
         now: i64,
         error: Option<&str>,
     ) -> StoreResult<()> {
+        let _turn = self.write_turn().await;
         let sent = outcome == PushFinal::Sent;
         sqlx::query(
             "UPDATE push_outbox SET status = $1, lease_until = NULL, claim = NULL, last_error = $2, sent_at = $3 WHERE id = $4",
@@ -810,6 +819,7 @@ impl Store for $store {
     }
 
     async fn retry_push(&self, id: i64, next_attempt_at: i64, error: &str) -> StoreResult<()> {
+        let _turn = self.write_turn().await;
         sqlx::query("UPDATE push_outbox SET next_attempt_at = $1, lease_until = NULL, claim = NULL, last_error = $2 WHERE id = $3")
             .bind(next_attempt_at)
             .bind(error)
@@ -820,6 +830,7 @@ impl Store for $store {
     }
 
     async fn invalidate_push_token(&self, device_id: &str, token: &str, now: i64) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query(
             "UPDATE devices SET push_token_invalid_at = $1 WHERE id = $2 AND push_token = $3 AND push_token_invalid_at IS NULL",
         )
@@ -854,6 +865,7 @@ impl Store for $store {
     }
 
     async fn remember_jti(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
         // Inserts, or takes over an entry that has already expired; a live entry is a replay.
         let done = sqlx::query(
             "INSERT INTO seen_jtis (key, expires_at) VALUES ($1, $2) \
@@ -886,6 +898,7 @@ impl Store for $store {
     }
 
     async fn insert_signing_key(&self, k: &SigningKeyRecord) -> StoreResult<()> {
+        let _turn = self.write_turn().await;
         sqlx::query(
             "INSERT INTO signing_keys (kid, alg, private_der, created_at) VALUES ($1, $2, $3, $4)",
         )
@@ -899,6 +912,7 @@ impl Store for $store {
     }
 
     async fn append_audit(&self, e: &NewAuditEvent) -> StoreResult<()> {
+        let _turn = self.write_turn().await;
         sqlx::query(AUDIT_INSERT)
         .bind(e.at)
         .bind(e.kind)
@@ -932,10 +946,12 @@ impl Store for $store {
     }
 
     async fn sweep(&self, now: i64, request_horizon: i64) -> StoreResult<SweepStats> {
-        // Small batches, so no statement holds locks for long on a busy database.
+        // Small batches, so no statement holds locks for long on a busy database (and each
+        // takes its own write turn).
         const BATCH: u64 = 1000;
         let mut stats = SweepStats::default();
         loop {
+            let _turn = self.write_turn().await;
             let n = sqlx::query(
                 "DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE expires_at < $1 LIMIT 1000)",
             )
@@ -949,6 +965,7 @@ impl Store for $store {
             }
         }
         loop {
+            let _turn = self.write_turn().await;
             let n = sqlx::query(
                 "DELETE FROM seen_jtis WHERE key IN (SELECT key FROM seen_jtis WHERE expires_at <= $1 LIMIT 1000)",
             )
@@ -961,6 +978,7 @@ impl Store for $store {
                 break;
             }
         }
+        let _turn = self.write_turn().await;
         stats.enrollments = sqlx::query("DELETE FROM enrollments WHERE expires_at <= $1 AND used_at IS NULL")
             .bind(now)
             .execute(&self.pool)
@@ -990,6 +1008,9 @@ impl Store for $store {
     }
 
     async fn close(&self) {
+        if let Some(writer) = self.group_commit() {
+            writer.close().await;
+        }
         self.pool.close().await;
     }
 }
@@ -997,3 +1018,27 @@ impl Store for $store {
 }
 
 pub(crate) use sql_store;
+
+/// Audit event insert (`at, kind, user_id, client_id, device_id, request_id, detail`).
+pub(super) const AUDIT_INSERT: &str = "INSERT INTO audit_events (at, kind, user_id, client_id, device_id, request_id, detail) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// New request insert.
+pub(super) const REQUEST_INSERT: &str = "INSERT INTO requests (id, auth_req_id_hash, client_id, user_id, scope, acr_values, \
+     binding_message, authorization_details, challenge, status, created_at, expires_at, poll_interval, \
+     notification_token, notify_auth_req_id) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+
+/// Wake-up push insert (`request_id, device_id, provider, created_at, next_attempt_at, deadline`).
+pub(super) const PUSH_INSERT: &str = "INSERT INTO push_outbox (request_id, device_id, provider, created_at, next_attempt_at, deadline) \
+     VALUES ($1, $2, $3, $4, $5, $6)";
+
+/// The pending-poll fast path (`$1` hash, `$2` now, `$3` slow-down step, `$4` client): SET
+/// expressions all see the row as it was; RETURNING sees it as it is now.
+pub(super) const POLL_PENDING: &str = "UPDATE requests SET \
+       poll_slowed = (last_polled_at IS NOT NULL AND last_polled_at + poll_interval > $2), \
+       poll_interval = CASE WHEN last_polled_at IS NOT NULL AND last_polled_at + poll_interval > $2 \
+                       THEN poll_interval + $3 ELSE poll_interval END, \
+       last_polled_at = $2 \
+     WHERE auth_req_id_hash = $1 AND client_id = $4 AND status = 'pending' AND expires_at > $2 \
+     RETURNING poll_slowed";

@@ -11,6 +11,7 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 
+use super::group_commit::{GroupCommit, WriteTurn};
 use super::*;
 
 /// Migrations, embedded in the binary.
@@ -37,10 +38,17 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
 ];
 
-/// SQLite implementation of [`Store`].
+/// How long a connection waits for another one's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// SQLite implementation of [`Store`]: reads and the less frequent writes through a pool; new
+/// requests and pending polls through the group-commit writer.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The writer of the hot writes (absent for an in-memory database, which another
+    /// connection cannot open).
+    writer: Option<Arc<GroupCommit>>,
 }
 
 impl SqliteStore {
@@ -52,7 +60,7 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(BUSY_TIMEOUT);
         if let Some(parent) = Path::new(options.get_filename()).parent()
             && !parent.as_os_str().is_empty()
         {
@@ -63,11 +71,28 @@ impl SqliteStore {
         create_private_file(options.get_filename())?;
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
-        let store = Self { pool };
+        let mut store = Self { pool, writer: None };
         store.migrate().await?;
+        let path = options.get_filename();
+        if !path.as_os_str().is_empty() && path.to_str() != Some(":memory:") {
+            store.writer = Some(Arc::new(GroupCommit::start(path, BUSY_TIMEOUT)?));
+        }
         Ok(store)
+    }
+
+    fn group_commit(&self) -> Option<&GroupCommit> {
+        self.writer.as_deref()
+    }
+
+    /// Writes through the pool wait for their turn with the writer (first come, first served)
+    /// instead of polling SQLite's lock in its busy handler.
+    async fn write_turn(&self) -> Option<WriteTurn<'_>> {
+        match &self.writer {
+            Some(writer) => Some(writer.turn().await),
+            None => None,
+        }
     }
 }
 
@@ -95,6 +120,7 @@ super::sql::sql_store!(SqliteStore, SqliteRow, "");
 
 #[cfg(test)]
 mod tests {
+    use super::group_commit::{GroupCommit, WriteTurn};
     use super::*;
 
     async fn store() -> (tempfile::TempDir, SqliteStore) {

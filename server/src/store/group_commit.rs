@@ -1,0 +1,417 @@
+//! SQLite group commit: the hot writes (new backchannel requests and pending-poll bookkeeping) go
+//! to one thread that owns a write connection and commits everything queued meanwhile in one
+//! transaction.
+//!
+//! Why: SQLite has one writer. Through a pool, concurrent transactions take turns on the write
+//! lock with sleeps in SQLite's busy handler, and every statement is a hand-off between tokio and
+//! a connection thread. Here a batch of N requests costs one `BEGIN IMMEDIATE`, N executions of
+//! cached prepared statements on the writer's own thread, and one `COMMIT` — which is also when
+//! every caller in the batch gets its answer, so nothing is acknowledged before it is durable.
+//!
+//! Each job runs inside its own savepoint: a job that fails (a conflict, a constraint) is rolled
+//! back alone and the rest of the batch commits. If the transaction itself is lost (an I/O
+//! error), every job of the batch gets the error. Statements are the ones the sqlx implementation
+//! runs (shared constants, `$N` bound by name).
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags, named_params};
+use tokio::sync::{mpsc, oneshot};
+
+use super::sql::{AUDIT_INSERT, POLL_PENDING, PUSH_INSERT, REQUEST_INSERT};
+use super::{CibaRequest, NewAuditEvent, NewPush, PollOutcome, StoreError, StoreResult};
+
+/// The most jobs committed together (bounds the latency a batch adds to its first job).
+const MAX_BATCH: usize = 512;
+/// Jobs waiting for the writer before callers wait to enqueue (back-pressure).
+const QUEUE: usize = 8192;
+
+/// The writer thread and the queue to it.
+#[derive(Debug)]
+pub struct GroupCommit {
+    jobs: mpsc::Sender<Job>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    /// Turns at SQLite's write lock, shared by the writer (one per batch) and the writes that
+    /// go through the pool; fair (FIFO), so neither side starves the other.
+    gate: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// The right to write through the pool, until dropped.
+pub type WriteTurn<'a> = tokio::sync::MutexGuard<'a, ()>;
+
+#[derive(Debug)]
+enum Job {
+    InsertRequest {
+        request: Box<CibaRequest>,
+        pushes: Vec<NewPush>,
+        audit: Vec<NewAuditEvent>,
+        reply: oneshot::Sender<StoreResult<()>>,
+    },
+    PollPending {
+        hash: String,
+        client_id: String,
+        now: i64,
+        step: i64,
+        reply: oneshot::Sender<StoreResult<Option<PollOutcome>>>,
+    },
+    /// Refuse new jobs, finish the queued ones, stop.
+    Close,
+}
+
+/// A job's answer, held until its batch commits.
+enum Done {
+    Unit(oneshot::Sender<StoreResult<()>>),
+    Poll(
+        oneshot::Sender<StoreResult<Option<PollOutcome>>>,
+        Option<PollOutcome>,
+    ),
+}
+
+impl Done {
+    fn succeed(self) {
+        // A caller that went away (its HTTP request was dropped) does not matter: the write
+        // is committed either way, as it would be without group commit.
+        match self {
+            Done::Unit(reply) => {
+                let _ = reply.send(Ok(()));
+            }
+            Done::Poll(reply, outcome) => {
+                let _ = reply.send(Ok(outcome));
+            }
+        }
+    }
+
+    fn fail(self, error: &StoreError) {
+        let error = StoreError::Database(error.to_string());
+        match self {
+            Done::Unit(reply) => {
+                let _ = reply.send(Err(error));
+            }
+            Done::Poll(reply, _) => {
+                let _ = reply.send(Err(error));
+            }
+        }
+    }
+}
+
+impl Job {
+    fn fail(self, error: StoreError) {
+        match self {
+            Job::InsertRequest { reply, .. } => {
+                let _ = reply.send(Err(error));
+            }
+            Job::PollPending { reply, .. } => {
+                let _ = reply.send(Err(error));
+            }
+            Job::Close => {}
+        }
+    }
+}
+
+fn store_error(e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::ConstraintViolation) => StoreError::Conflict(e.to_string()),
+        _ => StoreError::Database(e.to_string()),
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Database("the SQLite writer has stopped".into())
+}
+
+impl GroupCommit {
+    /// Opens a write connection to the (already migrated) database file and starts the writer.
+    pub fn start(path: &Path, busy_timeout: Duration) -> StoreResult<Self> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(store_error)?;
+        conn.busy_timeout(busy_timeout).map_err(store_error)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+        )
+        .map_err(store_error)?;
+        conn.set_prepared_statement_cache_capacity(16);
+        let (jobs, queue) = mpsc::channel(QUEUE);
+        let gate = Arc::new(tokio::sync::Mutex::new(()));
+        let writer_gate = gate.clone();
+        let thread = std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || run(conn, queue, &writer_gate))
+            .map_err(|e| StoreError::Database(format!("cannot start the SQLite writer: {e}")))?;
+        Ok(Self {
+            jobs,
+            thread: Mutex::new(Some(thread)),
+            gate,
+        })
+    }
+
+    /// Waits for a turn to write through the pool.
+    pub async fn turn(&self) -> WriteTurn<'_> {
+        self.gate.lock().await
+    }
+
+    async fn submit<T>(
+        &self,
+        job: impl FnOnce(oneshot::Sender<StoreResult<T>>) -> Job,
+    ) -> StoreResult<T> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs.send(job(reply)).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// [`Store::insert_request`](super::Store::insert_request), group-committed.
+    pub async fn insert_request(
+        &self,
+        request: &CibaRequest,
+        pushes: &[NewPush],
+        audit: &[NewAuditEvent],
+    ) -> StoreResult<()> {
+        self.submit(|reply| Job::InsertRequest {
+            request: Box::new(request.clone()),
+            pushes: pushes.to_vec(),
+            audit: audit.to_vec(),
+            reply,
+        })
+        .await
+    }
+
+    /// [`Store::poll_pending`](super::Store::poll_pending), group-committed.
+    pub async fn poll_pending(
+        &self,
+        hash: &str,
+        client_id: &str,
+        now: i64,
+        step: i64,
+    ) -> StoreResult<Option<PollOutcome>> {
+        self.submit(|reply| Job::PollPending {
+            hash: hash.to_owned(),
+            client_id: client_id.to_owned(),
+            now,
+            step,
+            reply,
+        })
+        .await
+    }
+
+    /// Stops taking jobs, lets the writer commit what is queued, and waits for it to end.
+    pub async fn close(&self) {
+        let thread = match self.thread.lock() {
+            Ok(mut guard) => guard.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        let Some(thread) = thread else { return };
+        if self.jobs.send(Job::Close).await.is_ok() {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, gate: &tokio::sync::Mutex<()>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    // Ends when every sender is gone (the store was dropped) or after `Job::Close` once the
+    // jobs queued before it are committed.
+    while let Some(job) = queue.blocking_recv() {
+        batch.push(job);
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        if batch.iter().any(|job| matches!(job, Job::Close)) {
+            queue.close();
+        }
+        let turn = gate.blocking_lock();
+        commit(&mut conn, &mut batch);
+        drop(turn);
+    }
+}
+
+/// Runs the jobs of `batch` in one transaction and answers them.
+fn commit(conn: &mut Connection, batch: &mut Vec<Job>) {
+    let mut done: Vec<Done> = Vec::with_capacity(batch.len());
+    let mut in_transaction = false;
+    for job in batch.drain(..) {
+        if !in_transaction {
+            if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+                job.fail(store_error(e));
+                continue;
+            }
+            in_transaction = true;
+        }
+        run_job(conn, job, &mut done);
+        if conn.is_autocommit() {
+            // SQLite rolled the whole transaction back (I/O error, disk full): the jobs run so
+            // far in it are lost, and say so; the rest start a new transaction.
+            let error = StoreError::Database("the transaction was rolled back".into());
+            for d in done.drain(..) {
+                d.fail(&error);
+            }
+            in_transaction = false;
+        }
+    }
+    if !in_transaction {
+        return;
+    }
+    match conn.execute_batch("COMMIT") {
+        Ok(()) => done.into_iter().for_each(Done::succeed),
+        Err(e) => {
+            let error = store_error(e);
+            let _ = conn.execute_batch("ROLLBACK");
+            for d in done {
+                d.fail(&error);
+            }
+        }
+    }
+}
+
+fn run_job(conn: &mut Connection, job: Job, done: &mut Vec<Done>) {
+    match job {
+        Job::InsertRequest {
+            request,
+            pushes,
+            audit,
+            reply,
+        } => match in_savepoint(conn, |c| insert_request(c, &request, &pushes, &audit)) {
+            Ok(()) => done.push(Done::Unit(reply)),
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+        },
+        Job::PollPending {
+            hash,
+            client_id,
+            now,
+            step,
+            reply,
+        } => match poll_pending(conn, &hash, &client_id, now, step) {
+            // One statement: a failing statement undoes itself without the transaction.
+            Ok(outcome) => done.push(Done::Poll(reply, outcome)),
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+        },
+        Job::Close => {}
+    }
+}
+
+fn in_savepoint<T>(
+    conn: &Connection,
+    work: impl FnOnce(&Connection) -> StoreResult<T>,
+) -> StoreResult<T> {
+    conn.prepare_cached("SAVEPOINT job")
+        .and_then(|mut s| s.execute([]))
+        .map_err(store_error)?;
+    match work(conn) {
+        Ok(value) => {
+            conn.prepare_cached("RELEASE job")
+                .and_then(|mut s| s.execute([]))
+                .map_err(store_error)?;
+            Ok(value)
+        }
+        Err(e) => {
+            if !conn.is_autocommit() {
+                let _ = conn
+                    .prepare_cached("ROLLBACK TO job")
+                    .and_then(|mut s| s.execute([]));
+                let _ = conn
+                    .prepare_cached("RELEASE job")
+                    .and_then(|mut s| s.execute([]));
+            }
+            Err(e)
+        }
+    }
+}
+
+fn insert_request(
+    conn: &Connection,
+    r: &CibaRequest,
+    pushes: &[NewPush],
+    audit: &[NewAuditEvent],
+) -> StoreResult<()> {
+    let scope = r.scope.join(" ");
+    let acr_values = r.acr_values.join(" ");
+    conn.prepare_cached(REQUEST_INSERT)
+        .and_then(|mut s| {
+            s.execute(named_params! {
+                "$1": r.id,
+                "$2": r.auth_req_id_hash,
+                "$3": r.client_id,
+                "$4": r.user_id,
+                "$5": scope,
+                "$6": acr_values,
+                "$7": r.binding_message,
+                "$8": r.authorization_details,
+                "$9": r.challenge,
+                "$10": r.status.as_str(),
+                "$11": r.created_at,
+                "$12": r.expires_at,
+                "$13": r.interval,
+                "$14": r.notification_token,
+                "$15": r.notify_auth_req_id,
+            })
+        })
+        .map_err(store_error)?;
+    for p in pushes {
+        conn.prepare_cached(PUSH_INSERT)
+            .and_then(|mut s| {
+                s.execute(named_params! {
+                    "$1": r.id,
+                    "$2": p.device_id,
+                    "$3": p.provider,
+                    "$4": r.created_at,
+                    "$5": r.created_at,
+                    "$6": p.deadline,
+                })
+            })
+            .map_err(store_error)?;
+    }
+    for e in audit {
+        let detail = e.detail.to_string();
+        conn.prepare_cached(AUDIT_INSERT)
+            .and_then(|mut s| {
+                s.execute(named_params! {
+                    "$1": e.at,
+                    "$2": e.kind,
+                    "$3": e.user_id,
+                    "$4": e.client_id,
+                    "$5": e.device_id,
+                    "$6": e.request_id,
+                    "$7": detail,
+                })
+            })
+            .map_err(store_error)?;
+    }
+    Ok(())
+}
+
+fn poll_pending(
+    conn: &Connection,
+    hash: &str,
+    client_id: &str,
+    now: i64,
+    step: i64,
+) -> StoreResult<Option<PollOutcome>> {
+    let mut statement = conn.prepare_cached(POLL_PENDING).map_err(store_error)?;
+    let mut rows = statement
+        .query(named_params! { "$1": hash, "$2": now, "$3": step, "$4": client_id })
+        .map_err(store_error)?;
+    let slowed: Option<bool> = match rows.next().map_err(store_error)? {
+        Some(row) => Some(row.get(0).map_err(store_error)?),
+        None => None,
+    };
+    // Step the statement to its end so the UPDATE completes before the next job.
+    while rows.next().map_err(store_error)?.is_some() {}
+    Ok(slowed.map(|slowed| {
+        if slowed {
+            PollOutcome::TooFast
+        } else {
+            PollOutcome::Allowed
+        }
+    }))
+}
