@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rusqlite::{Connection, ErrorCode, OpenFlags, named_params};
+use rusqlite::{Connection, OpenFlags, named_params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::sql::{AUDIT_INSERT, POLL_PENDING, PUSH_INSERT, REQUEST_INSERT};
@@ -26,6 +26,8 @@ use super::{CibaRequest, NewAuditEvent, NewPush, PollOutcome, StoreError, StoreR
 
 /// The most jobs committed together (bounds the latency a batch adds to its first job).
 const MAX_BATCH: usize = 512;
+/// The writer's page cache, in KiB (negative: SQLite's unit for a size rather than pages).
+const WRITER_CACHE_KIB: i64 = -64 * 1024;
 /// Jobs waiting for the writer before callers wait to enqueue (back-pressure).
 const QUEUE: usize = 8192;
 
@@ -112,10 +114,7 @@ impl Job {
 }
 
 fn store_error(e: rusqlite::Error) -> StoreError {
-    match e.sqlite_error_code() {
-        Some(ErrorCode::ConstraintViolation) => StoreError::Conflict(e.to_string()),
-        _ => StoreError::Database(e.to_string()),
-    }
+    StoreError::from(e)
 }
 
 fn stopped() -> StoreError {
@@ -135,6 +134,11 @@ impl GroupCommit {
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
         )
         .map_err(store_error)?;
+        // The writer keeps the pages it works on: the readers' commits never invalidate them.
+        conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)
+            .map_err(store_error)?;
+        conn.pragma_update(None, "mmap_size", super::sqlite_read::MMAP_SIZE)
+            .map_err(store_error)?;
         conn.set_prepared_statement_cache_capacity(16);
         let (jobs, queue) = mpsc::channel(QUEUE);
         let gate = Arc::new(tokio::sync::Mutex::new(()));

@@ -9,6 +9,7 @@ mod postgres;
 mod records;
 mod sql;
 mod sqlite;
+mod sqlite_read;
 
 pub use postgres::PgStore;
 pub use records::*;

@@ -56,6 +56,11 @@ impl PgStore {
         None
     }
 
+    /// Reads go through the pool.
+    fn readers(&self) -> Option<&super::sqlite_read::Readers> {
+        None
+    }
+
     /// PostgreSQL's own locks order concurrent writers.
     async fn write_turn(&self) -> Option<super::group_commit::WriteTurn<'_>> {
         None

@@ -5,17 +5,18 @@
 //! [`sql_store!`], over the engine's pool and row types; the only engine-specific clause is
 //! `FOR UPDATE SKIP LOCKED` when claiming outbox work (SQLite has one writer and needs none).
 
-/// Generates `impl Store for $store` (with a `pool` field) and its row mappers.
-macro_rules! sql_store {
-    ($store:ident, $row:ty, $skip_locked:literal) => {
-fn split_words(s: &str) -> Vec<String> {
+/// Generates the row → record mappers over a row type with `try_get(column)` (sqlx rows, and
+/// rusqlite rows through the SQLite fast paths' extension trait), so each mapping is written once.
+macro_rules! row_mappers {
+    ($row:ty) => {
+pub(super) fn split_words(s: &str) -> Vec<String> {
     s.split(' ')
         .filter(|w| !w.is_empty())
         .map(str::to_owned)
         .collect()
 }
 
-fn user_from(row: &$row) -> StoreResult<User> {
+pub(super) fn user_from(row: &$row) -> StoreResult<User> {
     Ok(User {
         id: row.try_get("id")?,
         subject: row.try_get("subject")?,
@@ -28,7 +29,7 @@ fn user_from(row: &$row) -> StoreResult<User> {
     })
 }
 
-fn client_from(row: &$row) -> StoreResult<Client> {
+pub(super) fn client_from(row: &$row) -> StoreResult<Client> {
     Ok(Client {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
@@ -46,7 +47,7 @@ fn client_from(row: &$row) -> StoreResult<Client> {
     })
 }
 
-fn device_from(row: &$row) -> StoreResult<Device> {
+pub(super) fn device_from(row: &$row) -> StoreResult<Device> {
     Ok(Device {
         id: row.try_get("id")?,
         user_id: row.try_get("user_id")?,
@@ -68,7 +69,7 @@ fn device_from(row: &$row) -> StoreResult<Device> {
     })
 }
 
-fn request_from(row: &$row) -> StoreResult<CibaRequest> {
+pub(super) fn request_from(row: &$row) -> StoreResult<CibaRequest> {
     let status: String = row.try_get("status")?;
     let amr: Option<String> = row.try_get("amr")?;
     Ok(CibaRequest {
@@ -102,7 +103,7 @@ fn request_from(row: &$row) -> StoreResult<CibaRequest> {
     })
 }
 
-fn audit_from(row: &$row) -> StoreResult<AuditEvent> {
+pub(super) fn audit_from(row: &$row) -> StoreResult<AuditEvent> {
     let detail: String = row.try_get("detail")?;
     Ok(AuditEvent {
         id: row.try_get("id")?,
@@ -116,8 +117,17 @@ fn audit_from(row: &$row) -> StoreResult<AuditEvent> {
             .map_err(|e| StoreError::Corrupt(format!("audit detail: {e}")))?,
     })
 }
+    };
+}
 
-use super::sql::{AUDIT_INSERT, POLL_PENDING, PUSH_INSERT, REQUEST_INSERT};
+pub(crate) use row_mappers;
+
+/// Generates `impl Store for $store` (with a `pool` field) and its row mappers.
+macro_rules! sql_store {
+    ($store:ident, $row:ty, $skip_locked:literal) => {
+super::sql::row_mappers!($row);
+
+use super::sql::{AUDIT_INSERT, DEVICES_OF_USER, POLL_PENDING, PUSH_INSERT, REQUEST_INSERT, USER_BY_LOGIN_HINT, USER_BY_SUBJECT};
 
 const REQUEST_COLUMNS: &str = "id, auth_req_id_hash, client_id, user_id, scope, acr_values, binding_message, \
      authorization_details, challenge, status, created_at, expires_at, poll_interval, last_polled_at, \
@@ -165,11 +175,10 @@ impl Store for $store {
     }
 
     async fn user_by_login_hint(&self, hint: &str) -> StoreResult<Option<User>> {
-        let row = sqlx::query(
-            "SELECT * FROM users WHERE subject = $1 OR username = $1 OR email = $1 OR phone = $1 \
-             ORDER BY CASE WHEN subject = $1 THEN 0 WHEN username = $1 THEN 1 WHEN email = $1 THEN 2 ELSE 3 END \
-             LIMIT 1",
-        )
+        if let Some(readers) = self.readers() {
+            return readers.user_by_login_hint(hint);
+        }
+        let row = sqlx::query(USER_BY_LOGIN_HINT)
         .bind(hint)
         .fetch_optional(&self.pool)
         .await?;
@@ -177,7 +186,10 @@ impl Store for $store {
     }
 
     async fn user_by_subject(&self, subject: &str) -> StoreResult<Option<User>> {
-        let row = sqlx::query("SELECT * FROM users WHERE subject = $1")
+        if let Some(readers) = self.readers() {
+            return readers.user_by_subject(subject);
+        }
+        let row = sqlx::query(USER_BY_SUBJECT)
             .bind(subject)
             .fetch_optional(&self.pool)
             .await?;
@@ -335,8 +347,11 @@ impl Store for $store {
     }
 
     async fn devices_of_user(&self, user_id: &str) -> StoreResult<Vec<Device>> {
+        if let Some(readers) = self.readers() {
+            return readers.devices_of_user(user_id);
+        }
         let rows =
-            sqlx::query("SELECT * FROM devices WHERE user_id = $1 ORDER BY enrolled_at DESC, id")
+            sqlx::query(DEVICES_OF_USER)
                 .bind(user_id)
                 .fetch_all(&self.pool)
                 .await?;
@@ -1042,3 +1057,15 @@ pub(super) const POLL_PENDING: &str = "UPDATE requests SET \
        last_polled_at = $2 \
      WHERE auth_req_id_hash = $1 AND client_id = $4 AND status = 'pending' AND expires_at > $2 \
      RETURNING poll_slowed";
+
+/// A user by login hint (`$1`): subject, then username, email, phone.
+pub(super) const USER_BY_LOGIN_HINT: &str = "SELECT * FROM users WHERE subject = $1 OR username = $1 OR email = $1 OR phone = $1 \
+     ORDER BY CASE WHEN subject = $1 THEN 0 WHEN username = $1 THEN 1 WHEN email = $1 THEN 2 ELSE 3 END \
+     LIMIT 1";
+
+/// A user by subject (`$1`).
+pub(super) const USER_BY_SUBJECT: &str = "SELECT * FROM users WHERE subject = $1";
+
+/// A user's devices (`$1`), newest first.
+pub(super) const DEVICES_OF_USER: &str =
+    "SELECT * FROM devices WHERE user_id = $1 ORDER BY enrolled_at DESC, id";

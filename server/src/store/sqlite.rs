@@ -12,6 +12,7 @@ use sqlx::sqlite::{
 };
 
 use super::group_commit::{GroupCommit, WriteTurn};
+use super::sqlite_read::{MMAP_SIZE, Readers};
 use super::*;
 
 /// Migrations, embedded in the binary.
@@ -49,6 +50,8 @@ pub struct SqliteStore {
     /// The writer of the hot writes (absent for an in-memory database, which another
     /// connection cannot open).
     writer: Option<Arc<GroupCommit>>,
+    /// The inline point reads (absent for an in-memory database).
+    readers: Option<Arc<Readers>>,
 }
 
 impl SqliteStore {
@@ -60,7 +63,8 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT);
+            .busy_timeout(BUSY_TIMEOUT)
+            .pragma("mmap_size", MMAP_SIZE.to_string());
         if let Some(parent) = Path::new(options.get_filename()).parent()
             && !parent.as_os_str().is_empty()
         {
@@ -73,13 +77,22 @@ impl SqliteStore {
             .max_connections(max_connections.max(1))
             .connect_with(options.clone())
             .await?;
-        let mut store = Self { pool, writer: None };
+        let mut store = Self {
+            pool,
+            writer: None,
+            readers: None,
+        };
         store.migrate().await?;
         let path = options.get_filename();
         if !path.as_os_str().is_empty() && path.to_str() != Some(":memory:") {
             store.writer = Some(Arc::new(GroupCommit::start(path, BUSY_TIMEOUT)?));
+            store.readers = Some(Arc::new(Readers::new(path, BUSY_TIMEOUT)));
         }
         Ok(store)
+    }
+
+    fn readers(&self) -> Option<&Readers> {
+        self.readers.as_deref()
     }
 
     fn group_commit(&self) -> Option<&GroupCommit> {
@@ -121,6 +134,7 @@ super::sql::sql_store!(SqliteStore, SqliteRow, "");
 #[cfg(test)]
 mod tests {
     use super::group_commit::{GroupCommit, WriteTurn};
+use super::sqlite_read::{MMAP_SIZE, Readers};
     use super::*;
 
     async fn store() -> (tempfile::TempDir, SqliteStore) {
