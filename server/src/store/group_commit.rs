@@ -28,6 +28,12 @@ use super::{CibaRequest, NewAuditEvent, NewPush, PollOutcome, StoreError, StoreR
 const MAX_BATCH: usize = 512;
 /// The writer's page cache, in KiB (negative: SQLite's unit for a size rather than pages).
 const WRITER_CACHE_KIB: i64 = -64 * 1024;
+/// How often the checkpointer copies the WAL into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+/// WAL pages past which a committing connection checkpoints itself (a backstop should the
+/// checkpointer fall behind; SQLite's default is 1 000, which puts an `fsync` in the writer's
+/// path every few hundred requests).
+pub(super) const AUTOCHECKPOINT_PAGES: i64 = 50_000;
 /// Jobs waiting for the writer before callers wait to enqueue (back-pressure).
 const QUEUE: usize = 8192;
 
@@ -36,6 +42,8 @@ const QUEUE: usize = 8192;
 pub struct GroupCommit {
     jobs: mpsc::Sender<Job>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Dropping it stops the checkpointer.
+    _checkpointer: std::sync::mpsc::Sender<()>,
     /// Turns at SQLite's write lock, shared by the writer (one per batch) and the writes that
     /// go through the pool; fair (FIFO), so neither side starves the other.
     gate: Arc<tokio::sync::Mutex<()>>,
@@ -139,6 +147,8 @@ impl GroupCommit {
             .map_err(store_error)?;
         conn.pragma_update(None, "mmap_size", super::sqlite_read::MMAP_SIZE)
             .map_err(store_error)?;
+        conn.pragma_update(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES)
+            .map_err(store_error)?;
         conn.set_prepared_statement_cache_capacity(16);
         let (jobs, queue) = mpsc::channel(QUEUE);
         let gate = Arc::new(tokio::sync::Mutex::new(()));
@@ -147,9 +157,23 @@ impl GroupCommit {
             .name("sqlite-writer".into())
             .spawn(move || run(conn, queue, &writer_gate))
             .map_err(|e| StoreError::Database(format!("cannot start the SQLite writer: {e}")))?;
+        let (checkpointer, stop) = std::sync::mpsc::channel();
+        let checkpoints = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(store_error)?;
+        checkpoints.busy_timeout(busy_timeout).map_err(store_error)?;
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || checkpoint(&checkpoints, &stop))
+            .map_err(|e| {
+                StoreError::Database(format!("cannot start the SQLite checkpointer: {e}"))
+            })?;
         Ok(Self {
             jobs,
             thread: Mutex::new(Some(thread)),
+            _checkpointer: checkpointer,
             gate,
         })
     }
@@ -211,6 +235,18 @@ impl GroupCommit {
         let Some(thread) = thread else { return };
         if self.jobs.send(Job::Close).await.is_ok() {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+/// Copies committed WAL frames into the database file in the background (PASSIVE: it never
+/// blocks the writer or readers), so the writer's commits are appends only and never wait for a
+/// checkpoint's `fsync`. Stops when the store is dropped.
+fn checkpoint(conn: &Connection, stop: &std::sync::mpsc::Receiver<()>) {
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY)
+    {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "SQLite checkpoint failed; retrying");
         }
     }
 }

@@ -11,7 +11,7 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 
-use super::group_commit::{GroupCommit, WriteTurn};
+use super::group_commit::{AUTOCHECKPOINT_PAGES, GroupCommit, WriteTurn};
 use super::sqlite_read::{MMAP_SIZE, Readers};
 use super::*;
 
@@ -64,7 +64,8 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT)
-            .pragma("mmap_size", MMAP_SIZE.to_string());
+            .pragma("mmap_size", MMAP_SIZE.to_string())
+            .pragma("wal_autocheckpoint", AUTOCHECKPOINT_PAGES.to_string());
         if let Some(parent) = Path::new(options.get_filename()).parent()
             && !parent.as_os_str().is_empty()
         {
@@ -133,7 +134,7 @@ super::sql::sql_store!(SqliteStore, SqliteRow, "");
 
 #[cfg(test)]
 mod tests {
-    use super::group_commit::{GroupCommit, WriteTurn};
+    use super::group_commit::{AUTOCHECKPOINT_PAGES, GroupCommit, WriteTurn};
 use super::sqlite_read::{MMAP_SIZE, Readers};
     use super::*;
 
