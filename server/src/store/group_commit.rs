@@ -30,6 +30,10 @@ const MAX_BATCH: usize = 512;
 const WRITER_CACHE_KIB: i64 = -64 * 1024;
 /// How often the checkpointer copies the WAL into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+/// WAL pages past which the checkpointer rewinds the WAL (16 MiB of 4 KiB pages).
+const RESTART_PAGES: i64 = 4096;
+/// Bytes of WAL file kept after a rewind (the rest is truncated).
+const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 /// WAL pages past which a committing connection checkpoints itself (a backstop should the
 /// checkpointer fall behind; SQLite's default is 1 000, which puts an `fsync` in the writer's
 /// path every few hundred requests).
@@ -149,6 +153,8 @@ impl GroupCommit {
             .map_err(store_error)?;
         conn.pragma_update(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES)
             .map_err(store_error)?;
+        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)
+            .map_err(store_error)?;
         conn.set_prepared_statement_cache_capacity(16);
         let (jobs, queue) = mpsc::channel(QUEUE);
         let gate = Arc::new(tokio::sync::Mutex::new(()));
@@ -158,6 +164,7 @@ impl GroupCommit {
             .spawn(move || run(conn, queue, &writer_gate))
             .map_err(|e| StoreError::Database(format!("cannot start the SQLite writer: {e}")))?;
         let (checkpointer, stop) = std::sync::mpsc::channel();
+        let checkpoint_gate = gate.clone();
         let checkpoints = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -166,7 +173,7 @@ impl GroupCommit {
         checkpoints.busy_timeout(busy_timeout).map_err(store_error)?;
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
-            .spawn(move || checkpoint(&checkpoints, &stop))
+            .spawn(move || checkpoint(&checkpoints, &checkpoint_gate, &stop))
             .map_err(|e| {
                 StoreError::Database(format!("cannot start the SQLite checkpointer: {e}"))
             })?;
@@ -241,11 +248,31 @@ impl GroupCommit {
 
 /// Copies committed WAL frames into the database file in the background (PASSIVE: it never
 /// blocks the writer or readers), so the writer's commits are appends only and never wait for a
-/// checkpoint's `fsync`. Stops when the store is dropped.
-fn checkpoint(conn: &Connection, stop: &std::sync::mpsc::Receiver<()>) {
+/// checkpoint's `fsync`. Under sustained writes a passive checkpoint never catches up with the
+/// end of the WAL, and SQLite only rewinds a WAL that is wholly copied: past
+/// [`RESTART_PAGES`] the checkpointer takes a write turn (so the writer is between batches) and
+/// finishes with a RESTART checkpoint, which lets the next commit start the WAL over. Stops when
+/// the store is dropped.
+fn checkpoint(
+    conn: &Connection,
+    gate: &tokio::sync::Mutex<()>,
+    stop: &std::sync::mpsc::Receiver<()>,
+) {
+    let run = |mode: &str| {
+        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
+            row.get::<_, i64>(1)
+        })
+    };
     while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY)
     {
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+        let result = match run("PASSIVE") {
+            Ok(pages) if pages >= RESTART_PAGES => {
+                let _turn = gate.blocking_lock();
+                run("RESTART")
+            }
+            other => other,
+        };
+        if let Err(e) = result {
             tracing::warn!(error = %e, "SQLite checkpoint failed; retrying");
         }
     }
