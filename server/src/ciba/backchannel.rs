@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::validate::{parse_acr_values, validate_authorization_details};
 use super::{is_scope_token, validate_binding_message, validate_requested_expiry};
-use crate::crypto::{hash_secret, random_b64u, random_id};
+use crate::crypto::{hash_secret, ordered_id, random_b64u};
 use crate::http::body::FormParams;
 use crate::http::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -79,7 +79,7 @@ pub async fn start_request(
     let now = state.now();
     let auth_req_id = random_b64u(20)?;
     let request = CibaRequest {
-        id: random_id("txn_")?,
+        id: ordered_id("txn_", now)?,
         auth_req_id_hash: hash_secret(&auth_req_id),
         client_id: client.id.clone(),
         user_id: user.id.clone(),

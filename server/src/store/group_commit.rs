@@ -170,7 +170,9 @@ impl GroupCommit {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(store_error)?;
-        checkpoints.busy_timeout(busy_timeout).map_err(store_error)?;
+        checkpoints
+            .busy_timeout(busy_timeout)
+            .map_err(store_error)?;
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
             .spawn(move || checkpoint(&checkpoints, &checkpoint_gate, &stop))

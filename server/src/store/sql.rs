@@ -9,114 +9,113 @@
 /// rusqlite rows through the SQLite fast paths' extension trait), so each mapping is written once.
 macro_rules! row_mappers {
     ($row:ty) => {
-pub(super) fn split_words(s: &str) -> Vec<String> {
-    s.split(' ')
-        .filter(|w| !w.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
+        pub(super) fn split_words(s: &str) -> Vec<String> {
+            s.split(' ')
+                .filter(|w| !w.is_empty())
+                .map(str::to_owned)
+                .collect()
+        }
 
-pub(super) fn user_from(row: &$row) -> StoreResult<User> {
-    Ok(User {
-        id: row.try_get("id")?,
-        subject: row.try_get("subject")?,
-        username: row.try_get("username")?,
-        email: row.try_get("email")?,
-        phone: row.try_get("phone")?,
-        display_name: row.try_get("display_name")?,
-        status: row.try_get("status")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
+        pub(super) fn user_from(row: &$row) -> StoreResult<User> {
+            Ok(User {
+                id: row.try_get("id")?,
+                subject: row.try_get("subject")?,
+                username: row.try_get("username")?,
+                email: row.try_get("email")?,
+                phone: row.try_get("phone")?,
+                display_name: row.try_get("display_name")?,
+                status: row.try_get("status")?,
+                created_at: row.try_get("created_at")?,
+            })
+        }
 
-pub(super) fn client_from(row: &$row) -> StoreResult<Client> {
-    Ok(Client {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        logo_uri: row.try_get("logo_uri")?,
-        delivery_mode: row.try_get("delivery_mode")?,
-        notification_endpoint: row.try_get("notification_endpoint")?,
-        auth_method: row.try_get("auth_method")?,
-        secret_hash: row.try_get("secret_hash")?,
-        scope: split_words(&row.try_get::<String, _>("scope")?),
-        user_code_parameter: row.try_get("user_code_parameter")?,
-        request_signing_alg: row.try_get("request_signing_alg")?,
-        jwks: row.try_get("jwks")?,
-        jwks_uri: row.try_get("jwks_uri")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
+        pub(super) fn client_from(row: &$row) -> StoreResult<Client> {
+            Ok(Client {
+                id: row.try_get("id")?,
+                name: row.try_get("name")?,
+                logo_uri: row.try_get("logo_uri")?,
+                delivery_mode: row.try_get("delivery_mode")?,
+                notification_endpoint: row.try_get("notification_endpoint")?,
+                auth_method: row.try_get("auth_method")?,
+                secret_hash: row.try_get("secret_hash")?,
+                scope: split_words(&row.try_get::<String, _>("scope")?),
+                user_code_parameter: row.try_get("user_code_parameter")?,
+                request_signing_alg: row.try_get("request_signing_alg")?,
+                jwks: row.try_get("jwks")?,
+                jwks_uri: row.try_get("jwks_uri")?,
+                created_at: row.try_get("created_at")?,
+            })
+        }
 
-pub(super) fn device_from(row: &$row) -> StoreResult<Device> {
-    Ok(Device {
-        id: row.try_get("id")?,
-        user_id: row.try_get("user_id")?,
-        jkt: row.try_get("jkt")?,
-        public_jwk: row.try_get("public_jwk")?,
-        status: row.try_get("status")?,
-        push_provider: row.try_get("push_provider")?,
-        push_token: row.try_get("push_token")?,
-        push_environment: row.try_get("push_environment")?,
-        push_token_invalid_at: row.try_get("push_token_invalid_at")?,
-        display_name: row.try_get("display_name")?,
-        platform: row.try_get("platform")?,
-        model: row.try_get("model")?,
-        os_version: row.try_get("os_version")?,
-        app_version: row.try_get("app_version")?,
-        sdk_version: row.try_get("sdk_version")?,
-        enrolled_at: row.try_get("enrolled_at")?,
-        revoked_at: row.try_get("revoked_at")?,
-    })
-}
+        pub(super) fn device_from(row: &$row) -> StoreResult<Device> {
+            Ok(Device {
+                id: row.try_get("id")?,
+                user_id: row.try_get("user_id")?,
+                jkt: row.try_get("jkt")?,
+                public_jwk: row.try_get("public_jwk")?,
+                status: row.try_get("status")?,
+                push_provider: row.try_get("push_provider")?,
+                push_token: row.try_get("push_token")?,
+                push_environment: row.try_get("push_environment")?,
+                push_token_invalid_at: row.try_get("push_token_invalid_at")?,
+                display_name: row.try_get("display_name")?,
+                platform: row.try_get("platform")?,
+                model: row.try_get("model")?,
+                os_version: row.try_get("os_version")?,
+                app_version: row.try_get("app_version")?,
+                sdk_version: row.try_get("sdk_version")?,
+                enrolled_at: row.try_get("enrolled_at")?,
+                revoked_at: row.try_get("revoked_at")?,
+            })
+        }
 
-pub(super) fn request_from(row: &$row) -> StoreResult<CibaRequest> {
-    let status: String = row.try_get("status")?;
-    let amr: Option<String> = row.try_get("amr")?;
-    Ok(CibaRequest {
-        id: row.try_get("id")?,
-        auth_req_id_hash: row.try_get("auth_req_id_hash")?,
-        client_id: row.try_get("client_id")?,
-        user_id: row.try_get("user_id")?,
-        scope: split_words(&row.try_get::<String, _>("scope")?),
-        acr_values: split_words(&row.try_get::<String, _>("acr_values")?),
-        binding_message: row.try_get("binding_message")?,
-        authorization_details: row.try_get("authorization_details")?,
-        challenge: row.try_get("challenge")?,
-        status: RequestStatus::parse(&status)
-            .ok_or_else(|| StoreError::Corrupt(format!("request status {status}")))?,
-        created_at: row.try_get("created_at")?,
-        expires_at: row.try_get("expires_at")?,
-        interval: row.try_get("poll_interval")?,
-        last_polled_at: row.try_get("last_polled_at")?,
-        decided_at: row.try_get("decided_at")?,
-        decided_by: row.try_get("decided_by")?,
-        amr: match amr {
-            Some(text) => {
-                serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("amr: {e}")))?
-            }
-            None => Vec::new(),
-        },
-        deny_reason: row.try_get("deny_reason")?,
-        redeemed_at: row.try_get("redeemed_at")?,
-        notification_token: row.try_get("notification_token")?,
-        notify_auth_req_id: row.try_get("notify_auth_req_id")?,
-    })
-}
+        pub(super) fn request_from(row: &$row) -> StoreResult<CibaRequest> {
+            let status: String = row.try_get("status")?;
+            let amr: Option<String> = row.try_get("amr")?;
+            Ok(CibaRequest {
+                id: row.try_get("id")?,
+                auth_req_id_hash: row.try_get("auth_req_id_hash")?,
+                client_id: row.try_get("client_id")?,
+                user_id: row.try_get("user_id")?,
+                scope: split_words(&row.try_get::<String, _>("scope")?),
+                acr_values: split_words(&row.try_get::<String, _>("acr_values")?),
+                binding_message: row.try_get("binding_message")?,
+                authorization_details: row.try_get("authorization_details")?,
+                challenge: row.try_get("challenge")?,
+                status: RequestStatus::parse(&status)
+                    .ok_or_else(|| StoreError::Corrupt(format!("request status {status}")))?,
+                created_at: row.try_get("created_at")?,
+                expires_at: row.try_get("expires_at")?,
+                interval: row.try_get("poll_interval")?,
+                last_polled_at: row.try_get("last_polled_at")?,
+                decided_at: row.try_get("decided_at")?,
+                decided_by: row.try_get("decided_by")?,
+                amr: match amr {
+                    Some(text) => serde_json::from_str(&text)
+                        .map_err(|e| StoreError::Corrupt(format!("amr: {e}")))?,
+                    None => Vec::new(),
+                },
+                deny_reason: row.try_get("deny_reason")?,
+                redeemed_at: row.try_get("redeemed_at")?,
+                notification_token: row.try_get("notification_token")?,
+                notify_auth_req_id: row.try_get("notify_auth_req_id")?,
+            })
+        }
 
-pub(super) fn audit_from(row: &$row) -> StoreResult<AuditEvent> {
-    let detail: String = row.try_get("detail")?;
-    Ok(AuditEvent {
-        id: row.try_get("id")?,
-        at: row.try_get("at")?,
-        kind: row.try_get("kind")?,
-        user_id: row.try_get("user_id")?,
-        client_id: row.try_get("client_id")?,
-        device_id: row.try_get("device_id")?,
-        request_id: row.try_get("request_id")?,
-        detail: serde_json::from_str(&detail)
-            .map_err(|e| StoreError::Corrupt(format!("audit detail: {e}")))?,
-    })
-}
+        pub(super) fn audit_from(row: &$row) -> StoreResult<AuditEvent> {
+            let detail: String = row.try_get("detail")?;
+            Ok(AuditEvent {
+                id: row.try_get("id")?,
+                at: row.try_get("at")?,
+                kind: row.try_get("kind")?,
+                user_id: row.try_get("user_id")?,
+                client_id: row.try_get("client_id")?,
+                device_id: row.try_get("device_id")?,
+                request_id: row.try_get("request_id")?,
+                detail: serde_json::from_str(&detail)
+                    .map_err(|e| StoreError::Corrupt(format!("audit detail: {e}")))?,
+            })
+        }
     };
 }
 

@@ -135,7 +135,7 @@ super::sql::sql_store!(SqliteStore, SqliteRow, "");
 #[cfg(test)]
 mod tests {
     use super::group_commit::{AUTOCHECKPOINT_PAGES, GroupCommit, WriteTurn};
-use super::sqlite_read::{MMAP_SIZE, Readers};
+    use super::sqlite_read::{MMAP_SIZE, Readers};
     use super::*;
 
     async fn store() -> (tempfile::TempDir, SqliteStore) {
