@@ -10,6 +10,11 @@ use ciba_server::config::{LogFormat, Settings};
 use ciba_server::{AppState, crypto};
 use clap::Parser;
 
+/// mimalloc: under load the server allocates small buffers on two threads and frees them on
+/// others; glibc's malloc spent ~10 % of the request path consolidating (measured with perf).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// OpenID Connect CIBA authorization server.
 #[derive(Debug, Parser)]
 #[command(version, about)]
