@@ -75,56 +75,6 @@ enum Job {
     Close,
 }
 
-/// A job's answer, held until its batch commits.
-enum Done {
-    Unit(oneshot::Sender<StoreResult<()>>),
-    Poll(
-        oneshot::Sender<StoreResult<Option<PollOutcome>>>,
-        Option<PollOutcome>,
-    ),
-}
-
-impl Done {
-    fn succeed(self) {
-        // A caller that went away (its HTTP request was dropped) does not matter: the write
-        // is committed either way, as it would be without group commit.
-        match self {
-            Done::Unit(reply) => {
-                let _ = reply.send(Ok(()));
-            }
-            Done::Poll(reply, outcome) => {
-                let _ = reply.send(Ok(outcome));
-            }
-        }
-    }
-
-    fn fail(self, error: &StoreError) {
-        let error = StoreError::Database(error.to_string());
-        match self {
-            Done::Unit(reply) => {
-                let _ = reply.send(Err(error));
-            }
-            Done::Poll(reply, _) => {
-                let _ = reply.send(Err(error));
-            }
-        }
-    }
-}
-
-impl Job {
-    fn fail(self, error: StoreError) {
-        match self {
-            Job::InsertRequest { reply, .. } => {
-                let _ = reply.send(Err(error));
-            }
-            Job::PollPending { reply, .. } => {
-                let _ = reply.send(Err(error));
-            }
-            Job::Close => {}
-        }
-    }
-}
-
 fn store_error(e: rusqlite::Error) -> StoreError {
     StoreError::from(e)
 }
@@ -301,71 +251,124 @@ fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, gate: &tokio::sync:
     }
 }
 
-/// Runs the jobs of `batch` in one transaction and answers them.
-fn commit(conn: &mut Connection, batch: &mut Vec<Job>) {
-    let mut done: Vec<Done> = Vec::with_capacity(batch.len());
-    let mut in_transaction = false;
-    for job in batch.drain(..) {
-        if !in_transaction {
-            if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-                job.fail(store_error(e));
-                continue;
+/// What a job produced, sent to its caller once the batch commits.
+enum Outcome {
+    Unit,
+    Poll(Option<PollOutcome>),
+}
+
+impl Job {
+    /// Sends the job's answer.
+    fn answer(self, result: StoreResult<Outcome>) {
+        match (self, result) {
+            (Job::InsertRequest { reply, .. }, result) => {
+                let _ = reply.send(result.map(|_| ()));
             }
-            in_transaction = true;
-        }
-        run_job(conn, job, &mut done);
-        if conn.is_autocommit() {
-            // SQLite rolled the whole transaction back (I/O error, disk full): the jobs run so
-            // far in it are lost, and say so; the rest start a new transaction.
-            let error = StoreError::Database("the transaction was rolled back".into());
-            for d in done.drain(..) {
-                d.fail(&error);
+            (Job::PollPending { reply, .. }, Ok(Outcome::Poll(outcome))) => {
+                let _ = reply.send(Ok(outcome));
             }
-            in_transaction = false;
-        }
-    }
-    if !in_transaction {
-        return;
-    }
-    match conn.execute_batch("COMMIT") {
-        Ok(()) => done.into_iter().for_each(Done::succeed),
-        Err(e) => {
-            let error = store_error(e);
-            let _ = conn.execute_batch("ROLLBACK");
-            for d in done {
-                d.fail(&error);
+            (Job::PollPending { reply, .. }, Ok(Outcome::Unit)) => {
+                let _ = reply.send(Ok(None));
             }
+            (Job::PollPending { reply, .. }, Err(e)) => {
+                let _ = reply.send(Err(e));
+            }
+            (Job::Close, _) => {}
         }
     }
 }
 
-fn run_job(conn: &mut Connection, job: Job, done: &mut Vec<Done>) {
+/// Runs the jobs of `batch` in one transaction and answers them after COMMIT.
+///
+/// First without savepoints (they make SQLite copy every page a job touches into a
+/// sub-journal): if every job succeeds, as is normal, that is the whole cost. If one fails, the
+/// batch is rolled back and run again with a savepoint per job, so only the failing jobs fail.
+fn commit(conn: &mut Connection, batch: &mut Vec<Job>) {
+    let jobs: Vec<Job> = batch.drain(..).collect();
+    let mut results = match run_all(conn, &jobs) {
+        Ok(results) => results,
+        Err(()) => run_each(conn, &jobs),
+    };
+    if !conn.is_autocommit()
+        && let Err(e) = conn.execute_batch("COMMIT")
+    {
+        let error = store_error(e);
+        let _ = conn.execute_batch("ROLLBACK");
+        for result in &mut results {
+            if result.is_ok() {
+                *result = Err(StoreError::Database(error.to_string()));
+            }
+        }
+    }
+    for (job, result) in jobs.into_iter().zip(results) {
+        job.answer(result);
+    }
+}
+
+/// The fast path: every job in one transaction, no savepoints. `Err` (after rolling back) as
+/// soon as one job fails.
+fn run_all(conn: &Connection, jobs: &[Job]) -> Result<Vec<StoreResult<Outcome>>, ()> {
+    if conn.execute_batch("BEGIN IMMEDIATE").is_err() {
+        return Err(());
+    }
+    let mut results = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        match execute(conn, job) {
+            Ok(outcome) => results.push(Ok(outcome)),
+            Err(_) => {
+                if !conn.is_autocommit() {
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
+                return Err(());
+            }
+        }
+    }
+    Ok(results)
+}
+
+/// The careful path: each job in its own savepoint.
+fn run_each(conn: &Connection, jobs: &[Job]) -> Vec<StoreResult<Outcome>> {
+    let mut results: Vec<StoreResult<Outcome>> = Vec::with_capacity(jobs.len());
+    let mut open_from: Option<usize> = None;
+    for (i, job) in jobs.iter().enumerate() {
+        if open_from.is_none() {
+            if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+                results.push(Err(store_error(e)));
+                continue;
+            }
+            open_from = Some(i);
+        }
+        results.push(in_savepoint(conn, |c| execute(c, job)));
+        if conn.is_autocommit() {
+            // SQLite rolled the whole transaction back (I/O error, disk full): the jobs run so
+            // far in it are lost, and say so; the rest start a new transaction.
+            for result in results.iter_mut().skip(open_from.unwrap_or(i)) {
+                if result.is_ok() {
+                    *result = Err(StoreError::Database("the transaction was rolled back".into()));
+                }
+            }
+            open_from = None;
+        }
+    }
+    results
+}
+
+fn execute(conn: &Connection, job: &Job) -> StoreResult<Outcome> {
     match job {
         Job::InsertRequest {
             request,
             pushes,
             audit,
-            reply,
-        } => match in_savepoint(conn, |c| insert_request(c, &request, &pushes, &audit)) {
-            Ok(()) => done.push(Done::Unit(reply)),
-            Err(e) => {
-                let _ = reply.send(Err(e));
-            }
-        },
+            ..
+        } => insert_request(conn, request, pushes, audit).map(|()| Outcome::Unit),
         Job::PollPending {
             hash,
             client_id,
             now,
             step,
-            reply,
-        } => match poll_pending(conn, &hash, &client_id, now, step) {
-            // One statement: a failing statement undoes itself without the transaction.
-            Ok(outcome) => done.push(Done::Poll(reply, outcome)),
-            Err(e) => {
-                let _ = reply.send(Err(e));
-            }
-        },
-        Job::Close => {}
+            ..
+        } => poll_pending(conn, hash, client_id, *now, *step).map(Outcome::Poll),
+        Job::Close => Ok(Outcome::Unit),
     }
 }
 
