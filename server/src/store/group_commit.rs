@@ -284,7 +284,7 @@ impl Job {
 /// sub-journal): if every job succeeds, as is normal, that is the whole cost. If one fails, the
 /// batch is rolled back and run again with a savepoint per job, so only the failing jobs fail.
 fn commit(conn: &mut Connection, batch: &mut Vec<Job>) {
-    let jobs: Vec<Job> = batch.drain(..).collect();
+    let jobs: Vec<Job> = std::mem::take(batch);
     let mut results = match run_all(conn, &jobs) {
         Ok(results) => results,
         Err(()) => run_each(conn, &jobs),
@@ -344,7 +344,9 @@ fn run_each(conn: &Connection, jobs: &[Job]) -> Vec<StoreResult<Outcome>> {
             // far in it are lost, and say so; the rest start a new transaction.
             for result in results.iter_mut().skip(open_from.unwrap_or(i)) {
                 if result.is_ok() {
-                    *result = Err(StoreError::Database("the transaction was rolled back".into()));
+                    *result = Err(StoreError::Database(
+                        "the transaction was rolled back".into(),
+                    ));
                 }
             }
             open_from = None;

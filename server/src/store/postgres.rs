@@ -62,6 +62,7 @@ impl PgStore {
     }
 
     /// PostgreSQL's own locks order concurrent writers.
+    #[allow(clippy::unused_async)] // the same signature as SQLite's, which waits
     async fn write_turn(&self) -> Option<super::group_commit::WriteTurn<'_>> {
         None
     }

@@ -134,8 +134,6 @@ super::sql::sql_store!(SqliteStore, SqliteRow, "");
 
 #[cfg(test)]
 mod tests {
-    use super::group_commit::{AUTOCHECKPOINT_PAGES, GroupCommit, WriteTurn};
-    use super::sqlite_read::{MMAP_SIZE, Readers};
     use super::*;
 
     async fn store() -> (tempfile::TempDir, SqliteStore) {
@@ -169,6 +167,178 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o077, 0, "{name} is {mode:o}");
         }
+    }
+
+    fn request(n: usize, hash: &str) -> CibaRequest {
+        CibaRequest {
+            id: format!("txn_{n}"),
+            auth_req_id_hash: hash.to_owned(),
+            client_id: "c".into(),
+            user_id: "u".into(),
+            scope: vec!["openid".into()],
+            acr_values: Vec::new(),
+            binding_message: None,
+            authorization_details: None,
+            challenge: "ch".into(),
+            status: RequestStatus::Pending,
+            created_at: 100,
+            expires_at: 400,
+            interval: 5,
+            last_polled_at: None,
+            decided_at: None,
+            decided_by: None,
+            amr: Vec::new(),
+            deny_reason: None,
+            redeemed_at: None,
+            notification_token: None,
+            notify_auth_req_id: None,
+        }
+    }
+
+    fn audit(n: usize) -> NewAuditEvent {
+        NewAuditEvent {
+            at: 100,
+            kind: "ciba_request",
+            user_id: Some("u".into()),
+            client_id: Some("c".into()),
+            device_id: None,
+            request_id: Some(format!("txn_{n}")),
+            detail: serde_json::json!({"n": n}),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_write_fails_alone_in_its_group_commit() {
+        let (_d, s) = store().await;
+        s.insert_request(&request(0, "taken"), &[], &[audit(0)])
+            .await
+            .unwrap();
+        let s = Arc::new(s);
+        // Concurrent writes share batches; every tenth reuses a taken auth_req_id hash.
+        let mut writes = tokio::task::JoinSet::new();
+        for n in 1..=200 {
+            let s = s.clone();
+            writes.spawn(async move {
+                let hash = if n % 10 == 0 {
+                    "taken".to_owned()
+                } else {
+                    format!("h{n}")
+                };
+                let push = NewPush {
+                    device_id: "d".into(),
+                    provider: "fcm".into(),
+                    deadline: 400,
+                };
+                (
+                    n,
+                    s.insert_request(&request(n, &hash), &[push], &[audit(n)])
+                        .await,
+                )
+            });
+        }
+        let mut conflicts = 0;
+        while let Some(joined) = writes.join_next().await {
+            let (n, result) = joined.unwrap();
+            let stored = s.request(&format!("txn_{n}")).await.unwrap();
+            if n % 10 == 0 {
+                assert!(
+                    matches!(result, Err(StoreError::Conflict(_))),
+                    "{n}: {result:?}"
+                );
+                assert!(stored.is_none(), "{n} was stored");
+                conflicts += 1;
+            } else {
+                result.unwrap();
+                assert_eq!(stored.unwrap().auth_req_id_hash, format!("h{n}"));
+                assert_eq!(
+                    s.pushes_of_request(&format!("txn_{n}"))
+                        .await
+                        .unwrap()
+                        .len(),
+                    1
+                );
+            }
+        }
+        assert_eq!(conflicts, 20);
+        // The failed requests left no audit rows or pushes behind: all or nothing per request.
+        let events = s.audit_events(None, None, 1000).await.unwrap();
+        assert_eq!(events.len(), 181);
+        assert!(s.pushes_of_request("txn_10").await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn pending_polls_through_the_writer_share_slow_down() {
+        let (_d, s) = store().await;
+        s.insert_request(&request(1, "h1"), &[], &[]).await.unwrap();
+        assert_eq!(
+            s.poll_pending("h1", "c", 110, 5).await.unwrap(),
+            Some(PollOutcome::Allowed)
+        );
+        assert_eq!(
+            s.poll_pending("h1", "c", 112, 5).await.unwrap(),
+            Some(PollOutcome::TooFast)
+        );
+        // Too fast raises the interval by the step each time: 5 → 10 (at 112) → 15 (at 119).
+        assert_eq!(
+            s.poll_pending("h1", "c", 119, 5).await.unwrap(),
+            Some(PollOutcome::TooFast)
+        );
+        assert_eq!(s.request("txn_1").await.unwrap().unwrap().interval, 15);
+        assert_eq!(
+            s.poll_pending("h1", "c", 135, 5).await.unwrap(),
+            Some(PollOutcome::Allowed)
+        );
+        assert_eq!(s.poll_pending("h1", "other", 140, 5).await.unwrap(), None);
+        assert_eq!(
+            s.poll_pending("h1", "c", 400, 5).await.unwrap(),
+            None,
+            "expired"
+        );
+        assert_eq!(s.poll_pending("nope", "c", 140, 5).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn close_commits_what_was_queued_and_refuses_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let s = Arc::new(SqliteStore::open(&url, 2).await.unwrap());
+        let mut writes = tokio::task::JoinSet::new();
+        for n in 0..50 {
+            let s = s.clone();
+            writes.spawn(async move {
+                (
+                    n,
+                    s.insert_request(&request(n, &format!("h{n}")), &[], &[])
+                        .await,
+                )
+            });
+        }
+        tokio::task::yield_now().await;
+        s.close().await;
+        let late = s.insert_request(&request(99, "h99"), &[], &[]).await;
+        assert!(matches!(late, Err(StoreError::Database(_))), "{late:?}");
+        let mut acknowledged = Vec::new();
+        while let Some(joined) = writes.join_next().await {
+            let (n, result) = joined.unwrap();
+            if result.is_ok() {
+                acknowledged.push(n);
+            }
+        }
+        drop(s);
+        // The writes queued before the close were all committed, and are on disk.
+        assert_eq!(acknowledged.len(), 50);
+        let reopened = SqliteStore::open(&url, 2).await.unwrap();
+        for n in acknowledged {
+            assert!(
+                reopened
+                    .request(&format!("txn_{n}"))
+                    .await
+                    .unwrap()
+                    .is_some(),
+                "{n}"
+            );
+        }
+        assert!(reopened.request("txn_99").await.unwrap().is_none());
     }
 
     #[tokio::test]
