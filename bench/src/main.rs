@@ -13,6 +13,7 @@
 //! `authorization_pending` rather than `slow_down` (both are counted, the latter shown apart).
 //! `scripts/bench.sh` starts such a server on SQLite or PostgreSQL and runs this.
 
+mod client;
 mod phases;
 mod setup;
 

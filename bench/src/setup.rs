@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::HeaderValue;
 use ciba_core::authenticator::{
     Authenticator, AuthenticatorConfig, MemoryAccountStore, SoftwareKeyStore,
 };
@@ -20,6 +21,26 @@ use crate::Args;
 pub struct Client {
     pub id: String,
     pub secret: String,
+    /// `Basic` credentials (RFC 6749 §2.3.1: form-encoded, then base64), computed once.
+    pub authorization: HeaderValue,
+}
+
+impl Client {
+    fn new(id: &str, secret: &str) -> Result<Self, String> {
+        use base64::Engine;
+        let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let credentials = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            encode(id),
+            encode(secret)
+        ));
+        Ok(Self {
+            id: id.to_owned(),
+            secret: secret.to_owned(),
+            authorization: HeaderValue::from_str(&format!("Basic {credentials}"))
+                .map_err(|e| e.to_string())?,
+        })
+    }
 }
 
 /// A user with an enrolled device.
@@ -36,6 +57,8 @@ pub type PingWaiters = Arc<Mutex<HashMap<String, oneshot::Sender<()>>>>;
 pub struct Environment {
     pub base: String,
     pub http: reqwest::Client,
+    /// The lean client of the measured OAuth calls (plain-HTTP bases).
+    pub fast: Option<crate::client::Http>,
     pub poll_client: Client,
     pub ping_client: Client,
     /// Users whose pending lists the throughput phases flood.
@@ -104,9 +127,11 @@ impl Environment {
         let ping = client(json!({"name": "Load Ping", "backchannel_token_delivery_mode": "ping",
                                  "backchannel_client_notification_endpoint": format!("http://{receiver}/ping")}))
         .await?;
-        let as_client = |v: &Value| Client {
-            id: v["client_id"].as_str().unwrap_or_default().to_owned(),
-            secret: v["client_secret"].as_str().unwrap_or_default().to_owned(),
+        let as_client = |v: &Value| {
+            Client::new(
+                v["client_id"].as_str().unwrap_or_default(),
+                v["client_secret"].as_str().unwrap_or_default(),
+            )
         };
 
         let mut flood_users = Vec::new();
@@ -166,8 +191,9 @@ impl Environment {
         Ok(Self {
             base: args.base.clone(),
             http,
-            poll_client: as_client(&poll),
-            ping_client: as_client(&ping),
+            fast: crate::client::Http::for_base(&args.base),
+            poll_client: as_client(&poll)?,
+            ping_client: as_client(&ping)?,
             flood_users,
             deciders: users,
             pings,
@@ -181,6 +207,14 @@ impl Environment {
         path: &str,
         form: &[(&str, &str)],
     ) -> Result<(u16, Value), String> {
+        if let Some(fast) = &self.fast {
+            let body = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(form)
+                .finish();
+            let (status, body) = fast.post_form(path, &client.authorization, body).await?;
+            let body = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+            return Ok((status, body));
+        }
         let resp = self
             .http
             .post(format!("{}{path}", self.base))
