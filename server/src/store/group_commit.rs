@@ -8,10 +8,16 @@
 //! cached prepared statements on the writer's own thread, and one `COMMIT` — which is also when
 //! every caller in the batch gets its answer, so nothing is acknowledged before it is durable.
 //!
-//! Each job runs inside its own savepoint: a job that fails (a conflict, a constraint) is rolled
-//! back alone and the rest of the batch commits. If the transaction itself is lost (an I/O
-//! error), every job of the batch gets the error. Statements are the ones the sqlx implementation
-//! runs (shared constants, `$N` bound by name).
+//! A job that fails (a conflict, a constraint) fails alone: the batch is rolled back and run
+//! again with a savepoint per job, so the others commit. If the transaction itself is lost (an
+//! I/O error), every job of the batch gets the error. Statements are the ones the sqlx
+//! implementation runs (shared constants, `$N` bound by name).
+//!
+//! The writes that still go through sqlx's pool take a [`WriteTurn`] first — a FIFO lock the
+//! writer also takes for each batch — so they never sleep in SQLite's busy handler waiting for a
+//! writer that is always busy. A checkpointer thread keeps the WAL short (see [`checkpoint`]).
+//! ("durable" above is SQLite's `synchronous = NORMAL` in WAL mode: safe against a process crash;
+//! an OS crash may lose the last commits, never corrupt the database.)
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};

@@ -3,6 +3,10 @@
 //! Every state transition that two server instances or two devices could race on is a single
 //! conditional statement (compare-and-set), so exactly one caller wins: consuming an enrollment
 //! code, deciding a request, redeeming it, and remembering a `jti`.
+//!
+//! On SQLite the hot path avoids the pool: new requests and pending polls are group-committed by
+//! one writer thread (`group_commit`), and the backchannel's point reads run inline
+//! (`sqlite_read`); both use the statements and row mappings of the shared implementation.
 
 mod group_commit;
 mod postgres;
