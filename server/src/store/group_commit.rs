@@ -44,6 +44,8 @@ const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 /// checkpointer fall behind; SQLite's default is 1 000, which puts an `fsync` in the writer's
 /// path every few hundred requests).
 pub(super) const AUTOCHECKPOINT_PAGES: i64 = 50_000;
+/// Yields before the writer sleeps on an empty queue.
+const SPIN_YIELDS: usize = 32;
 /// Jobs waiting for the writer before callers wait to enqueue (back-pressure).
 const QUEUE: usize = 8192;
 
@@ -248,7 +250,24 @@ fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, gate: &tokio::sync:
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // Ends when every sender is gone (the store was dropped) or after `Job::Close` once the
     // jobs queued before it are committed.
-    while let Some(job) = queue.blocking_recv() {
+    loop {
+        // A job usually arrives within microseconds of a commit under load: yield a few times
+        // before sleeping, since a sleeping writer waits for the scheduler to wake it.
+        let mut first = None;
+        for _ in 0..SPIN_YIELDS {
+            if let Ok(job) = queue.try_recv() {
+                first = Some(job);
+                break;
+            }
+            std::thread::yield_now();
+        }
+        let job = match first {
+            Some(job) => job,
+            None => match queue.blocking_recv() {
+                Some(job) => job,
+                None => break,
+            },
+        };
         batch.push(job);
         while batch.len() < MAX_BATCH {
             match queue.try_recv() {
