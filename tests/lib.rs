@@ -200,6 +200,18 @@ impl TestServer {
         self.store.take();
     }
 
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// This instance's URL for `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)

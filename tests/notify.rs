@@ -200,15 +200,7 @@ async fn ping_after_approval_and_after_denial() {
         2,
         "each notification is sent once"
     );
-    let metrics = server
-        .http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("ciba_notifications_sent_total{kind=\"ping\"} 2"),
         "{metrics}"
@@ -313,15 +305,7 @@ async fn server_errors_are_retried_until_delivered_once() {
     assert_eq!(got[0].body, got[2].body);
     settle(&server).await;
     assert_eq!(receiver.received().len(), 3, "delivered once, then no more");
-    let metrics = server
-        .http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("ciba_notifications_retried_total{kind=\"push\"} 2"),
         "{metrics}"
@@ -527,15 +511,7 @@ async fn https_endpoints_with_a_trusted_test_ca_and_refused_without_it() {
     sdk.approve(&txn, vec!["swk".into()]).await.unwrap();
     let mut retried = false;
     for _ in 0..200 {
-        let metrics = strict
-            .http
-            .get(strict.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = strict.metrics().await;
         if metrics.contains("ciba_notifications_retried_total{kind=\"ping\"} 1") {
             retried = true;
             break;

@@ -142,15 +142,7 @@ async fn fcm_push_wakes_the_sdk_which_approves_and_the_client_gets_tokens() {
     .await;
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].attempts, 1);
-    let metrics = server
-        .http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("ciba_push_sent_total{provider=\"fcm\"} 1"),
         "{metrics}"
@@ -477,15 +469,7 @@ async fn requests_without_pushable_devices_succeed_and_the_audit_says_why() {
     );
     assert!(pushes(&server, &newest_txn(&iphone).await).await.is_empty());
     assert!(mocks.apns.log.received().is_empty());
-    let metrics = server
-        .http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("ciba_push_skipped_total{provider=\"apns\"} 1"),
         "{metrics}"

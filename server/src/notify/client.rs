@@ -121,12 +121,5 @@ fn classify_error(error: &reqwest::Error) -> SendOutcome {
         }
         source = e.source();
     }
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "could not connect"
-    } else {
-        "failed"
-    };
-    SendOutcome::Retry(format!("the request {kind}: {error}"))
+    SendOutcome::Retry(crate::push::describe_transport_error(error))
 }

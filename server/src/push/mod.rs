@@ -18,6 +18,7 @@ mod worker;
 pub use apns::{ALERT_LOC_KEY, ALERT_TITLE_LOC_KEY, ApnsClient};
 pub use error::{FailureReason, PushError, PushSetupError};
 pub use fcm::FcmClient;
+pub(crate) use http::describe_transport_error;
 pub use oauth::{FCM_SCOPE, ServiceAccount};
 pub use worker::{run_worker, work_once};
 

@@ -24,10 +24,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, named_params};
+use rusqlite::{Connection, named_params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::sql::{AUDIT_INSERT, POLL_PENDING, PUSH_INSERT, REQUEST_INSERT};
+use super::sqlite_read::connect;
 use super::{CibaRequest, NewAuditEvent, NewPush, PollOutcome, StoreError, StoreResult};
 
 /// The most jobs committed together (bounds the latency a batch adds to its first job).
@@ -53,12 +54,18 @@ const QUEUE: usize = 8192;
 #[derive(Debug)]
 pub struct GroupCommit {
     jobs: mpsc::Sender<Job>,
-    thread: Mutex<Option<JoinHandle<()>>>,
-    /// Dropping it stops the checkpointer.
-    _checkpointer: std::sync::mpsc::Sender<()>,
+    /// Taken by `close`.
+    threads: Mutex<Option<Threads>>,
     /// Turns at SQLite's write lock, shared by the writer (one per batch) and the writes that
     /// go through the pool; fair (FIFO), so neither side starves the other.
     gate: Arc<tokio::sync::Mutex<()>>,
+}
+
+#[derive(Debug)]
+struct Threads {
+    writer: JoinHandle<()>,
+    /// Dropping the sender stops the checkpointer (so does dropping the store).
+    checkpointer: (std::sync::mpsc::Sender<()>, JoinHandle<()>),
 }
 
 /// The right to write through the pool, until dropped.
@@ -83,10 +90,6 @@ enum Job {
     Close,
 }
 
-fn store_error(e: rusqlite::Error) -> StoreError {
-    StoreError::from(e)
-}
-
 fn stopped() -> StoreError {
     StoreError::Database("the SQLite writer has stopped".into())
 }
@@ -94,44 +97,25 @@ fn stopped() -> StoreError {
 impl GroupCommit {
     /// Opens a write connection to the (already migrated) database file and starts the writer.
     pub fn start(path: &Path, busy_timeout: Duration) -> StoreResult<Self> {
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(store_error)?;
-        conn.busy_timeout(busy_timeout).map_err(store_error)?;
+        let conn = connect(path, false, busy_timeout)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-        )
-        .map_err(store_error)?;
-        // The writer keeps the pages it works on: the readers' commits never invalidate them.
-        conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)
-            .map_err(store_error)?;
-        conn.pragma_update(None, "mmap_size", super::sqlite_read::MMAP_SIZE)
-            .map_err(store_error)?;
-        conn.pragma_update(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES)
-            .map_err(store_error)?;
-        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)
-            .map_err(store_error)?;
-        conn.set_prepared_statement_cache_capacity(16);
+        )?;
+        // A large cache: only the pool's rarer writes invalidate it between batches.
+        conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
+        conn.pragma_update(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES)?;
+        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
         let (jobs, queue) = mpsc::channel(QUEUE);
         let gate = Arc::new(tokio::sync::Mutex::new(()));
         let writer_gate = gate.clone();
-        let thread = std::thread::Builder::new()
+        let writer = std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || run(conn, queue, &writer_gate))
             .map_err(|e| StoreError::Database(format!("cannot start the SQLite writer: {e}")))?;
         let (checkpointer, stop) = std::sync::mpsc::channel();
         let checkpoint_gate = gate.clone();
-        let checkpoints = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(store_error)?;
-        checkpoints
-            .busy_timeout(busy_timeout)
-            .map_err(store_error)?;
-        std::thread::Builder::new()
+        let checkpoints = connect(path, false, busy_timeout)?;
+        let checkpoint_thread = std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
             .spawn(move || checkpoint(&checkpoints, &checkpoint_gate, &stop))
             .map_err(|e| {
@@ -139,8 +123,10 @@ impl GroupCommit {
             })?;
         Ok(Self {
             jobs,
-            thread: Mutex::new(Some(thread)),
-            _checkpointer: checkpointer,
+            threads: Mutex::new(Some(Threads {
+                writer,
+                checkpointer: (checkpointer, checkpoint_thread),
+            })),
             gate,
         })
     }
@@ -193,16 +179,29 @@ impl GroupCommit {
         .await
     }
 
-    /// Stops taking jobs, lets the writer commit what is queued, and waits for it to end.
+    /// Stops taking jobs, lets the writer commit what is queued, stops the checkpointer, and
+    /// waits for both to end (their connections close with them).
     pub async fn close(&self) {
-        let thread = match self.thread.lock() {
+        let threads = match self.threads.lock() {
             Ok(mut guard) => guard.take(),
             Err(poisoned) => poisoned.into_inner().take(),
         };
-        let Some(thread) = thread else { return };
-        if self.jobs.send(Job::Close).await.is_ok() {
-            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
-        }
+        let Some(Threads {
+            writer,
+            checkpointer: (stop, checkpointer),
+        }) = threads
+        else {
+            return;
+        };
+        drop(stop);
+        let writer_ends = self.jobs.send(Job::Close).await.is_ok();
+        let _ = tokio::task::spawn_blocking(move || {
+            let _ = checkpointer.join();
+            if writer_ends {
+                let _ = writer.join();
+            }
+        })
+        .await;
     }
 }
 
@@ -212,7 +211,7 @@ impl GroupCommit {
 /// end of the WAL, and SQLite only rewinds a WAL that is wholly copied: past
 /// [`RESTART_PAGES`] the checkpointer takes a write turn (so the writer is between batches) and
 /// finishes with a RESTART checkpoint, which lets the next commit start the WAL over. Stops when
-/// the store is dropped.
+/// the store is closed or dropped.
 fn checkpoint(
     conn: &Connection,
     gate: &tokio::sync::Mutex<()>,
@@ -327,7 +326,7 @@ fn commit(conn: &mut Connection, batch: &mut Vec<Job>) {
     if !conn.is_autocommit()
         && let Err(e) = conn.execute_batch("COMMIT")
     {
-        let error = store_error(e);
+        let error = StoreError::from(e);
         let _ = conn.execute_batch("ROLLBACK");
         for result in &mut results {
             if result.is_ok() {
@@ -368,7 +367,7 @@ fn run_each(conn: &Connection, jobs: &[Job]) -> Vec<StoreResult<Outcome>> {
     for (i, job) in jobs.iter().enumerate() {
         if open_from.is_none() {
             if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-                results.push(Err(store_error(e)));
+                results.push(Err(StoreError::from(e)));
                 continue;
             }
             open_from = Some(i);
@@ -414,13 +413,11 @@ fn in_savepoint<T>(
     work: impl FnOnce(&Connection) -> StoreResult<T>,
 ) -> StoreResult<T> {
     conn.prepare_cached("SAVEPOINT job")
-        .and_then(|mut s| s.execute([]))
-        .map_err(store_error)?;
+        .and_then(|mut s| s.execute([]))?;
     match work(conn) {
         Ok(value) => {
             conn.prepare_cached("RELEASE job")
-                .and_then(|mut s| s.execute([]))
-                .map_err(store_error)?;
+                .and_then(|mut s| s.execute([]))?;
             Ok(value)
         }
         Err(e) => {
@@ -445,56 +442,50 @@ fn insert_request(
 ) -> StoreResult<()> {
     let scope = r.scope.join(" ");
     let acr_values = r.acr_values.join(" ");
-    conn.prepare_cached(REQUEST_INSERT)
-        .and_then(|mut s| {
+    conn.prepare_cached(REQUEST_INSERT).and_then(|mut s| {
+        s.execute(named_params! {
+            "$1": r.id,
+            "$2": r.auth_req_id_hash,
+            "$3": r.client_id,
+            "$4": r.user_id,
+            "$5": scope,
+            "$6": acr_values,
+            "$7": r.binding_message,
+            "$8": r.authorization_details,
+            "$9": r.challenge,
+            "$10": r.status.as_str(),
+            "$11": r.created_at,
+            "$12": r.expires_at,
+            "$13": r.interval,
+            "$14": r.notification_token,
+            "$15": r.notify_auth_req_id,
+        })
+    })?;
+    for p in pushes {
+        conn.prepare_cached(PUSH_INSERT).and_then(|mut s| {
             s.execute(named_params! {
                 "$1": r.id,
-                "$2": r.auth_req_id_hash,
-                "$3": r.client_id,
-                "$4": r.user_id,
-                "$5": scope,
-                "$6": acr_values,
-                "$7": r.binding_message,
-                "$8": r.authorization_details,
-                "$9": r.challenge,
-                "$10": r.status.as_str(),
-                "$11": r.created_at,
-                "$12": r.expires_at,
-                "$13": r.interval,
-                "$14": r.notification_token,
-                "$15": r.notify_auth_req_id,
+                "$2": p.device_id,
+                "$3": p.provider,
+                "$4": r.created_at,
+                "$5": r.created_at,
+                "$6": p.deadline,
             })
-        })
-        .map_err(store_error)?;
-    for p in pushes {
-        conn.prepare_cached(PUSH_INSERT)
-            .and_then(|mut s| {
-                s.execute(named_params! {
-                    "$1": r.id,
-                    "$2": p.device_id,
-                    "$3": p.provider,
-                    "$4": r.created_at,
-                    "$5": r.created_at,
-                    "$6": p.deadline,
-                })
-            })
-            .map_err(store_error)?;
+        })?;
     }
     for e in audit {
         let detail = e.detail.to_string();
-        conn.prepare_cached(AUDIT_INSERT)
-            .and_then(|mut s| {
-                s.execute(named_params! {
-                    "$1": e.at,
-                    "$2": e.kind,
-                    "$3": e.user_id,
-                    "$4": e.client_id,
-                    "$5": e.device_id,
-                    "$6": e.request_id,
-                    "$7": detail,
-                })
+        conn.prepare_cached(AUDIT_INSERT).and_then(|mut s| {
+            s.execute(named_params! {
+                "$1": e.at,
+                "$2": e.kind,
+                "$3": e.user_id,
+                "$4": e.client_id,
+                "$5": e.device_id,
+                "$6": e.request_id,
+                "$7": detail,
             })
-            .map_err(store_error)?;
+        })?;
     }
     Ok(())
 }
@@ -506,16 +497,15 @@ fn poll_pending(
     now: i64,
     step: i64,
 ) -> StoreResult<Option<PollOutcome>> {
-    let mut statement = conn.prepare_cached(POLL_PENDING).map_err(store_error)?;
-    let mut rows = statement
-        .query(named_params! { "$1": hash, "$2": now, "$3": step, "$4": client_id })
-        .map_err(store_error)?;
-    let slowed: Option<bool> = match rows.next().map_err(store_error)? {
-        Some(row) => Some(row.get(0).map_err(store_error)?),
+    let mut statement = conn.prepare_cached(POLL_PENDING)?;
+    let mut rows =
+        statement.query(named_params! { "$1": hash, "$2": now, "$3": step, "$4": client_id })?;
+    let slowed: Option<bool> = match rows.next()? {
+        Some(row) => Some(row.get(0)?),
         None => None,
     };
     // Step the statement to its end so the UPDATE completes before the next job.
-    while rows.next().map_err(store_error)?.is_some() {}
+    while rows.next()?.is_some() {}
     Ok(slowed.map(|slowed| {
         if slowed {
             PollOutcome::TooFast
@@ -530,29 +520,11 @@ mod tests {
     use super::super::Store;
     use super::*;
 
+    /// A request with a long binding message, so each write fills pages.
     fn request(n: usize) -> CibaRequest {
         CibaRequest {
-            id: format!("txn_{n}"),
-            auth_req_id_hash: format!("h{n}"),
-            client_id: "c".into(),
-            user_id: "u".into(),
-            scope: vec!["openid".into()],
-            acr_values: Vec::new(),
             binding_message: Some("x".repeat(200)),
-            authorization_details: None,
-            challenge: "ch".into(),
-            status: super::super::RequestStatus::Pending,
-            created_at: 100,
-            expires_at: 400,
-            interval: 5,
-            last_polled_at: None,
-            decided_at: None,
-            decided_by: None,
-            amr: Vec::new(),
-            deny_reason: None,
-            redeemed_at: None,
-            notification_token: None,
-            notify_auth_req_id: None,
+            ..super::super::tests::request(n, &format!("h{n}"))
         }
     }
 

@@ -296,3 +296,35 @@ pub trait Store: Send + Sync + 'static {
     /// will not be notified. Idempotent; safe to run from any instance.
     async fn sweep(&self, now: i64, request_horizon: i64) -> StoreResult<SweepStats>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pending request `txn_{n}` with the given `auth_req_id` hash, for the engines' tests.
+    pub(super) fn request(n: usize, hash: &str) -> CibaRequest {
+        CibaRequest {
+            id: format!("txn_{n}"),
+            auth_req_id_hash: hash.to_owned(),
+            client_id: "c".into(),
+            user_id: "u".into(),
+            scope: vec!["openid".into()],
+            acr_values: Vec::new(),
+            binding_message: None,
+            authorization_details: None,
+            challenge: "ch".into(),
+            status: RequestStatus::Pending,
+            created_at: 100,
+            expires_at: 400,
+            interval: 5,
+            last_polled_at: None,
+            decided_at: None,
+            decided_by: None,
+            amr: Vec::new(),
+            deny_reason: None,
+            redeemed_at: None,
+            notification_token: None,
+            notify_auth_req_id: None,
+        }
+    }
+}

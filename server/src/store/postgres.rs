@@ -61,6 +61,10 @@ impl PgStore {
         None
     }
 
+    /// Nothing beyond the pool to close.
+    #[allow(clippy::unused_async)] // the same signature as SQLite's, which waits
+    async fn close_direct(&self) {}
+
     /// PostgreSQL's own locks order concurrent writers.
     #[allow(clippy::unused_async)] // the same signature as SQLite's, which waits
     async fn write_turn(&self) -> Option<super::group_commit::WriteTurn<'_>> {

@@ -960,8 +960,8 @@ impl Store for $store {
     }
 
     async fn sweep(&self, now: i64, request_horizon: i64) -> StoreResult<SweepStats> {
-        // Small batches, so no statement holds locks for long on a busy database (and each
-        // takes its own write turn).
+        // Small batches, so no statement holds locks for long on a busy database (each batch
+        // takes its own write turn; the short clean-ups at the end share one).
         const BATCH: u64 = 1000;
         let mut stats = SweepStats::default();
         loop {
@@ -1022,9 +1022,7 @@ impl Store for $store {
     }
 
     async fn close(&self) {
-        if let Some(writer) = self.group_commit() {
-            writer.close().await;
-        }
+        self.close_direct().await;
         self.pool.close().await;
     }
 }

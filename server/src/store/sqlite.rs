@@ -42,16 +42,21 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 /// How long a connection waits for another one's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// SQLite implementation of [`Store`]: reads and the less frequent writes through a pool; new
-/// requests and pending polls through the group-commit writer.
+/// SQLite implementation of [`Store`]: new requests and pending polls through the group-commit
+/// writer, the backchannel's point reads inline, everything else through sqlx's pool.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// The writer of the hot writes (absent for an in-memory database, which another
+    /// The hot path's own connections (absent for an in-memory database, which another
     /// connection cannot open).
-    writer: Option<Arc<GroupCommit>>,
-    /// The inline point reads (absent for an in-memory database).
-    readers: Option<Arc<Readers>>,
+    direct: Option<Arc<Direct>>,
+}
+
+/// The hot path: the group-commit writer and the inline readers.
+#[derive(Debug)]
+struct Direct {
+    writer: GroupCommit,
+    readers: Readers,
 }
 
 impl SqliteStore {
@@ -78,42 +83,53 @@ impl SqliteStore {
             .max_connections(max_connections.max(1))
             .connect_with(options.clone())
             .await?;
-        let mut store = Self {
-            pool,
-            writer: None,
-            readers: None,
-        };
+        let mut store = Self { pool, direct: None };
         store.migrate().await?;
         let path = options.get_filename();
-        if !path.as_os_str().is_empty() && path.to_str() != Some(":memory:") {
-            store.writer = Some(Arc::new(GroupCommit::start(path, BUSY_TIMEOUT)?));
-            store.readers = Some(Arc::new(Readers::new(path, BUSY_TIMEOUT)));
+        if on_disk(path) {
+            store.direct = Some(Arc::new(Direct {
+                writer: GroupCommit::start(path, BUSY_TIMEOUT)?,
+                readers: Readers::new(path, BUSY_TIMEOUT),
+            }));
         }
         Ok(store)
     }
 
     fn readers(&self) -> Option<&Readers> {
-        self.readers.as_deref()
+        self.direct.as_deref().map(|d| &d.readers)
     }
 
     fn group_commit(&self) -> Option<&GroupCommit> {
-        self.writer.as_deref()
+        self.direct.as_deref().map(|d| &d.writer)
     }
 
     /// Writes through the pool wait for their turn with the writer (first come, first served)
     /// instead of polling SQLite's lock in its busy handler.
     async fn write_turn(&self) -> Option<WriteTurn<'_>> {
-        match &self.writer {
+        match self.group_commit() {
             Some(writer) => Some(writer.turn().await),
             None => None,
         }
     }
+
+    /// Closes the hot path's connections (before the pool's).
+    async fn close_direct(&self) {
+        if let Some(direct) = &self.direct {
+            direct.writer.close().await;
+            direct.readers.close();
+        }
+    }
+}
+
+/// Whether `path` names a file (not an in-memory database).
+fn on_disk(path: &Path) -> bool {
+    !path.as_os_str().is_empty() && path.to_str() != Some(":memory:")
 }
 
 /// The database holds the token signing keys: create it readable by its owner only (SQLite
 /// gives the `-wal` and `-shm` files the same mode).
 fn create_private_file(path: &Path) -> StoreResult<()> {
-    if path.as_os_str().is_empty() || path.to_str() == Some(":memory:") || path.exists() {
+    if !on_disk(path) || path.exists() {
         return Ok(());
     }
     let mut options = std::fs::OpenOptions::new();
@@ -134,6 +150,7 @@ super::sql::sql_store!(SqliteStore, SqliteRow, "");
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::request;
     use super::*;
 
     async fn store() -> (tempfile::TempDir, SqliteStore) {
@@ -166,32 +183,6 @@ mod tests {
                 .permissions()
                 .mode();
             assert_eq!(mode & 0o077, 0, "{name} is {mode:o}");
-        }
-    }
-
-    fn request(n: usize, hash: &str) -> CibaRequest {
-        CibaRequest {
-            id: format!("txn_{n}"),
-            auth_req_id_hash: hash.to_owned(),
-            client_id: "c".into(),
-            user_id: "u".into(),
-            scope: vec!["openid".into()],
-            acr_values: Vec::new(),
-            binding_message: None,
-            authorization_details: None,
-            challenge: "ch".into(),
-            status: RequestStatus::Pending,
-            created_at: 100,
-            expires_at: 400,
-            interval: 5,
-            last_polled_at: None,
-            decided_at: None,
-            decided_by: None,
-            amr: Vec::new(),
-            deny_reason: None,
-            redeemed_at: None,
-            notification_token: None,
-            notify_auth_req_id: None,
         }
     }
 
@@ -317,6 +308,8 @@ mod tests {
         s.close().await;
         let late = s.insert_request(&request(99, "h99"), &[], &[]).await;
         assert!(matches!(late, Err(StoreError::Database(_))), "{late:?}");
+        // Reads are refused too, as the pool's are: the store's connections are closed.
+        assert!(s.user_by_login_hint("alice").await.is_err());
         let mut acknowledged = Vec::new();
         while let Some(joined) = writes.join_next().await {
             let (n, result) = joined.unwrap();

@@ -10,6 +10,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use rusqlite::types::FromSql;
@@ -48,12 +49,33 @@ mod mappers {
 /// How much of the database file each connection maps into memory (reads without copies).
 pub(super) const MMAP_SIZE: i64 = 256 * 1024 * 1024;
 
+/// Opens a rusqlite connection to the (already migrated) database file the way every direct
+/// connection is set up: no per-connection mutex (one thread uses it at a time), the store's
+/// busy timeout, the file mapped, a small statement cache.
+pub(super) fn connect(
+    path: &Path,
+    read_only: bool,
+    busy_timeout: Duration,
+) -> StoreResult<Connection> {
+    let access = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+    };
+    let conn = Connection::open_with_flags(path, access | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    conn.busy_timeout(busy_timeout)?;
+    conn.pragma_update(None, "mmap_size", MMAP_SIZE)?;
+    conn.set_prepared_statement_cache_capacity(16);
+    Ok(conn)
+}
+
 /// Read-only connections for inline reads.
 #[derive(Debug)]
 pub struct Readers {
     path: PathBuf,
     busy_timeout: Duration,
     idle: Mutex<Vec<Connection>>,
+    closed: AtomicBool,
 }
 
 impl Readers {
@@ -63,18 +85,14 @@ impl Readers {
             path: path.to_owned(),
             busy_timeout,
             idle: Mutex::new(Vec::new()),
+            closed: AtomicBool::new(false),
         }
     }
 
-    fn open(&self) -> StoreResult<Connection> {
-        let conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_timeout(self.busy_timeout)?;
-        conn.pragma_update(None, "mmap_size", MMAP_SIZE)?;
-        conn.set_prepared_statement_cache_capacity(16);
-        Ok(conn)
+    /// Closes the idle connections; reads from now on are refused, as the pool's are.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.idle().clear();
     }
 
     fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
@@ -86,14 +104,18 @@ impl Readers {
 
     /// Runs `read` on an idle connection (or a new one), then returns the connection.
     fn read<T>(&self, read: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(StoreError::Database("the store is closed".into()));
+        }
         let taken = self.idle().pop();
         let conn = match taken {
             Some(conn) => conn,
-            None => self.open()?,
+            None => connect(&self.path, true, self.busy_timeout)?,
         };
         let result = read(&conn);
-        // A connection that failed is dropped rather than reused.
-        if result.is_ok() {
+        // A connection that failed is dropped rather than reused, and so is one that finished
+        // after the store closed.
+        if result.is_ok() && !self.closed.load(Ordering::SeqCst) {
             self.idle().push(conn);
         }
         result
