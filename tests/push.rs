@@ -10,7 +10,7 @@ use ciba_core::protocol::{PushEnvironment, PushProvider, PushRegistration};
 use ciba_e2e::mock_push::*;
 use ciba_e2e::*;
 use ciba_server::config::PushSettings;
-use ciba_server::store::PushDelivery;
+use ciba_server::store::WakeupDelivery;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -39,16 +39,16 @@ async fn newest_txn(sdk: &ciba_core::authenticator::Authenticator) -> String {
     sdk.pending().await.unwrap().remove(0).view.id
 }
 
-async fn pushes(server: &TestServer, txn: &str) -> Vec<PushDelivery> {
-    server.store().pushes_of_request(txn).await.unwrap()
+async fn pushes(server: &TestServer, txn: &str) -> Vec<WakeupDelivery> {
+    server.store().wakeups_of_request(txn).await.unwrap()
 }
 
 /// Waits (bounded, real time) until the pushes of `txn` satisfy `done`.
 async fn wait_pushes(
     server: &TestServer,
     txn: &str,
-    done: impl Fn(&[PushDelivery]) -> bool,
-) -> Vec<PushDelivery> {
+    done: impl Fn(&[WakeupDelivery]) -> bool,
+) -> Vec<WakeupDelivery> {
     for _ in 0..500 {
         let p = pushes(server, txn).await;
         if done(&p) {

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::push::FailureReason;
-use crate::store::OutboxFinal;
+use crate::store::{NotificationFinal, NotificationKind, PushProvider};
 
 /// Upper bounds (seconds) of the push send latency histogram.
 const PUSH_LATENCY_BUCKETS: [f64; 11] = [
@@ -50,16 +50,15 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    fn kind(&self, kind: &str) -> &KindCounters {
-        if kind == "ping" {
-            &self.ping
-        } else {
-            &self.push
+    fn kind(&self, kind: NotificationKind) -> &KindCounters {
+        match kind {
+            NotificationKind::Ping => &self.ping,
+            NotificationKind::Push => &self.push,
         }
     }
 
     /// A notification got a 2xx; `latency` is seconds from the decision.
-    pub fn notification_delivered(&self, kind: &str, latency: Option<i64>) {
+    pub fn notification_delivered(&self, kind: NotificationKind, latency: Option<i64>) {
         let k = self.kind(kind);
         k.delivered.fetch_add(1, Ordering::Relaxed);
         if let Some(latency) = latency {
@@ -76,30 +75,33 @@ impl Metrics {
     }
 
     /// A notification attempt failed and will be retried.
-    pub fn notification_retried(&self, kind: &str) {
+    pub fn notification_retried(&self, kind: NotificationKind) {
         self.kind(kind).retried.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A notification ended without delivery.
-    pub fn notification_failed(&self, kind: &str, outcome: OutboxFinal) {
+    pub fn notification_failed(&self, kind: NotificationKind, outcome: NotificationFinal) {
         let k = self.kind(kind);
         match outcome {
-            OutboxFinal::Abandoned => k.abandoned.fetch_add(1, Ordering::Relaxed),
+            NotificationFinal::Abandoned => k.abandoned.fetch_add(1, Ordering::Relaxed),
             _ => k.failed.fetch_add(1, Ordering::Relaxed),
         };
     }
 
-    fn provider(&self, provider: &str) -> &ProviderCounters {
-        if provider == "apns" {
-            &self.apns
-        } else {
-            &self.fcm
+    /// The counters of a provider; a device without push has none.
+    fn provider(&self, provider: PushProvider) -> Option<&ProviderCounters> {
+        match provider {
+            PushProvider::Fcm => Some(&self.fcm),
+            PushProvider::Apns => Some(&self.apns),
+            PushProvider::None => None,
         }
     }
 
     /// The provider accepted a push after `latency` (the send, including a token fetch).
-    pub fn push_sent(&self, provider: &str, latency: Duration) {
-        let p = self.provider(provider);
+    pub fn push_sent(&self, provider: PushProvider, latency: Duration) {
+        let Some(p) = self.provider(provider) else {
+            return;
+        };
         p.sent.fetch_add(1, Ordering::Relaxed);
         let seconds = latency.as_secs_f64();
         for (bucket, bound) in p.latency_buckets.iter().zip(PUSH_LATENCY_BUCKETS) {
@@ -115,18 +117,19 @@ impl Metrics {
     }
 
     /// A push attempt failed (retried or not, by `reason`).
-    pub fn push_failed(&self, provider: &str, reason: FailureReason) {
-        let p = self.provider(provider);
-        if let Some(i) = FailureReason::ALL.iter().position(|r| *r == reason) {
+    pub fn push_failed(&self, provider: PushProvider, reason: FailureReason) {
+        if let Some(p) = self.provider(provider)
+            && let Some(i) = FailureReason::ALL.iter().position(|r| *r == reason)
+        {
             p.failed[i].fetch_add(1, Ordering::Relaxed);
         }
     }
 
     /// A push was skipped: its provider is not configured.
-    pub fn push_skipped(&self, provider: &str) {
-        self.provider(provider)
-            .skipped
-            .fetch_add(1, Ordering::Relaxed);
+    pub fn push_skipped(&self, provider: PushProvider) {
+        if let Some(p) = self.provider(provider) {
+            p.skipped.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     fn render_push(&self, out: &mut String) {
@@ -257,9 +260,9 @@ mod tests {
     #[test]
     fn renders_counters_and_cumulative_buckets() {
         let m = Metrics::default();
-        m.notification_delivered("ping", Some(3));
-        m.notification_retried("push");
-        m.notification_failed("push", OutboxFinal::Failed);
+        m.notification_delivered(NotificationKind::Ping, Some(3));
+        m.notification_retried(NotificationKind::Push);
+        m.notification_failed(NotificationKind::Push, NotificationFinal::Failed);
         let text = m.render();
         assert!(text.contains("ciba_notifications_sent_total{kind=\"ping\"} 1"));
         assert!(text.contains("ciba_notifications_retried_total{kind=\"push\"} 1"));
@@ -276,9 +279,9 @@ mod tests {
     #[test]
     fn renders_push_metrics_per_provider() {
         let m = Metrics::default();
-        m.push_sent("apns", Duration::from_millis(30));
-        m.push_failed("fcm", FailureReason::DeadToken);
-        m.push_skipped("fcm");
+        m.push_sent(PushProvider::Apns, Duration::from_millis(30));
+        m.push_failed(PushProvider::Fcm, FailureReason::DeadToken);
+        m.push_skipped(PushProvider::Fcm);
         let text = m.render();
         assert!(text.contains("ciba_push_sent_total{provider=\"apns\"} 1"));
         assert!(text.contains("ciba_push_failed_total{provider=\"fcm\",reason=\"dead_token\"} 1"));

@@ -15,7 +15,7 @@ use crate::devices::create_enrollment;
 use crate::http::body::parse_json;
 use crate::http::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::store::{Device, NewAuditEvent, StoreError, User};
+use crate::store::{Device, NewAuditEvent, StoreError, User, UserStatus};
 
 /// Checks `Authorization: Bearer <admin token>`.
 pub fn require_admin(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
@@ -103,7 +103,7 @@ pub async fn create_user(
         email: req.email,
         phone: req.phone,
         display_name: req.display_name,
-        status: "active".into(),
+        status: UserStatus::Active,
         created_at: now,
     };
     match state.store.insert_user(&user).await {
@@ -174,7 +174,7 @@ pub async fn lock_user(
     headers: HeaderMap,
     id: Path<String>,
 ) -> ApiResult<Json<User>> {
-    set_status(state, headers, id, "locked", "user_locked").await
+    set_status(state, headers, id, UserStatus::Locked, "user_locked").await
 }
 
 /// `POST /admin/v1/users/{id}/unlock`: accept CIBA requests for the user again (after a fraud
@@ -184,14 +184,14 @@ pub async fn unlock_user(
     headers: HeaderMap,
     id: Path<String>,
 ) -> ApiResult<Json<User>> {
-    set_status(state, headers, id, "active", "user_unlocked").await
+    set_status(state, headers, id, UserStatus::Active, "user_unlocked").await
 }
 
 async fn set_status(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    status: &str,
+    status: UserStatus,
     kind: &'static str,
 ) -> ApiResult<Json<User>> {
     require_admin(&state, &headers)?;
@@ -302,15 +302,15 @@ pub struct DeviceSummary {
 impl From<Device> for DeviceSummary {
     fn from(d: Device) -> Self {
         Self {
-            push: json!({"provider": d.push_provider, "environment": d.push_environment,
+            push: json!({"provider": d.push_provider.as_str(), "environment": d.push_environment.as_str(),
                          "has_token": d.push_token.is_some(),
                          "token_valid": d.push_token.is_some() && d.push_token_invalid_at.is_none(),
                          "token_invalid_since": d.push_token_invalid_at}),
             device_id: d.id,
             user_id: d.user_id,
-            status: d.status,
+            status: d.status.as_str().to_owned(),
             display_name: d.display_name,
-            platform: d.platform,
+            platform: d.platform.as_str().to_owned(),
             model: d.model,
             os_version: d.os_version,
             app_version: d.app_version,

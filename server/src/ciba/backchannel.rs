@@ -9,7 +9,9 @@ use crate::crypto::{hash_secret, ordered_id, random_b64u};
 use crate::http::body::FormParams;
 use crate::http::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::store::{CibaRequest, Client, NewAuditEvent, RequestStatus, User};
+use crate::store::{
+    CibaRequest, Client, DeliveryMode, NewAuditEvent, RequestStatus, User, UserStatus,
+};
 use crate::tokens::verify_own_id_token;
 
 /// The acknowledgement (CIBA §7.3).
@@ -36,11 +38,11 @@ pub async fn start_request(
         ));
     }
     let notification_token = match (
-        client.delivery_mode.as_str(),
+        client.delivery_mode,
         params.get("client_notification_token"),
     ) {
-        ("poll", None) => None,
-        ("poll", Some(_)) => {
+        (DeliveryMode::Poll, None) => None,
+        (DeliveryMode::Poll, Some(_)) => {
             return Err(ApiError::invalid_request(
                 "client_notification_token is only for ping and push clients",
             ));
@@ -149,7 +151,7 @@ pub async fn start_request(
         if *reason == crate::push::NoPushReason::ProviderNotConfigured
             && let Some(device) = devices.iter().find(|d| &d.id == device_id)
         {
-            state.metrics.push_skipped(&device.push_provider);
+            state.metrics.push_skipped(device.push_provider);
         }
     }
     tracing::info!(txn = %request.id, client = %client.id, "backchannel authentication request accepted");
@@ -226,7 +228,7 @@ async fn resolve_user(state: &AppState, params: &FormParams) -> ApiResult<User> 
         }
     };
     let user = user.ok_or_else(|| ApiError::bad_request("unknown_user_id", "no such user"))?;
-    if user.status == "locked" {
+    if user.status == UserStatus::Locked {
         return Err(ApiError::bad_request(
             "access_denied",
             "this user is locked after reporting a request as not recognised; an administrator must unlock them",

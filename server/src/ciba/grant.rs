@@ -4,7 +4,7 @@ use crate::crypto::hash_secret;
 use crate::http::body::FormParams;
 use crate::http::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::store::{Client, PollOutcome, RequestStatus};
+use crate::store::{Client, DeliveryMode, PollOutcome, RequestStatus};
 use crate::tokens::IssuedTokens;
 
 fn error(code: &'static str, description: &str) -> ApiError {
@@ -18,7 +18,7 @@ pub async fn redeem_with_ciba_grant(
     client: &Client,
     params: &FormParams,
 ) -> ApiResult<IssuedTokens> {
-    if client.delivery_mode == "push" {
+    if client.delivery_mode == DeliveryMode::Push {
         return Err(error(
             "unauthorized_client",
             "push-mode clients receive tokens at their notification endpoint",

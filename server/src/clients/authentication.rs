@@ -6,7 +6,7 @@ use crate::crypto::{hash_secret, secret_matches};
 use crate::http::body::FormParams;
 use crate::http::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::store::Client;
+use crate::store::{Client, ClientAuthMethod};
 
 /// Authenticates the client of an OAuth request by `client_secret_basic` or
 /// `client_secret_post`, whichever it registered. Any failure is `401 invalid_client`, except a
@@ -30,13 +30,17 @@ pub async fn authenticate_client(
                     "client_id differs from the Basic credentials",
                 ));
             }
-            (id, secret, "client_secret_basic")
+            (id, secret, ClientAuthMethod::ClientSecretBasic)
         }
         (None, Some(secret)) => {
             let id = params
                 .get("client_id")
                 .ok_or_else(|| ApiError::invalid_client("client_id is missing", false))?;
-            (id.to_owned(), secret.to_owned(), "client_secret_post")
+            (
+                id.to_owned(),
+                secret.to_owned(),
+                ClientAuthMethod::ClientSecretPost,
+            )
         }
         (None, None) => {
             return Err(ApiError::invalid_client(
@@ -45,7 +49,7 @@ pub async fn authenticate_client(
             ));
         }
     };
-    let is_basic = method == "client_secret_basic";
+    let is_basic = method == ClientAuthMethod::ClientSecretBasic;
     let client = state.clients.get(state.store.as_ref(), &client_id).await?;
     let Some(client) = client else {
         // Hash anyway so an unknown client costs the same as a wrong secret.

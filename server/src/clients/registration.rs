@@ -1,11 +1,11 @@
 use serde::{Deserialize, Serialize};
 
-use super::{AUTH_METHODS, DELIVERY_MODES};
+use super::AUTH_METHODS;
 use crate::config::NotificationSettings;
 use crate::crypto::{hash_secret, random_b64u};
 use crate::http::error::{ApiError, ApiResult};
 use crate::notify::endpoint::check_endpoint_url;
-use crate::store::Client;
+use crate::store::{Client, ClientAuthMethod, DeliveryMode};
 
 /// A client registration, as the admin API (and the configuration file) take it.
 #[derive(Debug, Clone, Deserialize)]
@@ -13,7 +13,7 @@ use crate::store::Client;
 pub struct ClientRegistration {
     /// Display name, shown on the user's phone.
     pub name: String,
-    /// `poll` (ping and push are not offered yet).
+    /// `poll`, `ping` or `push`.
     pub backchannel_token_delivery_mode: String,
     /// Required for ping and push.
     #[serde(default)]
@@ -79,9 +79,9 @@ impl RegisteredClient {
             client_secret: secret,
             client_id_issued_at: c.created_at,
             name: c.name.clone(),
-            backchannel_token_delivery_mode: c.delivery_mode.clone(),
+            backchannel_token_delivery_mode: c.delivery_mode.as_str().to_owned(),
             backchannel_client_notification_endpoint: c.notification_endpoint.clone(),
-            token_endpoint_auth_method: c.auth_method.clone(),
+            token_endpoint_auth_method: c.auth_method.as_str().to_owned(),
             scope: c.scope.join(" "),
             grant_types: vec![crate::ciba::CIBA_GRANT_TYPE],
             logo_uri: c.logo_uri.clone(),
@@ -108,18 +108,18 @@ pub fn register_client(
             "name must be 1 to 100 printable characters",
         ));
     }
-    let mode = reg.backchannel_token_delivery_mode.as_str();
-    if !DELIVERY_MODES.contains(&mode) {
+    let raw_mode = reg.backchannel_token_delivery_mode.as_str();
+    let Some(mode) = DeliveryMode::parse(raw_mode) else {
         return Err(invalid_metadata(format!(
-            "unknown backchannel_token_delivery_mode {mode:?}"
+            "unknown backchannel_token_delivery_mode {raw_mode:?}"
         )));
-    }
+    };
     let notification_endpoint = match (
         mode,
         reg.backchannel_client_notification_endpoint.as_deref(),
     ) {
-        ("poll", None) => None,
-        ("poll", Some(_)) => {
+        (DeliveryMode::Poll, None) => None,
+        (DeliveryMode::Poll, Some(_)) => {
             return Err(invalid_metadata(
                 "poll clients have no notification endpoint",
             ));
@@ -134,15 +134,15 @@ pub fn register_client(
             Err(e) => return Err(invalid_metadata(e.to_string())),
         },
     };
-    let method = reg
-        .token_endpoint_auth_method
-        .unwrap_or_else(|| "client_secret_basic".into());
-    if !AUTH_METHODS.contains(&method.as_str()) {
-        return Err(invalid_metadata(format!(
-            "token_endpoint_auth_method {method:?} is not supported (use one of {})",
-            AUTH_METHODS.join(", ")
-        )));
-    }
+    let method = match reg.token_endpoint_auth_method.as_deref() {
+        None => ClientAuthMethod::ClientSecretBasic,
+        Some(raw) => ClientAuthMethod::parse(raw).ok_or_else(|| {
+            invalid_metadata(format!(
+                "token_endpoint_auth_method {raw:?} is not supported (use one of {})",
+                AUTH_METHODS.join(", ")
+            ))
+        })?,
+    };
     if reg.backchannel_user_code_parameter == Some(true) {
         return Err(invalid_metadata(
             "user_code is not supported by this server",
@@ -197,7 +197,7 @@ pub fn register_client(
         id: random_b64u(16)?,
         name: name.to_owned(),
         logo_uri: reg.logo_uri,
-        delivery_mode: mode.to_owned(),
+        delivery_mode: mode,
         notification_endpoint,
         auth_method: method,
         secret_hash: Some(hash_secret(&secret)),
@@ -227,7 +227,7 @@ mod tests {
         let default = vec!["openid".to_owned(), "profile".to_owned()];
         let (client, secret) =
             register_client(reg("poll"), &default, &NotificationSettings::default(), 5).unwrap();
-        assert_eq!(client.auth_method, "client_secret_basic");
+        assert_eq!(client.auth_method, ClientAuthMethod::ClientSecretBasic);
         assert_eq!(client.scope, default);
         assert!(secret.len() >= 43);
         assert_ne!(client.secret_hash.as_deref(), Some(secret.as_str()));

@@ -10,7 +10,10 @@ use serde_json::json;
 use crate::crypto::{constant_time_eq, hash_secret, verify_es256};
 use crate::http::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::store::{CibaRequest, Decision, Device, NewAuditEvent, NewNotification, RequestStatus};
+use crate::store::{
+    CibaRequest, Decision, DeliveryMode, Device, NewAuditEvent, NewClientNotification,
+    NotificationKind, RequestStatus, UserStatus,
+};
 
 fn invalid(description: &str) -> ApiError {
     ApiError::bad_request(error_codes::INVALID_DECISION, description.to_owned())
@@ -49,13 +52,13 @@ pub async fn record_decision(
     // Ping and push clients are notified through the outbox, enqueued with the decision.
     let client = state.store.client(&request.client_id).await?;
     let notification = client
-        .filter(|c| c.delivery_mode != "poll")
-        .map(|c| NewNotification {
+        .filter(|c| c.delivery_mode != DeliveryMode::Poll)
+        .map(|c| NewClientNotification {
             client_id: c.id,
-            kind: if c.delivery_mode == "ping" {
-                "ping"
+            kind: if c.delivery_mode == DeliveryMode::Ping {
+                NotificationKind::Ping
             } else {
-                "push"
+                NotificationKind::Push
             },
             deadline: request
                 .expires_at
@@ -115,7 +118,7 @@ pub async fn record_decision(
         if state.settings.ciba.lock_user_on_fraud_report
             && state
                 .store
-                .set_user_status(&device.user_id, "locked")
+                .set_user_status(&device.user_id, UserStatus::Locked)
                 .await?
         {
             state

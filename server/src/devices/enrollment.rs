@@ -10,7 +10,7 @@ use super::DeviceProof;
 use crate::crypto::{hash_secret, random_b64u, random_id};
 use crate::http::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::store::{Device, EnrollOutcome, Enrollment, NewAuditEvent};
+use crate::store::{Device, DeviceStatus, EnrollOutcome, Enrollment, NewAuditEvent};
 
 /// Answer of `POST /admin/v1/users/{id}/enrollments`.
 #[derive(Debug, Serialize)]
@@ -125,13 +125,13 @@ pub async fn enroll(
         user_id: String::new(),
         jkt: proof.jkt.clone(),
         public_jwk,
-        status: "active".into(),
-        push_provider: req.push.provider.as_str().into(),
+        status: DeviceStatus::Active,
+        push_provider: req.push.provider,
         push_token: req.push.token.clone(),
-        push_environment: req.push.environment.as_str().into(),
+        push_environment: req.push.environment,
         push_token_invalid_at: None,
         display_name: d.display_name.trim().to_owned(),
-        platform: d.platform.as_str().into(),
+        platform: d.platform,
         model: d.model.clone(),
         os_version: d.os_version.clone(),
         app_version: d.app_version.clone(),
@@ -167,7 +167,7 @@ pub async fn enroll(
             client_id: None,
             device_id: Some(device.id.clone()),
             request_id: None,
-            detail: json!({"platform": device.platform, "push_provider": device.push_provider,
+            detail: json!({"platform": device.platform.as_str(), "push_provider": device.push_provider.as_str(),
                            "attestation": req.attestation.as_ref().map(|a| a.format.clone())}),
         })
         .await;

@@ -41,9 +41,9 @@ pub async fn update_push_token(
         .store
         .update_push(
             &device.id,
-            push.provider.as_str(),
+            push.provider,
             push.token.as_deref(),
-            push.environment.as_str(),
+            push.environment,
         )
         .await?;
     if !updated {

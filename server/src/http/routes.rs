@@ -6,7 +6,7 @@ use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use ciba_core::protocol::{
     DecisionRequest, DeviceStatus, DeviceStatusResponse, EnrollmentRequest, KeyRotationRequest,
-    PushEnvironment, PushProvider, PushRegistration, TransactionList, paths,
+    PushRegistration, TransactionList, paths,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -233,16 +233,6 @@ async fn device_status(
                 "no enrolled device has this key",
             )
         })?;
-    let provider = match device.push_provider.as_str() {
-        "fcm" => PushProvider::Fcm,
-        "apns" => PushProvider::Apns,
-        _ => PushProvider::None,
-    };
-    let environment = if device.push_environment == "sandbox" {
-        PushEnvironment::Sandbox
-    } else {
-        PushEnvironment::Production
-    };
     Ok(no_store(DeviceStatusResponse {
         status: if device.is_active() {
             DeviceStatus::Active
@@ -250,9 +240,9 @@ async fn device_status(
             DeviceStatus::Revoked
         },
         push: PushRegistration {
-            provider,
+            provider: device.push_provider,
             token: device.push_token,
-            environment,
+            environment: device.push_environment,
         },
         enrolled_at: device.enrolled_at,
         device_id: device.id,

@@ -17,7 +17,9 @@ use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
 use crate::state::AppState;
-use crate::store::{NewAuditEvent, OutboxEntry, OutboxFinal, RequestStatus};
+use crate::store::{
+    ClientNotificationEntry, NewAuditEvent, NotificationFinal, NotificationKind, RequestStatus,
+};
 
 /// How long a claimed notification stays leased to one worker (seconds).
 const LEASE_SECS: i64 = 60;
@@ -45,12 +47,16 @@ pub async fn run_worker(state: AppState) {
 pub async fn work_once(state: &AppState) -> usize {
     let now = state.now();
     let window = state.settings.notifications.retry_window;
-    if let Err(e) = state.store.enqueue_expired_pushes(now, now + window).await {
+    if let Err(e) = state
+        .store
+        .enqueue_push_mode_expiries(now, now + window)
+        .await
+    {
         tracing::warn!(error = %e, "could not enqueue expiry notifications; will retry");
     }
     let entries = match state
         .store
-        .claim_notifications(now, now + LEASE_SECS, BATCH)
+        .claim_client_notifications(now, now + LEASE_SECS, BATCH)
         .await
     {
         Ok(entries) => entries,
@@ -75,18 +81,20 @@ struct Prepared {
     decided_at: Option<i64>,
 }
 
-async fn deliver(state: AppState, entry: OutboxEntry) {
+async fn deliver(state: AppState, entry: ClientNotificationEntry) {
     let now = state.now();
     let prepared = match prepare(&state, &entry).await {
         Ok(p) => p,
-        Err(Problem::Final(why)) => return finish(&state, &entry, OutboxFinal::Failed, &why).await,
+        Err(Problem::Final(why)) => {
+            return finish(&state, &entry, NotificationFinal::Failed, &why).await;
+        }
         Err(Problem::Transient(why)) => return reschedule(&state, &entry, now, &why).await,
     };
     if now > entry.deadline {
         return finish(
             &state,
             &entry,
-            OutboxFinal::Abandoned,
+            NotificationFinal::Abandoned,
             "the delivery deadline passed",
         )
         .await;
@@ -99,42 +107,56 @@ async fn deliver(state: AppState, entry: OutboxEntry) {
         SendOutcome::Delivered => {
             if let Err(e) = state
                 .store
-                .finish_notification(entry.id, OutboxFinal::Delivered, state.now(), None)
+                .finish_client_notification(
+                    entry.id,
+                    NotificationFinal::Delivered,
+                    state.now(),
+                    None,
+                )
                 .await
             {
                 tracing::error!(error = %e, id = entry.id, "delivered, but could not record it; it may be sent again");
             }
             state
                 .metrics
-                .notification_delivered(&entry.kind, prepared.decided_at.map(|d| state.now() - d));
+                .notification_delivered(entry.kind, prepared.decided_at.map(|d| state.now() - d));
             tracing::info!(txn = %entry.request_id, kind = %entry.kind, attempts = entry.attempts, "notification delivered");
         }
         SendOutcome::Retry(why) => reschedule(&state, &entry, now, &why).await,
-        SendOutcome::Refused(why) => finish(&state, &entry, OutboxFinal::Failed, &why).await,
+        SendOutcome::Refused(why) => finish(&state, &entry, NotificationFinal::Failed, &why).await,
     }
 }
 
 /// Schedules the next attempt, counting the backoff from when this attempt started (`attempt_at`),
 /// not from when it ended.
-async fn reschedule(state: &AppState, entry: &OutboxEntry, attempt_at: i64, why: &str) {
+async fn reschedule(state: &AppState, entry: &ClientNotificationEntry, attempt_at: i64, why: &str) {
     let now = attempt_at;
     if now >= entry.deadline {
-        return finish(state, entry, OutboxFinal::Abandoned, why).await;
+        return finish(state, entry, NotificationFinal::Abandoned, why).await;
     }
     let next = (now + backoff(entry.attempts)).min(entry.deadline);
-    state.metrics.notification_retried(&entry.kind);
+    state.metrics.notification_retried(entry.kind);
     tracing::warn!(txn = %entry.request_id, kind = %entry.kind, attempts = entry.attempts, next_in = next - now, "notification failed, will retry: {why}");
-    if let Err(e) = state.store.retry_notification(entry.id, next, why).await {
+    if let Err(e) = state
+        .store
+        .retry_client_notification(entry.id, next, why)
+        .await
+    {
         tracing::error!(error = %e, id = entry.id, "could not reschedule a notification; its lease will expire");
     }
 }
 
-async fn finish(state: &AppState, entry: &OutboxEntry, outcome: OutboxFinal, why: &str) {
-    state.metrics.notification_failed(&entry.kind, outcome);
+async fn finish(
+    state: &AppState,
+    entry: &ClientNotificationEntry,
+    outcome: NotificationFinal,
+    why: &str,
+) {
+    state.metrics.notification_failed(entry.kind, outcome);
     tracing::warn!(txn = %entry.request_id, kind = %entry.kind, outcome = outcome.as_str(), "notification not delivered: {why}");
     if let Err(e) = state
         .store
-        .finish_notification(entry.id, outcome, state.now(), Some(why))
+        .finish_client_notification(entry.id, outcome, state.now(), Some(why))
         .await
     {
         tracing::error!(error = %e, id = entry.id, "could not record a notification failure");
@@ -149,7 +171,7 @@ async fn finish(state: &AppState, entry: &OutboxEntry, outcome: OutboxFinal, why
     state
         .audit(NewAuditEvent {
             at: state.now(),
-            kind: if outcome == OutboxFinal::Abandoned {
+            kind: if outcome == NotificationFinal::Abandoned {
                 "notification_abandoned"
             } else {
                 "notification_failed"
@@ -158,7 +180,7 @@ async fn finish(state: &AppState, entry: &OutboxEntry, outcome: OutboxFinal, why
             client_id: Some(entry.client_id.clone()),
             device_id: None,
             request_id: Some(entry.request_id.clone()),
-            detail: json!({"kind": entry.kind, "attempts": entry.attempts, "error": why}),
+            detail: json!({"kind": entry.kind.as_str(), "attempts": entry.attempts, "error": why}),
         })
         .await;
 }
@@ -182,7 +204,7 @@ enum Problem {
     Transient(String),
 }
 
-async fn prepare(state: &AppState, entry: &OutboxEntry) -> Result<Prepared, Problem> {
+async fn prepare(state: &AppState, entry: &ClientNotificationEntry) -> Result<Prepared, Problem> {
     let transient = |e: crate::store::StoreError| Problem::Transient(e.to_string());
     let request = state
         .store
@@ -209,7 +231,7 @@ async fn prepare(state: &AppState, entry: &OutboxEntry) -> Result<Prepared, Prob
         .clone()
         .ok_or_else(|| Problem::Final("no auth_req_id kept".into()))?;
 
-    let body = if entry.kind == "ping" {
+    let body = if entry.kind == NotificationKind::Ping {
         json!({ "auth_req_id": auth_req_id })
     } else if let Some(payload) = &entry.payload {
         serde_json::from_str(payload)
@@ -246,7 +268,7 @@ async fn prepare(state: &AppState, entry: &OutboxEntry) -> Result<Prepared, Prob
                         // Tokens are minted once: the body is stored with the redemption.
                         if state
                             .store
-                            .store_push_tokens(entry.id, &request.id, &text, now)
+                            .store_push_mode_tokens(entry.id, &request.id, &text, now)
                             .await
                             .map_err(transient)?
                         {
@@ -272,7 +294,7 @@ async fn prepare(state: &AppState, entry: &OutboxEntry) -> Result<Prepared, Prob
         };
         state
             .store
-            .store_push_payload(entry.id, &body.to_string())
+            .store_push_mode_payload(entry.id, &body.to_string())
             .await
             .map_err(transient)?;
         body

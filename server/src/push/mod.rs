@@ -28,7 +28,7 @@ use std::sync::Mutex;
 use ciba_core::clock::SharedClock;
 
 use crate::config::PushSettings;
-use crate::store::{Device, NewPush};
+use crate::store::{Device, NewWakeup, PushProvider};
 
 /// How long a provider whose credentials were refused is left alone (seconds): pushes to it
 /// fail at once meanwhile, without calling the provider or the token endpoint.
@@ -67,11 +67,11 @@ impl PushService {
     }
 
     /// Whether pushes to `provider` devices can be sent.
-    pub fn is_configured(&self, provider: &str) -> bool {
+    pub fn is_configured(&self, provider: PushProvider) -> bool {
         match provider {
-            "fcm" => self.fcm.is_some(),
-            "apns" => self.apns.is_some(),
-            _ => false,
+            PushProvider::Fcm => self.fcm.is_some(),
+            PushProvider::Apns => self.apns.is_some(),
+            PushProvider::None => false,
         }
     }
 
@@ -173,7 +173,7 @@ impl NoPushReason {
 #[derive(Debug, Default)]
 pub struct PushPlan {
     /// The pushes to enqueue with the request.
-    pub pushes: Vec<NewPush>,
+    pub pushes: Vec<NewWakeup>,
     /// The active devices that get none, and why.
     pub skipped: Vec<(String, NoPushReason)>,
 }
@@ -182,20 +182,20 @@ pub struct PushPlan {
 pub fn plan(service: &PushService, devices: &[Device], deadline: i64) -> PushPlan {
     let mut plan = PushPlan::default();
     for device in devices.iter().filter(|d| d.is_active()) {
-        let reason = if device.push_token.is_none() || device.push_provider == "none" {
+        let reason = if device.push_token.is_none() || device.push_provider == PushProvider::None {
             Some(NoPushReason::NoPushToken)
         } else if device.push_token_invalid_at.is_some() {
             Some(NoPushReason::PushTokenInvalid)
-        } else if !service.is_configured(&device.push_provider) {
+        } else if !service.is_configured(device.push_provider) {
             Some(NoPushReason::ProviderNotConfigured)
         } else {
             None
         };
         match reason {
             Some(reason) => plan.skipped.push((device.id.clone(), reason)),
-            None => plan.pushes.push(NewPush {
+            None => plan.pushes.push(NewWakeup {
                 device_id: device.id.clone(),
-                provider: device.push_provider.clone(),
+                provider: device.push_provider,
                 deadline,
             }),
         }

@@ -11,7 +11,9 @@ use super::AUTH_COOLDOWN_SECS;
 use super::error::{FailureReason, PushError};
 use crate::notify::backoff;
 use crate::state::AppState;
-use crate::store::{NewAuditEvent, PushEntry, PushFinal, RequestStatus};
+use crate::store::{
+    DeviceStatus, NewAuditEvent, PushProvider, RequestStatus, WakeupEntry, WakeupFinal,
+};
 
 /// How long a claimed push stays leased to one worker (seconds).
 const LEASE_SECS: i64 = 60;
@@ -34,7 +36,11 @@ pub async fn run_worker(state: AppState) {
 /// One round: claim due pushes and send them. Returns how many were attempted.
 pub async fn work_once(state: &AppState) -> usize {
     let now = state.now();
-    let entries = match state.store.claim_pushes(now, now + LEASE_SECS, BATCH).await {
+    let entries = match state
+        .store
+        .claim_wakeups(now, now + LEASE_SECS, BATCH)
+        .await
+    {
         Ok(entries) => entries,
         Err(e) => {
             tracing::warn!(error = %e, "could not claim pushes; will retry");
@@ -51,32 +57,32 @@ pub async fn work_once(state: &AppState) -> usize {
 }
 
 /// Why a claimed push is not sent at all.
-fn nothing_to_send(entry: &PushEntry, now: i64) -> Option<(PushFinal, &'static str)> {
+fn nothing_to_send(entry: &WakeupEntry, now: i64) -> Option<(WakeupFinal, &'static str)> {
     let Some((status, expires_at)) = entry.request else {
-        return Some((PushFinal::Skipped, "the request no longer exists"));
+        return Some((WakeupFinal::Skipped, "the request no longer exists"));
     };
     if status != RequestStatus::Pending {
-        return Some((PushFinal::Skipped, "the request was decided or withdrawn"));
+        return Some((WakeupFinal::Skipped, "the request was decided or withdrawn"));
     }
     if now >= expires_at.min(entry.deadline) {
-        return Some((PushFinal::Abandoned, "the request expired"));
+        return Some((WakeupFinal::Abandoned, "the request expired"));
     }
     let Some(target) = &entry.target else {
-        return Some((PushFinal::Skipped, "the device was deleted"));
+        return Some((WakeupFinal::Skipped, "the device was deleted"));
     };
-    if target.status != "active" {
-        return Some((PushFinal::Skipped, "the device was revoked"));
+    if target.status != DeviceStatus::Active {
+        return Some((WakeupFinal::Skipped, "the device was revoked"));
     }
-    if target.token.is_none() || target.provider == "none" {
-        return Some((PushFinal::Skipped, "the device has no push token"));
+    if target.token.is_none() || target.provider == PushProvider::None {
+        return Some((WakeupFinal::Skipped, "the device has no push token"));
     }
     if target.token_invalid {
-        return Some((PushFinal::Skipped, "the device's push token is invalid"));
+        return Some((WakeupFinal::Skipped, "the device's push token is invalid"));
     }
     None
 }
 
-async fn deliver(state: AppState, entry: PushEntry) {
+async fn deliver(state: AppState, entry: WakeupEntry) {
     let now = state.now();
     if let Some((outcome, why)) = nothing_to_send(&entry, now) {
         return finish(&state, &entry, outcome, why).await;
@@ -88,33 +94,27 @@ async fn deliver(state: AppState, entry: PushEntry) {
     let payload = PushPayload::new(&state.issuer, &entry.request_id);
     let started = Instant::now();
     // The device's provider now (it may have re-registered since the push was enqueued).
-    let (provider, result): (&'static str, _) = match target.provider.as_str() {
-        "fcm" => match &state.push.fcm {
-            Some(fcm) => ("fcm", fcm.send(&token, &payload, expires_at).await),
-            None => return not_configured(&state, &entry).await,
-        },
-        "apns" => match &state.push.apns {
-            Some(apns) => (
-                "apns",
-                apns.send(&token, &target.environment, &payload, expires_at)
-                    .await,
-            ),
-            None => return not_configured(&state, &entry).await,
-        },
+    let provider = target.provider;
+    let result = match (provider, &state.push.fcm, &state.push.apns) {
+        (PushProvider::Fcm, Some(fcm), _) => fcm.send(&token, &payload, expires_at).await,
+        (PushProvider::Apns, _, Some(apns)) => {
+            apns.send(&token, target.environment.as_str(), &payload, expires_at)
+                .await
+        }
         _ => return not_configured(&state, &entry).await,
     };
-    state.push.observe(provider, &result);
+    state.push.observe(provider.as_str(), &result);
     let error = match result {
         Ok(()) => {
             state.metrics.push_sent(provider, started.elapsed());
             if let Err(e) = state
                 .store
-                .finish_push(entry.id, PushFinal::Sent, state.now(), None)
+                .finish_wakeup(entry.id, WakeupFinal::Sent, state.now(), None)
                 .await
             {
                 tracing::error!(error = %e, id = entry.id, "push sent, but could not record it; it may be sent again");
             }
-            tracing::info!(txn = %entry.request_id, device = %entry.device_id, provider, attempts = entry.attempts, "push sent");
+            tracing::info!(txn = %entry.request_id, device = %entry.device_id, provider = provider.as_str(), attempts = entry.attempts, "push sent");
             return;
         }
         Err(error) => error,
@@ -128,12 +128,12 @@ async fn deliver(state: AppState, entry: PushEntry) {
                 .await
             {
                 Ok(true) => {
-                    tracing::warn!(device = %entry.device_id, provider, "{error}; the device polls until it registers a new token");
+                    tracing::warn!(device = %entry.device_id, provider = provider.as_str(), "{error}; the device polls until it registers a new token");
                     audit(
                         &state,
                         &entry,
                         "push_token_invalidated",
-                        json!({"provider": provider, "error": error.to_string()}),
+                        json!({"provider": provider.as_str(), "error": error.to_string()}),
                     )
                     .await;
                 }
@@ -142,7 +142,7 @@ async fn deliver(state: AppState, entry: PushEntry) {
                     tracing::error!(error = %e, device = %entry.device_id, "could not mark a push token invalid")
                 }
             }
-            finish(&state, &entry, PushFinal::Failed, &error.to_string()).await;
+            finish(&state, &entry, WakeupFinal::Failed, &error.to_string()).await;
         }
         e if e.is_transient() => reschedule(&state, &entry, now, provider, expires_at, e).await,
         e => {
@@ -150,20 +150,20 @@ async fn deliver(state: AppState, entry: PushEntry) {
                 &state,
                 &entry,
                 "push_failed",
-                json!({"provider": provider, "error": e.to_string()}),
+                json!({"provider": provider.as_str(), "error": e.to_string()}),
             )
             .await;
-            finish(&state, &entry, PushFinal::Failed, &e.to_string()).await;
+            finish(&state, &entry, WakeupFinal::Failed, &e.to_string()).await;
         }
     }
 }
 
-async fn not_configured(state: &AppState, entry: &PushEntry) {
-    state.metrics.push_skipped(&entry.provider);
+async fn not_configured(state: &AppState, entry: &WakeupEntry) {
+    state.metrics.push_skipped(entry.provider);
     finish(
         state,
         entry,
-        PushFinal::Skipped,
+        WakeupFinal::Skipped,
         "the device's push provider is not configured",
     )
     .await;
@@ -176,9 +176,9 @@ async fn not_configured(state: &AppState, entry: &PushEntry) {
 /// provider answers, and the next attempt must not slide with it.
 async fn reschedule(
     state: &AppState,
-    entry: &PushEntry,
+    entry: &WakeupEntry,
     attempt_at: i64,
-    provider: &str,
+    provider: PushProvider,
     expires_at: i64,
     error: &PushError,
 ) {
@@ -199,35 +199,40 @@ async fn reschedule(
             state,
             entry,
             "push_abandoned",
-            json!({"provider": provider, "attempts": entry.attempts, "error": error.to_string()}),
+            json!({"provider": provider.as_str(), "attempts": entry.attempts, "error": error.to_string()}),
         )
         .await;
-        return finish(state, entry, PushFinal::Abandoned, &error.to_string()).await;
+        return finish(state, entry, WakeupFinal::Abandoned, &error.to_string()).await;
     }
-    tracing::warn!(txn = %entry.request_id, device = %entry.device_id, provider, attempts = entry.attempts, next_in = wait, "push failed, will retry: {error}");
+    tracing::warn!(txn = %entry.request_id, device = %entry.device_id, provider = provider.as_str(), attempts = entry.attempts, next_in = wait, "push failed, will retry: {error}");
     if let Err(e) = state
         .store
-        .retry_push(entry.id, next, &error.to_string())
+        .retry_wakeup(entry.id, next, &error.to_string())
         .await
     {
         tracing::error!(error = %e, id = entry.id, "could not reschedule a push; its lease will expire");
     }
 }
 
-async fn finish(state: &AppState, entry: &PushEntry, outcome: PushFinal, why: &str) {
-    if outcome != PushFinal::Sent {
+async fn finish(state: &AppState, entry: &WakeupEntry, outcome: WakeupFinal, why: &str) {
+    if outcome != WakeupFinal::Sent {
         tracing::debug!(txn = %entry.request_id, device = %entry.device_id, outcome = outcome.as_str(), "push not sent: {why}");
     }
     if let Err(e) = state
         .store
-        .finish_push(entry.id, outcome, state.now(), Some(why))
+        .finish_wakeup(entry.id, outcome, state.now(), Some(why))
         .await
     {
         tracing::error!(error = %e, id = entry.id, "could not record the end of a push");
     }
 }
 
-async fn audit(state: &AppState, entry: &PushEntry, kind: &'static str, detail: serde_json::Value) {
+async fn audit(
+    state: &AppState,
+    entry: &WakeupEntry,
+    kind: &'static str,
+    detail: serde_json::Value,
+) {
     state
         .audit(NewAuditEvent {
             at: state.now(),

@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::sql::{AUDIT_INSERT, POLL_PENDING, PUSH_INSERT, REQUEST_INSERT};
 use super::sqlite_read::connect;
-use super::{CibaRequest, NewAuditEvent, NewPush, PollOutcome, StoreError, StoreResult};
+use super::{CibaRequest, NewAuditEvent, NewWakeup, PollOutcome, StoreError, StoreResult};
 
 /// The most jobs committed together (bounds the latency a batch adds to its first job).
 const MAX_BATCH: usize = 512;
@@ -75,7 +75,7 @@ pub type WriteTurn<'a> = tokio::sync::MutexGuard<'a, ()>;
 enum Job {
     InsertRequest {
         request: Box<CibaRequest>,
-        pushes: Vec<NewPush>,
+        pushes: Vec<NewWakeup>,
         audit: Vec<NewAuditEvent>,
         reply: oneshot::Sender<StoreResult<()>>,
     },
@@ -149,7 +149,7 @@ impl GroupCommit {
     pub async fn insert_request(
         &self,
         request: &CibaRequest,
-        pushes: &[NewPush],
+        pushes: &[NewWakeup],
         audit: &[NewAuditEvent],
     ) -> StoreResult<()> {
         self.submit(|reply| Job::InsertRequest {
@@ -437,7 +437,7 @@ fn in_savepoint<T>(
 fn insert_request(
     conn: &Connection,
     r: &CibaRequest,
-    pushes: &[NewPush],
+    pushes: &[NewWakeup],
     audit: &[NewAuditEvent],
 ) -> StoreResult<()> {
     let scope = r.scope.join(" ");
@@ -466,7 +466,7 @@ fn insert_request(
             s.execute(named_params! {
                 "$1": r.id,
                 "$2": p.device_id,
-                "$3": p.provider,
+                "$3": p.provider.as_str(),
                 "$4": r.created_at,
                 "$5": r.created_at,
                 "$6": p.deadline,

@@ -143,9 +143,9 @@ pub trait Store: Send + Sync + 'static {
     async fn update_push(
         &self,
         id: &str,
-        provider: &str,
+        provider: PushProvider,
         token: Option<&str>,
-        environment: &str,
+        environment: PushEnvironment,
     ) -> StoreResult<bool>;
     /// Moves an active device from `old_jkt` to a new key, atomically: false when the device is
     /// not active or no longer has `old_jkt`; `Conflict` when the new key is enrolled already.
@@ -156,15 +156,15 @@ pub trait Store: Send + Sync + 'static {
         new_jkt: &str,
         new_jwk: &str,
     ) -> StoreResult<bool>;
-    /// Sets a user's status (`active` or `locked`); false when there is no such user.
-    async fn set_user_status(&self, id: &str, status: &str) -> StoreResult<bool>;
+    /// Sets a user's status; false when there is no such user.
+    async fn set_user_status(&self, id: &str, status: UserStatus) -> StoreResult<bool>;
 
     // --- CIBA requests
     /// Inserts a new pending request, its wake-up pushes and its audit events, in one transaction.
     async fn insert_request(
         &self,
         request: &CibaRequest,
-        pushes: &[NewPush],
+        pushes: &[NewWakeup],
         audit: &[NewAuditEvent],
     ) -> StoreResult<()>;
     /// A request by transaction id.
@@ -201,22 +201,22 @@ pub trait Store: Send + Sync + 'static {
     /// Takes up to `limit` due notifications (pending, `next_attempt_at` ≤ now, not leased),
     /// leasing them until `lease_until` and counting the attempt. A crashed worker's lease
     /// expires and another instance takes the work over.
-    async fn claim_notifications(
+    async fn claim_client_notifications(
         &self,
         now: i64,
         lease_until: i64,
         limit: i64,
-    ) -> StoreResult<Vec<OutboxEntry>>;
+    ) -> StoreResult<Vec<ClientNotificationEntry>>;
     /// Ends a notification: delivered (payload cleared), failed or abandoned.
-    async fn finish_notification(
+    async fn finish_client_notification(
         &self,
         id: i64,
-        outcome: OutboxFinal,
+        outcome: NotificationFinal,
         now: i64,
         error: Option<&str>,
     ) -> StoreResult<()>;
     /// Releases a notification for another attempt at `next_attempt_at`.
-    async fn retry_notification(
+    async fn retry_client_notification(
         &self,
         id: i64,
         next_attempt_at: i64,
@@ -225,7 +225,7 @@ pub trait Store: Send + Sync + 'static {
     /// Push mode: approved → redeemed and the minted token body stored on the notification, in
     /// one transaction, so tokens are minted once and retries resend the same body. False when
     /// the request is no longer approved.
-    async fn store_push_tokens(
+    async fn store_push_mode_tokens(
         &self,
         notification_id: i64,
         request_id: &str,
@@ -233,31 +233,32 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
     ) -> StoreResult<bool>;
     /// Stores an error body on a push notification (denied, expired, failed).
-    async fn store_push_payload(&self, notification_id: i64, payload: &str) -> StoreResult<()>;
+    async fn store_push_mode_payload(&self, notification_id: i64, payload: &str)
+    -> StoreResult<()>;
     /// Enqueues an `expired_token` push for every push-mode request that expired undecided,
     /// once. Returns how many were enqueued.
-    async fn enqueue_expired_pushes(&self, now: i64, deadline: i64) -> StoreResult<u64>;
+    async fn enqueue_push_mode_expiries(&self, now: i64, deadline: i64) -> StoreResult<u64>;
 
     // --- push outbox (wake-up pushes to devices)
     /// Takes up to `limit` due pushes (pending, `next_attempt_at` ≤ now, not leased), leasing
     /// them until `lease_until` and counting the attempt, with the device's current push
     /// registration and the request's state.
-    async fn claim_pushes(
+    async fn claim_wakeups(
         &self,
         now: i64,
         lease_until: i64,
         limit: i64,
-    ) -> StoreResult<Vec<PushEntry>>;
+    ) -> StoreResult<Vec<WakeupEntry>>;
     /// Ends a push.
-    async fn finish_push(
+    async fn finish_wakeup(
         &self,
         id: i64,
-        outcome: PushFinal,
+        outcome: WakeupFinal,
         now: i64,
         error: Option<&str>,
     ) -> StoreResult<()>;
     /// Releases a push for another attempt at `next_attempt_at`.
-    async fn retry_push(&self, id: i64, next_attempt_at: i64, error: &str) -> StoreResult<()>;
+    async fn retry_wakeup(&self, id: i64, next_attempt_at: i64, error: &str) -> StoreResult<()>;
     /// Marks a device's push token dead, only if it is still `token` (the device may have
     /// registered a fresh one meanwhile). False when nothing changed.
     async fn invalidate_push_token(
@@ -267,7 +268,7 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
     ) -> StoreResult<bool>;
     /// The pushes of a request.
-    async fn pushes_of_request(&self, request_id: &str) -> StoreResult<Vec<PushDelivery>>;
+    async fn wakeups_of_request(&self, request_id: &str) -> StoreResult<Vec<WakeupDelivery>>;
 
     // --- replay cache
     /// Remembers `key` until `expires_at`; false when it is already remembered (a replay).

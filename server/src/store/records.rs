@@ -1,6 +1,121 @@
-//! The records the server stores. Plain data; the rules live in the domain modules.
+//! The records the server stores. Plain data; the rules live in the domain modules. Values that
+//! are one of a few names in the database are enums here, parsed by the row mappers (a stored
+//! name the server does not know is a corrupt record, not a default).
 
+pub use ciba_core::protocol::{Platform, PushEnvironment, PushProvider};
 use serde::Serialize;
+
+/// Declares a stored enum with its database names, `as_str` and `parse`.
+macro_rules! stored_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl $name {
+            /// Every value.
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
+            /// The stored (and wire) name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text),+
+                }
+            }
+
+            /// From the stored (or wire) name.
+            pub fn parse(s: &str) -> Option<Self> {
+                match s {
+                    $($text => Some(Self::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+stored_enum! {
+    /// Whether a user may be asked.
+    UserStatus {
+        /// CIBA requests for the user go ahead.
+        Active => "active",
+        /// Refused until an administrator unlocks the user (after a fraud report, or by hand).
+        Locked => "locked",
+    }
+}
+
+stored_enum! {
+    /// Whether a device may act.
+    DeviceStatus {
+        /// Enrolled and usable.
+        Active => "active",
+        /// Revoked (kept for the audit trail).
+        Revoked => "revoked",
+    }
+}
+
+stored_enum! {
+    /// How a client receives the outcome of its requests (CIBA Core §5).
+    DeliveryMode {
+        /// The client polls the token endpoint.
+        Poll => "poll",
+        /// The server calls the client's notification endpoint; the client then polls.
+        Ping => "ping",
+        /// The server delivers the tokens to the client's notification endpoint.
+        Push => "push",
+    }
+}
+
+stored_enum! {
+    /// How a client authenticates at the OAuth endpoints (`token_endpoint_auth_method`).
+    ClientAuthMethod {
+        /// `Authorization: Basic` with the client id and secret (RFC 6749 §2.3.1).
+        ClientSecretBasic => "client_secret_basic",
+        /// `client_id` and `client_secret` in the form body.
+        ClientSecretPost => "client_secret_post",
+    }
+}
+
+stored_enum! {
+    /// What a client notification carries: a ping (the client then polls) or, in push mode, the
+    /// tokens or the error themselves.
+    NotificationKind {
+        /// Ping mode: `{"auth_req_id"}`.
+        Ping => "ping",
+        /// Push mode: the token response or the error, with `auth_req_id`.
+        Push => "push",
+    }
+}
+
+/// A push provider from its stored name.
+pub fn parse_push_provider(s: &str) -> Option<PushProvider> {
+    [PushProvider::Fcm, PushProvider::Apns, PushProvider::None]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+}
+
+/// A platform from its stored name.
+pub fn parse_platform(s: &str) -> Option<Platform> {
+    [Platform::Android, Platform::Ios, Platform::Other]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+}
+
+/// A push environment from its stored name.
+pub fn parse_push_environment(s: &str) -> Option<PushEnvironment> {
+    [PushEnvironment::Production, PushEnvironment::Sandbox]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+}
 
 /// An end user who approves requests on their phones.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -17,8 +132,8 @@ pub struct User {
     pub phone: Option<String>,
     /// Name shown on the phone.
     pub display_name: Option<String>,
-    /// `active` or `locked`.
-    pub status: String,
+    /// Active or locked.
+    pub status: UserStatus,
     /// Creation time.
     pub created_at: i64,
 }
@@ -26,7 +141,7 @@ pub struct User {
 impl User {
     /// Whether CIBA requests for this user may go ahead.
     pub fn is_active(&self) -> bool {
-        self.status == "active"
+        self.status == UserStatus::Active
     }
 }
 
@@ -39,12 +154,12 @@ pub struct Client {
     pub name: String,
     /// Logo shown on the phone.
     pub logo_uri: Option<String>,
-    /// `poll`, `ping` or `push`.
-    pub delivery_mode: String,
+    /// Poll, ping or push.
+    pub delivery_mode: DeliveryMode,
     /// `backchannel_client_notification_endpoint` (ping/push).
     pub notification_endpoint: Option<String>,
     /// `token_endpoint_auth_method`.
-    pub auth_method: String,
+    pub auth_method: ClientAuthMethod,
     /// SHA-256 (b64u) of the client secret.
     pub secret_hash: Option<String>,
     /// Scope values the client may request.
@@ -87,21 +202,21 @@ pub struct Device {
     pub jkt: String,
     /// Its public key (JWK JSON text).
     pub public_jwk: String,
-    /// `active` or `revoked`.
-    pub status: String,
-    /// `fcm`, `apns` or `none`.
-    pub push_provider: String,
+    /// Active or revoked.
+    pub status: DeviceStatus,
+    /// FCM, APNs or none.
+    pub push_provider: PushProvider,
     /// Provider token.
     pub push_token: Option<String>,
-    /// `production` or `sandbox`.
-    pub push_environment: String,
+    /// Production or sandbox (APNs).
+    pub push_environment: PushEnvironment,
     /// When the provider reported the push token dead (it is not used until the device
     /// registers a token again).
     pub push_token_invalid_at: Option<i64>,
     /// Name the user gave.
     pub display_name: String,
-    /// `android`, `ios`, `other`.
-    pub platform: String,
+    /// Android, iOS or other.
+    pub platform: Platform,
     /// Model.
     pub model: Option<String>,
     /// OS version.
@@ -119,7 +234,7 @@ pub struct Device {
 impl Device {
     /// Whether the device may act.
     pub fn is_active(&self) -> bool {
-        self.status == "active"
+        self.status == DeviceStatus::Active
     }
 }
 
@@ -237,31 +352,31 @@ pub struct Decision {
     /// Deny reason.
     pub deny_reason: Option<String>,
     /// For ping and push clients: the notification to enqueue with the decision, atomically.
-    pub notification: Option<NewNotification>,
+    pub notification: Option<NewClientNotification>,
 }
 
-/// A notification to put in the outbox.
+/// A client notification to put in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewNotification {
+pub struct NewClientNotification {
     /// The client to notify.
     pub client_id: String,
-    /// `ping` or `push`.
-    pub kind: &'static str,
+    /// Ping or push.
+    pub kind: NotificationKind,
     /// Last moment to try.
     pub deadline: i64,
 }
 
-/// A notification claimed from the outbox by a worker.
+/// A client notification claimed from the outbox by a worker.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutboxEntry {
+pub struct ClientNotificationEntry {
     /// Sequence number.
     pub id: i64,
     /// The request it is about.
     pub request_id: String,
     /// The client to notify.
     pub client_id: String,
-    /// `ping` or `push`.
-    pub kind: String,
+    /// Ping or push.
+    pub kind: NotificationKind,
     /// The push body, once minted.
     pub payload: Option<String>,
     /// Attempts so far, including this one.
@@ -272,9 +387,9 @@ pub struct OutboxEntry {
     pub deadline: i64,
 }
 
-/// How a notification ended.
+/// How a client notification ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutboxFinal {
+pub enum NotificationFinal {
     /// The endpoint answered 2xx.
     Delivered,
     /// The endpoint refused for good (401/403, other 4xx, redirect) or is not allowed.
@@ -283,7 +398,7 @@ pub enum OutboxFinal {
     Abandoned,
 }
 
-impl OutboxFinal {
+impl NotificationFinal {
     /// Stored name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -294,20 +409,20 @@ impl OutboxFinal {
     }
 }
 
-/// A wake-up push to put in the push outbox with a new request.
+/// A device wake-up to put in the wake-up outbox with a new request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewPush {
+pub struct NewWakeup {
     /// The device to wake.
     pub device_id: String,
-    /// `fcm` or `apns`.
-    pub provider: String,
+    /// FCM or APNs.
+    pub provider: PushProvider,
     /// Last moment to try (the request's expiry).
     pub deadline: i64,
 }
 
-/// A push claimed from the outbox, with what the worker needs to send it.
+/// A device wake-up claimed from the outbox, with what the worker needs to send it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PushEntry {
+pub struct WakeupEntry {
     /// Sequence number.
     pub id: i64,
     /// The request (transaction) to announce.
@@ -315,7 +430,7 @@ pub struct PushEntry {
     /// The device to wake.
     pub device_id: String,
     /// The provider when it was enqueued.
-    pub provider: String,
+    pub provider: PushProvider,
     /// Attempts so far, including this one.
     pub attempts: i64,
     /// When it was enqueued.
@@ -323,31 +438,31 @@ pub struct PushEntry {
     /// Last moment to try.
     pub deadline: i64,
     /// The device as it is now (`None` when it was deleted).
-    pub target: Option<PushTarget>,
+    pub target: Option<WakeupTarget>,
     /// The request's state and expiry now (`None` when it was deleted).
     pub request: Option<(RequestStatus, i64)>,
     /// The request's user (for the audit log).
     pub user_id: Option<String>,
 }
 
-/// A device's push registration as the worker reads it at send time.
+/// A device's push registration as the wake-up worker reads it at send time.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PushTarget {
-    /// `active` or `revoked`.
-    pub status: String,
-    /// `fcm`, `apns` or `none`.
-    pub provider: String,
+pub struct WakeupTarget {
+    /// Active or revoked.
+    pub status: DeviceStatus,
+    /// FCM, APNs or none.
+    pub provider: PushProvider,
     /// The provider token.
     pub token: Option<String>,
-    /// `production` or `sandbox`.
-    pub environment: String,
+    /// Production or sandbox (APNs).
+    pub environment: PushEnvironment,
     /// Whether the provider reported the token dead.
     pub token_invalid: bool,
 }
 
-/// How a push ended.
+/// How a device wake-up ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PushFinal {
+pub enum WakeupFinal {
     /// The provider accepted it.
     Sent,
     /// The provider refused it for good (dead token, malformed, wrong topic).
@@ -359,7 +474,7 @@ pub enum PushFinal {
     Skipped,
 }
 
-impl PushFinal {
+impl WakeupFinal {
     /// Stored name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -371,9 +486,9 @@ impl PushFinal {
     }
 }
 
-/// A push of a request as stored (operators and tests).
+/// A device wake-up of a request as stored (operators and tests).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PushDelivery {
+pub struct WakeupDelivery {
     /// The device.
     pub device_id: String,
     /// `fcm` or `apns`.

@@ -16,6 +16,15 @@ macro_rules! row_mappers {
                 .collect()
         }
 
+        /// A stored enum name, or a corrupt record.
+        pub(super) fn parse_stored<T>(
+            text: String,
+            parse: fn(&str) -> Option<T>,
+            what: &str,
+        ) -> StoreResult<T> {
+            parse(&text).ok_or_else(|| StoreError::Corrupt(format!("{what} {text:?}")))
+        }
+
         pub(super) fn user_from(row: &$row) -> StoreResult<User> {
             Ok(User {
                 id: row.try_get("id")?,
@@ -24,7 +33,7 @@ macro_rules! row_mappers {
                 email: row.try_get("email")?,
                 phone: row.try_get("phone")?,
                 display_name: row.try_get("display_name")?,
-                status: row.try_get("status")?,
+                status: parse_stored(row.try_get("status")?, UserStatus::parse, "user status")?,
                 created_at: row.try_get("created_at")?,
             })
         }
@@ -34,9 +43,17 @@ macro_rules! row_mappers {
                 id: row.try_get("id")?,
                 name: row.try_get("name")?,
                 logo_uri: row.try_get("logo_uri")?,
-                delivery_mode: row.try_get("delivery_mode")?,
+                delivery_mode: parse_stored(
+                    row.try_get("delivery_mode")?,
+                    DeliveryMode::parse,
+                    "delivery mode",
+                )?,
                 notification_endpoint: row.try_get("notification_endpoint")?,
-                auth_method: row.try_get("auth_method")?,
+                auth_method: parse_stored(
+                    row.try_get("auth_method")?,
+                    ClientAuthMethod::parse,
+                    "auth method",
+                )?,
                 secret_hash: row.try_get("secret_hash")?,
                 scope: split_words(&row.try_get::<String, _>("scope")?),
                 user_code_parameter: row.try_get("user_code_parameter")?,
@@ -53,13 +70,21 @@ macro_rules! row_mappers {
                 user_id: row.try_get("user_id")?,
                 jkt: row.try_get("jkt")?,
                 public_jwk: row.try_get("public_jwk")?,
-                status: row.try_get("status")?,
-                push_provider: row.try_get("push_provider")?,
+                status: parse_stored(row.try_get("status")?, DeviceStatus::parse, "device status")?,
+                push_provider: parse_stored(
+                    row.try_get("push_provider")?,
+                    parse_push_provider,
+                    "push provider",
+                )?,
                 push_token: row.try_get("push_token")?,
-                push_environment: row.try_get("push_environment")?,
+                push_environment: parse_stored(
+                    row.try_get("push_environment")?,
+                    parse_push_environment,
+                    "push environment",
+                )?,
                 push_token_invalid_at: row.try_get("push_token_invalid_at")?,
                 display_name: row.try_get("display_name")?,
-                platform: row.try_get("platform")?,
+                platform: parse_stored(row.try_get("platform")?, parse_platform, "platform")?,
                 model: row.try_get("model")?,
                 os_version: row.try_get("os_version")?,
                 app_version: row.try_get("app_version")?,
@@ -158,7 +183,7 @@ impl Store for $store {
         .bind(&u.email)
         .bind(&u.phone)
         .bind(&u.display_name)
-        .bind(&u.status)
+        .bind(u.status.as_str())
         .bind(u.created_at)
         .execute(&self.pool)
         .await?;
@@ -221,9 +246,9 @@ impl Store for $store {
         .bind(&c.id)
         .bind(&c.name)
         .bind(&c.logo_uri)
-        .bind(&c.delivery_mode)
+        .bind(c.delivery_mode.as_str())
         .bind(&c.notification_endpoint)
-        .bind(&c.auth_method)
+        .bind(c.auth_method.as_str())
         .bind(&c.secret_hash)
         .bind(c.scope.join(" "))
         .bind(c.user_code_parameter)
@@ -306,11 +331,11 @@ impl Store for $store {
         .bind(&user_id)
         .bind(&d.jkt)
         .bind(&d.public_jwk)
-        .bind(&d.push_provider)
+        .bind(d.push_provider.as_str())
         .bind(&d.push_token)
-        .bind(&d.push_environment)
+        .bind(d.push_environment.as_str())
         .bind(&d.display_name)
-        .bind(&d.platform)
+        .bind(d.platform.as_str())
         .bind(&d.model)
         .bind(&d.os_version)
         .bind(&d.app_version)
@@ -370,18 +395,18 @@ impl Store for $store {
     async fn update_push(
         &self,
         id: &str,
-        provider: &str,
+        provider: PushProvider,
         token: Option<&str>,
-        environment: &str,
+        environment: PushEnvironment,
     ) -> StoreResult<bool> {
         let _turn = self.write_turn().await;
         let done = sqlx::query(
             "UPDATE devices SET push_provider = $1, push_token = $2, push_environment = $3, push_token_invalid_at = NULL \
              WHERE id = $4 AND status = 'active'",
         )
-        .bind(provider)
+        .bind(provider.as_str())
         .bind(token)
-        .bind(environment)
+        .bind(environment.as_str())
         .bind(id)
         .execute(&self.pool)
         .await?;
@@ -408,17 +433,17 @@ impl Store for $store {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn set_user_status(&self, id: &str, status: &str) -> StoreResult<bool> {
+    async fn set_user_status(&self, id: &str, status: UserStatus) -> StoreResult<bool> {
         let _turn = self.write_turn().await;
         let done = sqlx::query("UPDATE users SET status = $1 WHERE id = $2")
-            .bind(status)
+            .bind(status.as_str())
             .bind(id)
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn insert_request(&self, r: &CibaRequest, pushes: &[NewPush], audit: &[NewAuditEvent]) -> StoreResult<()> {
+    async fn insert_request(&self, r: &CibaRequest, pushes: &[NewWakeup], audit: &[NewAuditEvent]) -> StoreResult<()> {
         if let Some(writer) = self.group_commit() {
             return writer.insert_request(r, pushes, audit).await;
         }
@@ -447,7 +472,7 @@ impl Store for $store {
             sqlx::query(PUSH_INSERT)
             .bind(&r.id)
             .bind(&p.device_id)
-            .bind(&p.provider)
+            .bind(p.provider.as_str())
             .bind(r.created_at)
             .bind(r.created_at)
             .bind(p.deadline)
@@ -555,7 +580,7 @@ impl Store for $store {
             )
             .bind(id)
             .bind(&n.client_id)
-            .bind(n.kind)
+            .bind(n.kind.as_str())
             .bind(now)
             .bind(now)
             .bind(n.deadline)
@@ -580,12 +605,12 @@ impl Store for $store {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn claim_notifications(
+    async fn claim_client_notifications(
         &self,
         now: i64,
         lease_until: i64,
         limit: i64,
-    ) -> StoreResult<Vec<OutboxEntry>> {
+    ) -> StoreResult<Vec<ClientNotificationEntry>> {
         let _turn = self.write_turn().await;
         let rows = sqlx::query(
             concat!(
@@ -605,11 +630,11 @@ impl Store for $store {
         .await?;
         rows.iter()
             .map(|row| {
-                Ok(OutboxEntry {
+                Ok(ClientNotificationEntry {
                     id: row.try_get("id")?,
                     request_id: row.try_get("request_id")?,
                     client_id: row.try_get("client_id")?,
-                    kind: row.try_get("kind")?,
+                    kind: parse_stored(row.try_get("kind")?, NotificationKind::parse, "notification kind")?,
                     payload: row.try_get("payload")?,
                     attempts: row.try_get("attempts")?,
                     created_at: row.try_get("created_at")?,
@@ -619,15 +644,15 @@ impl Store for $store {
             .collect()
     }
 
-    async fn finish_notification(
+    async fn finish_client_notification(
         &self,
         id: i64,
-        outcome: OutboxFinal,
+        outcome: NotificationFinal,
         now: i64,
         error: Option<&str>,
     ) -> StoreResult<()> {
         let _turn = self.write_turn().await;
-        let delivered = outcome == OutboxFinal::Delivered;
+        let delivered = outcome == NotificationFinal::Delivered;
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "UPDATE notification_outbox SET status = $1, lease_until = NULL, last_error = $2, \
@@ -652,7 +677,7 @@ impl Store for $store {
         Ok(())
     }
 
-    async fn retry_notification(
+    async fn retry_client_notification(
         &self,
         id: i64,
         next_attempt_at: i64,
@@ -668,7 +693,7 @@ impl Store for $store {
         Ok(())
     }
 
-    async fn store_push_tokens(
+    async fn store_push_mode_tokens(
         &self,
         notification_id: i64,
         request_id: &str,
@@ -694,7 +719,7 @@ impl Store for $store {
         Ok(true)
     }
 
-    async fn store_push_payload(&self, notification_id: i64, payload: &str) -> StoreResult<()> {
+    async fn store_push_mode_payload(&self, notification_id: i64, payload: &str) -> StoreResult<()> {
         let _turn = self.write_turn().await;
         sqlx::query("UPDATE notification_outbox SET payload = $1 WHERE id = $2")
             .bind(payload)
@@ -704,7 +729,7 @@ impl Store for $store {
         Ok(())
     }
 
-    async fn enqueue_expired_pushes(&self, now: i64, deadline: i64) -> StoreResult<u64> {
+    async fn enqueue_push_mode_expiries(&self, now: i64, deadline: i64) -> StoreResult<u64> {
         let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         let marked = sqlx::query(
@@ -733,12 +758,12 @@ impl Store for $store {
         Ok(marked.len() as u64)
     }
 
-    async fn claim_pushes(
+    async fn claim_wakeups(
         &self,
         now: i64,
         lease_until: i64,
         limit: i64,
-    ) -> StoreResult<Vec<PushEntry>> {
+    ) -> StoreResult<Vec<WakeupEntry>> {
         let _turn = self.write_turn().await;
         // A random claim marks this worker's rows, so one join reads them back with the device
         // and the request (RETURNING cannot join on SQLite).
@@ -778,11 +803,11 @@ impl Store for $store {
                 let device: Option<String> = row.try_get("d_id")?;
                 let target = match device {
                     None => None,
-                    Some(_) => Some(PushTarget {
-                        status: row.try_get("d_status")?,
-                        provider: row.try_get("push_provider")?,
+                    Some(_) => Some(WakeupTarget {
+                        status: parse_stored(row.try_get("d_status")?, DeviceStatus::parse, "device status")?,
+                        provider: parse_stored(row.try_get("push_provider")?, parse_push_provider, "push provider")?,
                         token: row.try_get("push_token")?,
-                        environment: row.try_get("push_environment")?,
+                        environment: parse_stored(row.try_get("push_environment")?, parse_push_environment, "push environment")?,
                         token_invalid: row.try_get::<Option<i64>, _>("push_token_invalid_at")?.is_some(),
                     }),
                 };
@@ -795,11 +820,11 @@ impl Store for $store {
                         row.try_get("r_expires_at")?,
                     )),
                 };
-                Ok(PushEntry {
+                Ok(WakeupEntry {
                     id: row.try_get("id")?,
                     request_id: row.try_get("request_id")?,
                     device_id: row.try_get("device_id")?,
-                    provider: row.try_get("provider")?,
+                    provider: parse_stored(row.try_get("provider")?, parse_push_provider, "push provider")?,
                     attempts: row.try_get("attempts")?,
                     created_at: row.try_get("created_at")?,
                     deadline: row.try_get("deadline")?,
@@ -811,15 +836,15 @@ impl Store for $store {
             .collect()
     }
 
-    async fn finish_push(
+    async fn finish_wakeup(
         &self,
         id: i64,
-        outcome: PushFinal,
+        outcome: WakeupFinal,
         now: i64,
         error: Option<&str>,
     ) -> StoreResult<()> {
         let _turn = self.write_turn().await;
-        let sent = outcome == PushFinal::Sent;
+        let sent = outcome == WakeupFinal::Sent;
         sqlx::query(
             "UPDATE push_outbox SET status = $1, lease_until = NULL, claim = NULL, last_error = $2, sent_at = $3 WHERE id = $4",
         )
@@ -832,7 +857,7 @@ impl Store for $store {
         Ok(())
     }
 
-    async fn retry_push(&self, id: i64, next_attempt_at: i64, error: &str) -> StoreResult<()> {
+    async fn retry_wakeup(&self, id: i64, next_attempt_at: i64, error: &str) -> StoreResult<()> {
         let _turn = self.write_turn().await;
         sqlx::query("UPDATE push_outbox SET next_attempt_at = $1, lease_until = NULL, claim = NULL, last_error = $2 WHERE id = $3")
             .bind(next_attempt_at)
@@ -856,7 +881,7 @@ impl Store for $store {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn pushes_of_request(&self, request_id: &str) -> StoreResult<Vec<PushDelivery>> {
+    async fn wakeups_of_request(&self, request_id: &str) -> StoreResult<Vec<WakeupDelivery>> {
         let rows = sqlx::query(
             "SELECT device_id, provider, status, attempts, next_attempt_at, last_error FROM push_outbox \
              WHERE request_id = $1 ORDER BY id",
@@ -866,7 +891,7 @@ impl Store for $store {
         .await?;
         rows.iter()
             .map(|r| {
-                Ok(PushDelivery {
+                Ok(WakeupDelivery {
                     device_id: r.try_get("device_id")?,
                     provider: r.try_get("provider")?,
                     status: r.try_get("status")?,

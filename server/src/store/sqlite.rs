@@ -215,9 +215,9 @@ mod tests {
                 } else {
                     format!("h{n}")
                 };
-                let push = NewPush {
+                let push = NewWakeup {
                     device_id: "d".into(),
-                    provider: "fcm".into(),
+                    provider: PushProvider::Fcm,
                     deadline: 400,
                 };
                 (
@@ -242,7 +242,7 @@ mod tests {
                 result.unwrap();
                 assert_eq!(stored.unwrap().auth_req_id_hash, format!("h{n}"));
                 assert_eq!(
-                    s.pushes_of_request(&format!("txn_{n}"))
+                    s.wakeups_of_request(&format!("txn_{n}"))
                         .await
                         .unwrap()
                         .len(),
@@ -254,7 +254,7 @@ mod tests {
         // The failed requests left no audit rows or pushes behind: all or nothing per request.
         let events = s.audit_events(None, None, 1000).await.unwrap();
         assert_eq!(events.len(), 181);
-        assert!(s.pushes_of_request("txn_10").await.unwrap().is_empty());
+        assert!(s.wakeups_of_request("txn_10").await.unwrap().is_empty());
     }
 
     #[tokio::test]
