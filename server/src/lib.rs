@@ -3,16 +3,24 @@
 //! An OpenID Connect CIBA authorization server: client applications start backchannel
 //! authentication requests, the user's enrolled phones decide with signed decisions, and clients
 //! poll for tokens. [`app`] builds the HTTP application from an [`AppState`]; [`serve`] runs it.
+//!
+//! The domain (`ciba`, `clients`, `devices`, `admin`, `tokens`) knows nothing of HTTP: `http`
+//! reads requests into typed values, authenticates the caller through extractors and renders
+//! the domain's [`error::Error`]. `server/README.md` says where each concern lives.
 
 pub mod admin;
+pub mod cache;
 pub mod ciba;
 pub mod clients;
 pub mod config;
 pub mod crypto;
+pub mod delivery;
 pub mod devices;
+pub mod error;
 pub mod http;
 pub mod metrics;
 pub mod notify;
+pub mod outbox;
 pub mod push;
 pub mod state;
 pub mod store;
@@ -36,8 +44,12 @@ pub async fn serve(
     // Background work lives exactly as long as this future: if it is dropped (the process is
     // stopping, or a test kills the instance), the guards abort the tasks.
     let _sweeper = AbortOnDrop(tokio::spawn(sweep_forever(state.clone())));
-    let _notifier = AbortOnDrop(tokio::spawn(notify::run_worker(state.clone())));
-    let _pusher = AbortOnDrop(tokio::spawn(push::run_worker(state.clone())));
+    let _notifier = AbortOnDrop(tokio::spawn(delivery::client_notifications::run_worker(
+        state.clone(),
+    )));
+    let _waker = AbortOnDrop(tokio::spawn(delivery::device_wakeups::run_worker(
+        state.clone(),
+    )));
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await

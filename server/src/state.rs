@@ -1,4 +1,6 @@
-//! The application state shared by every handler.
+//! The application state shared by every handler and worker: settings, storage, the clock,
+//! the signing keys, and the clients the server calls out with. It holds no domain rules, and
+//! none of the modules it holds depend on it (so the module graph has no circle).
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -20,24 +22,24 @@ pub struct Inner {
     pub settings: Settings,
     /// The issuer, without a trailing slash.
     pub issuer: String,
-    /// Storage.
+    /// Where everything is persisted (SQLite or PostgreSQL).
     pub store: Arc<dyn Store>,
-    /// Time.
+    /// The one source of "now": injected, so tests move time instead of sleeping.
     pub clock: SharedClock,
     /// Token signing keys, loaded from the database on first need (the database may be
     /// unreachable when the server starts).
     keys: tokio::sync::OnceCell<SigningKeys>,
     /// SHA-256 of the admin token.
     admin_token_hash: String,
-    /// Client for ping and push callbacks.
+    /// The HTTP client of client notifications (ping and push modes).
     pub notifier: crate::notify::NotificationClient,
-    /// Wakes the notification worker when a decision enqueued something.
+    /// Wakes the client-notification worker when a decision enqueued something.
     pub notify_wake: tokio::sync::Notify,
     /// Prometheus metrics.
     pub metrics: crate::metrics::Metrics,
     /// Recently read client registrations.
-    pub clients: crate::clients::ClientCache,
-    /// Wake-up pushes to devices (FCM, APNs).
+    pub clients: crate::cache::ClientCache,
+    /// The FCM and APNs clients that wake devices, and their health.
     pub push: crate::push::PushService,
 }
 
@@ -99,7 +101,7 @@ impl AppState {
             notifier,
             notify_wake: tokio::sync::Notify::new(),
             metrics: crate::metrics::Metrics::default(),
-            clients: crate::clients::ClientCache::default(),
+            clients: crate::cache::ClientCache::default(),
             push,
         })))
     }
@@ -119,13 +121,11 @@ impl AppState {
     }
 
     /// The signing keys; `503 temporarily_unavailable` while the database cannot provide them.
-    pub async fn keys(&self) -> Result<&SigningKeys, crate::http::error::ApiError> {
+    pub async fn keys(&self) -> Result<&SigningKeys, crate::error::Error> {
         self.load_keys().await.map_err(|e| {
             tracing::warn!(error = %e, "signing keys unavailable");
-            crate::http::error::ApiError::new(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
-                "the server is starting or its database is unavailable; try again",
+            crate::error::Error::Unavailable(
+                "the server is starting or its database is unavailable; try again".into(),
             )
         })
     }

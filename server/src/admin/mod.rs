@@ -1,42 +1,39 @@
-//! The admin API (DEVICE-PROTOCOL.md §8): the bank's backend manages users, clients,
-//! enrollments and devices, and reads the audit log. Bearer token, compared in constant time.
+//! The admin API's operations (DEVICE-PROTOCOL.md §8): the bank's backend manages users,
+//! clients, enrollments and devices, and reads the audit log. Every operation takes an [`Admin`],
+//! which only [`authorize`] makes (the admin bearer token, compared in constant time), so no
+//! operation runs for a caller nobody authenticated.
 
-use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use ciba_core::protocol::EnrollmentUri;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::clients::{ClientRegistration, RegisteredClient, register_client};
-use crate::crypto::{random_b64u, random_id};
-use crate::devices::create_enrollment;
-use crate::http::body::parse_json;
-use crate::http::error::{ApiError, ApiResult};
+use crate::crypto::{hash_secret, random_b64u, random_id};
+use crate::error::{AdminCode, Error, Result};
 use crate::state::AppState;
-use crate::store::{Device, NewAuditEvent, StoreError, User, UserStatus};
+use crate::store::{AuditEvent, Device, Enrollment, NewAuditEvent, StoreError, User, UserStatus};
 
-/// Checks `Authorization: Bearer <admin token>`.
-pub fn require_admin(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim());
-    match token {
-        Some(t) if state.is_admin_token(t) => Ok(()),
-        _ => {
-            let mut e = ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_token",
-                "a valid admin bearer token is required",
-            );
-            e.www_authenticate = Some("Bearer realm=\"ciba-admin\"");
-            Err(e)
-        }
+/// Proof that the caller presented the admin token.
+#[derive(Debug)]
+pub struct Admin(());
+
+/// Checks the admin bearer token (`None` when the request carried none).
+pub fn authorize(state: &AppState, bearer: Option<&str>) -> Result<Admin> {
+    match bearer {
+        Some(token) if state.is_admin_token(token) => Ok(Admin(())),
+        _ => Err(Error::admin(
+            AdminCode::InvalidToken,
+            "a valid admin bearer token is required",
+        )),
     }
+}
+
+fn not_found(what: &str) -> Error {
+    Error::admin(AdminCode::NotFound, format!("no such {what}"))
+}
+
+fn invalid(description: &str) -> Error {
+    Error::admin(AdminCode::InvalidRequest, description)
 }
 
 /// Body of `POST /admin/v1/users`.
@@ -63,16 +60,22 @@ fn field_ok(value: &str, max: usize) -> bool {
         && !value.chars().any(char::is_control)
 }
 
+fn audit_event(at: i64, kind: &'static str, user_id: Option<&str>) -> NewAuditEvent {
+    NewAuditEvent {
+        at,
+        kind,
+        user_id: user_id.map(str::to_owned),
+        client_id: None,
+        device_id: None,
+        request_id: None,
+        detail: json!({}),
+    }
+}
+
 /// `POST /admin/v1/users`.
-pub async fn create_user(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Response> {
-    require_admin(&state, &headers)?;
-    let req: NewUserRequest = parse_json(&headers, &body)?;
+pub async fn create_user(state: &AppState, _: &Admin, req: NewUserRequest) -> Result<User> {
     if !field_ok(&req.username, 128) {
-        return Err(ApiError::invalid_request(
+        return Err(invalid(
             "username must be 1 to 128 characters without surrounding spaces",
         ));
     }
@@ -81,19 +84,17 @@ pub async fn create_user(
         .as_deref()
         .is_some_and(|e| !field_ok(e, 254) || !e.contains('@'))
     {
-        return Err(ApiError::invalid_request("email is malformed"));
+        return Err(invalid("email is malformed"));
     }
     if req.phone.as_deref().is_some_and(|p| !field_ok(p, 32)) {
-        return Err(ApiError::invalid_request("phone is malformed"));
+        return Err(invalid("phone is malformed"));
     }
     if req
         .display_name
         .as_deref()
         .is_some_and(|d| !field_ok(d, 128))
     {
-        return Err(ApiError::invalid_request(
-            "display_name must be 1 to 128 characters",
-        ));
+        return Err(invalid("display_name must be 1 to 128 characters"));
     }
     let now = state.now();
     let user = User {
@@ -109,9 +110,8 @@ pub async fn create_user(
     match state.store.insert_user(&user).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "conflict",
+            return Err(Error::admin(
+                AdminCode::Conflict,
                 "the username, email or phone is already taken",
             ));
         }
@@ -120,165 +120,149 @@ pub async fn create_user(
     state
         .audit(audit_event(now, "user_created", Some(&user.id)))
         .await;
-    Ok((StatusCode::CREATED, Json(user)).into_response())
-}
-
-fn audit_event(at: i64, kind: &'static str, user_id: Option<&str>) -> NewAuditEvent {
-    NewAuditEvent {
-        at,
-        kind,
-        user_id: user_id.map(str::to_owned),
-        client_id: None,
-        device_id: None,
-        request_id: None,
-        detail: json!({}),
-    }
+    Ok(user)
 }
 
 /// `GET /admin/v1/users/{id}`.
-pub async fn get_user(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> ApiResult<Json<User>> {
-    require_admin(&state, &headers)?;
-    Ok(Json(
-        state
-            .store
-            .user(&id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("no such user"))?,
-    ))
+pub async fn user(state: &AppState, _: &Admin, id: &str) -> Result<User> {
+    state.store.user(id).await?.ok_or_else(|| not_found("user"))
 }
 
 /// `DELETE /admin/v1/users/{id}`: the user, their devices and enrollments go; their pending
 /// requests are cancelled.
-pub async fn delete_user(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    require_admin(&state, &headers)?;
-    if !state.store.delete_user(&id).await? {
-        return Err(ApiError::not_found("no such user"));
+pub async fn delete_user(state: &AppState, _: &Admin, id: &str) -> Result<()> {
+    if !state.store.delete_user(id).await? {
+        return Err(not_found("user"));
     }
     state
-        .audit(audit_event(state.now(), "user_deleted", Some(&id)))
+        .audit(audit_event(state.now(), "user_deleted", Some(id)))
         .await;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
-/// `POST /admin/v1/users/{id}/lock`: refuse CIBA requests for the user until unlocked.
-pub async fn lock_user(
-    state: State<AppState>,
-    headers: HeaderMap,
-    id: Path<String>,
-) -> ApiResult<Json<User>> {
-    set_status(state, headers, id, UserStatus::Locked, "user_locked").await
-}
-
-/// `POST /admin/v1/users/{id}/unlock`: accept CIBA requests for the user again (after a fraud
-/// report was investigated).
-pub async fn unlock_user(
-    state: State<AppState>,
-    headers: HeaderMap,
-    id: Path<String>,
-) -> ApiResult<Json<User>> {
-    set_status(state, headers, id, UserStatus::Active, "user_unlocked").await
-}
-
-async fn set_status(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+/// `POST /admin/v1/users/{id}/lock` and `…/unlock`: refuse CIBA requests for the user until
+/// unlocked; accept them again (after a fraud report was investigated).
+pub async fn set_user_status(
+    state: &AppState,
+    admin: &Admin,
+    id: &str,
     status: UserStatus,
-    kind: &'static str,
-) -> ApiResult<Json<User>> {
-    require_admin(&state, &headers)?;
-    if !state.store.set_user_status(&id, status).await? {
-        return Err(ApiError::not_found("no such user"));
+) -> Result<User> {
+    if !state.store.set_user_status(id, status).await? {
+        return Err(not_found("user"));
     }
-    let mut event = audit_event(state.now(), kind, Some(&id));
+    let kind = match status {
+        UserStatus::Locked => "user_locked",
+        UserStatus::Active => "user_unlocked",
+    };
+    let mut event = audit_event(state.now(), kind, Some(id));
     event.detail = json!({"by": "admin"});
     state.audit(event).await;
-    Ok(Json(
-        state
-            .store
-            .user(&id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("no such user"))?,
-    ))
+    user(state, admin, id).await
 }
 
 /// `POST /admin/v1/clients`.
 pub async fn create_client(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Response> {
-    require_admin(&state, &headers)?;
-    let reg: ClientRegistration = parse_json(&headers, &body)?;
+    state: &AppState,
+    _: &Admin,
+    reg: ClientRegistration,
+) -> Result<RegisteredClient> {
     let now = state.now();
     let (client, secret) = register_client(
         reg,
         &state.settings.ciba.default_client_scope,
         &state.settings.notifications,
         now,
-    )?;
+    )
+    .map_err(Error::for_admin)?;
     state.store.insert_client(&client).await?;
     let mut event = audit_event(now, "client_created", None);
     event.client_id = Some(client.id.clone());
     state.audit(event).await;
-    Ok((
-        StatusCode::CREATED,
-        Json(RegisteredClient::from_client(&client, Some(secret))),
-    )
-        .into_response())
+    Ok(RegisteredClient::from_client(&client, Some(secret)))
 }
 
 /// `GET /admin/v1/clients/{id}`.
-pub async fn get_client(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> ApiResult<Json<RegisteredClient>> {
-    require_admin(&state, &headers)?;
+pub async fn client(state: &AppState, _: &Admin, id: &str) -> Result<RegisteredClient> {
     let client = state
         .store
-        .client(&id)
+        .client(id)
         .await?
-        .ok_or_else(|| ApiError::not_found("no such client"))?;
-    Ok(Json(RegisteredClient::from_client(&client, None)))
+        .ok_or_else(|| not_found("client"))?;
+    Ok(RegisteredClient::from_client(&client, None))
 }
 
 /// `DELETE /admin/v1/clients/{id}`.
-pub async fn delete_client(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    require_admin(&state, &headers)?;
-    let deleted = state.store.delete_client(&id).await?;
+pub async fn delete_client(state: &AppState, _: &Admin, id: &str) -> Result<()> {
+    let deleted = state.store.delete_client(id).await?;
     // After the delete, so a concurrent request cannot cache it again in between.
-    state.clients.forget(&id);
+    state.clients.forget(id);
     if !deleted {
-        return Err(ApiError::not_found("no such client"));
+        return Err(not_found("client"));
     }
     let mut event = audit_event(state.now(), "client_deleted", None);
-    event.client_id = Some(id);
+    event.client_id = Some(id.to_owned());
     state.audit(event).await;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
-/// `POST /admin/v1/users/{id}/enrollments`.
-pub async fn create_user_enrollment(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    require_admin(&state, &headers)?;
-    let created = create_enrollment(&state, &id).await?;
-    Ok((StatusCode::CREATED, Json(created)).into_response())
+/// Answer of `POST /admin/v1/users/{id}/enrollments`.
+#[derive(Debug, Serialize)]
+pub struct EnrollmentCreated {
+    /// `enr_…`.
+    pub enrollment_id: String,
+    /// The single-use code (≥ 128 bits); stored only hashed.
+    pub code: String,
+    /// What the QR code or app link carries.
+    pub uri: String,
+    /// Expiry.
+    pub expires_at: i64,
+}
+
+/// `POST /admin/v1/users/{id}/enrollments`: a single-use enrollment code for a user (the bank's
+/// backend, already knowing who the user is, asks).
+pub async fn create_enrollment(
+    state: &AppState,
+    _: &Admin,
+    user_id: &str,
+) -> Result<EnrollmentCreated> {
+    let user = state
+        .store
+        .user(user_id)
+        .await?
+        .ok_or_else(|| not_found("user"))?;
+    let now = state.now();
+    let code = random_b64u(20)?;
+    let enrollment = Enrollment {
+        id: random_id("enr_")?,
+        user_id: user.id.clone(),
+        code_hash: hash_secret(&code),
+        created_at: now,
+        expires_at: now + state.settings.enrollment.code_ttl,
+    };
+    state.store.insert_enrollment(&enrollment).await?;
+    state
+        .audit(NewAuditEvent {
+            at: now,
+            kind: "enrollment_created",
+            user_id: Some(user.id),
+            client_id: None,
+            device_id: None,
+            request_id: None,
+            detail: json!({"enrollment_id": enrollment.id, "expires_at": enrollment.expires_at}),
+        })
+        .await;
+    let uri = EnrollmentUri {
+        issuer: state.issuer.clone(),
+        code: code.clone(),
+    }
+    .to_uri_string();
+    Ok(EnrollmentCreated {
+        enrollment_id: enrollment.id,
+        code,
+        uri,
+        expires_at: enrollment.expires_at,
+    })
 }
 
 /// A device as the admin API shows it (never the push token).
@@ -286,9 +270,9 @@ pub async fn create_user_enrollment(
 pub struct DeviceSummary {
     device_id: String,
     user_id: String,
-    status: String,
+    status: &'static str,
     display_name: String,
-    platform: String,
+    platform: &'static str,
     model: Option<String>,
     os_version: Option<String>,
     app_version: Option<String>,
@@ -308,9 +292,9 @@ impl From<Device> for DeviceSummary {
                          "token_invalid_since": d.push_token_invalid_at}),
             device_id: d.id,
             user_id: d.user_id,
-            status: d.status.as_str().to_owned(),
+            status: d.status.as_str(),
             display_name: d.display_name,
-            platform: d.platform.as_str().to_owned(),
+            platform: d.platform.as_str(),
             model: d.model,
             os_version: d.os_version,
             app_version: d.app_version,
@@ -323,67 +307,56 @@ impl From<Device> for DeviceSummary {
 }
 
 /// `GET /admin/v1/users/{id}/devices`.
-pub async fn list_devices(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> ApiResult<Json<serde_json::Value>> {
-    require_admin(&state, &headers)?;
-    if state.store.user(&id).await?.is_none() {
-        return Err(ApiError::not_found("no such user"));
+pub async fn devices_of_user(
+    state: &AppState,
+    _: &Admin,
+    user_id: &str,
+) -> Result<Vec<DeviceSummary>> {
+    if state.store.user(user_id).await?.is_none() {
+        return Err(not_found("user"));
     }
-    let devices: Vec<DeviceSummary> = state
+    Ok(state
         .store
-        .devices_of_user(&id)
+        .devices_of_user(user_id)
         .await?
         .into_iter()
         .map(Into::into)
-        .collect();
-    Ok(Json(json!({ "devices": devices })))
+        .collect())
 }
 
 /// `DELETE /admin/v1/devices/{device_id}`: revoke.
-pub async fn revoke_device(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    require_admin(&state, &headers)?;
+pub async fn revoke_device(state: &AppState, _: &Admin, id: &str) -> Result<()> {
     let device = state
         .store
-        .device(&id)
+        .device(id)
         .await?
-        .ok_or_else(|| ApiError::not_found("no such device"))?;
+        .ok_or_else(|| not_found("device"))?;
     let now = state.now();
-    if state.store.revoke_device(&id, now).await? {
+    if state.store.revoke_device(id, now).await? {
         let mut event = audit_event(now, "device_revoked", Some(&device.user_id));
-        event.device_id = Some(id);
+        event.device_id = Some(id.to_owned());
         event.detail = json!({"by": "admin"});
         state.audit(event).await;
     }
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// Query of `GET /admin/v1/audit`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct AuditQuery {
-    user_id: Option<String>,
-    since: Option<i64>,
-    limit: Option<i64>,
+    /// Only this user's events.
+    pub user_id: Option<String>,
+    /// Only events at or after this time.
+    pub since: Option<i64>,
+    /// At most this many (1 to 10 000; 1 000 by default).
+    pub limit: Option<i64>,
 }
 
-/// `GET /admin/v1/audit?user_id=&since=&limit=`.
-pub async fn audit_log(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<Json<serde_json::Value>> {
-    require_admin(&state, &headers)?;
-    let Query(q) = query.map_err(|e| ApiError::invalid_request(e.body_text()))?;
+/// `GET /admin/v1/audit?user_id=&since=&limit=`: security events, oldest first.
+pub async fn audit_log(state: &AppState, _: &Admin, q: AuditQuery) -> Result<Vec<AuditEvent>> {
     let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
-    let events = state
+    Ok(state
         .store
         .audit_events(q.user_id.as_deref(), q.since, limit)
-        .await?;
-    Ok(Json(json!({ "events": events })))
+        .await?)
 }

@@ -5,14 +5,45 @@ use serde_json::json;
 
 use super::validate::{parse_acr_values, validate_authorization_details};
 use super::{is_scope_token, validate_binding_message, validate_requested_expiry};
+use crate::clients::AuthenticatedClient;
 use crate::crypto::{hash_secret, ordered_id, random_b64u};
-use crate::http::body::FormParams;
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{Error, OAuthCode, Result};
 use crate::state::AppState;
 use crate::store::{
     CibaRequest, Client, DeliveryMode, NewAuditEvent, RequestStatus, User, UserStatus,
 };
 use crate::tokens::verify_own_id_token;
+
+/// A backchannel authentication request's parameters (CIBA Core §7.1), as the client sent them:
+/// each present at most once, an empty value counting as absent. The rules are applied by
+/// [`start_request`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BackchannelRequest {
+    /// `scope` (required).
+    pub scope: Option<String>,
+    /// `client_notification_token` (ping and push clients).
+    pub client_notification_token: Option<String>,
+    /// `acr_values`.
+    pub acr_values: Option<String>,
+    /// `login_hint_token`.
+    pub login_hint_token: Option<String>,
+    /// `id_token_hint`.
+    pub id_token_hint: Option<String>,
+    /// `login_hint`.
+    pub login_hint: Option<String>,
+    /// `binding_message`.
+    pub binding_message: Option<String>,
+    /// `user_code`.
+    pub user_code: Option<String>,
+    /// `requested_expiry` (seconds, as a number or a string).
+    pub requested_expiry: Option<String>,
+    /// RFC 9396 `authorization_details` (JSON text).
+    pub authorization_details: Option<String>,
+    /// A signed request object (CIBA Core §7.1.1).
+    pub request: Option<String>,
+    /// A request object by reference.
+    pub request_uri: Option<String>,
+}
 
 /// The acknowledgement (CIBA §7.3).
 #[derive(Debug, Serialize)]
@@ -28,50 +59,51 @@ pub struct BackchannelResponse {
 /// Validates an authenticated client's backchannel request and stores it as pending.
 pub async fn start_request(
     state: &AppState,
-    client: &Client,
-    params: &FormParams,
-) -> ApiResult<BackchannelResponse> {
+    client: &AuthenticatedClient,
+    params: BackchannelRequest,
+) -> Result<BackchannelResponse> {
+    let client = client.client();
     let settings = &state.settings.ciba;
-    if params.get("request").is_some() || params.get("request_uri").is_some() {
-        return Err(ApiError::invalid_request(
+    if params.request.is_some() || params.request_uri.is_some() {
+        return Err(Error::invalid_request(
             "signed authentication requests are not supported by this server yet",
         ));
     }
     let notification_token = match (
         client.delivery_mode,
-        params.get("client_notification_token"),
+        params.client_notification_token.as_deref(),
     ) {
         (DeliveryMode::Poll, None) => None,
         (DeliveryMode::Poll, Some(_)) => {
-            return Err(ApiError::invalid_request(
+            return Err(Error::invalid_request(
                 "client_notification_token is only for ping and push clients",
             ));
         }
         (_, None) => {
-            return Err(ApiError::invalid_request(
+            return Err(Error::invalid_request(
                 "client_notification_token is required for ping and push clients",
             ));
         }
         (_, Some(token)) if is_bearer_token(token) => Some(token.to_owned()),
         (_, Some(_)) => {
-            return Err(ApiError::invalid_request(
+            return Err(Error::invalid_request(
                 "client_notification_token must be a bearer token (RFC 6750 b64token) of at most 1024 characters",
             ));
         }
     };
 
-    let scope = requested_scope(params, client)?;
-    let user = resolve_user(state, params).await?;
-    let binding_message = params.get("binding_message").map(str::to_owned);
+    let scope = requested_scope(params.scope.as_deref(), client)?;
+    let user = resolve_user(state, &params).await?;
+    let binding_message = params.binding_message;
     if let Some(message) = &binding_message {
         validate_binding_message(message, settings.binding_message_max_chars)?;
     }
-    let expires_in = match params.get("requested_expiry") {
+    let expires_in = match params.requested_expiry.as_deref() {
         Some(raw) => validate_requested_expiry(raw, settings.max_expiry)?,
         None => settings.default_expiry,
     };
-    let acr_values = parse_acr_values(params.get("acr_values"))?;
-    let authorization_details = match params.get("authorization_details") {
+    let acr_values = parse_acr_values(params.acr_values.as_deref())?;
+    let authorization_details = match params.authorization_details.as_deref() {
         Some(raw) => validate_authorization_details(raw)?,
         None => None,
     };
@@ -164,19 +196,19 @@ pub async fn start_request(
 
 /// `scope` must contain `openid`; every value must be registered for the client; order does not
 /// matter and duplicates collapse.
-fn requested_scope(params: &FormParams, client: &Client) -> ApiResult<Vec<String>> {
-    let raw = params.require("scope")?;
+fn requested_scope(raw: Option<&str>, client: &Client) -> Result<Vec<String>> {
+    let raw = raw.ok_or_else(|| Error::invalid_request("parameter scope is missing"))?;
     let mut scope: Vec<String> = Vec::new();
     for value in raw.split(' ').filter(|v| !v.is_empty()) {
         if !is_scope_token(value) {
-            return Err(ApiError::bad_request(
-                "invalid_scope",
+            return Err(Error::oauth(
+                OAuthCode::InvalidScope,
                 format!("malformed scope value {value:?}"),
             ));
         }
         if !client.scope.iter().any(|s| s == value) {
-            return Err(ApiError::bad_request(
-                "invalid_scope",
+            return Err(Error::oauth(
+                OAuthCode::InvalidScope,
                 format!("scope {value} is not allowed for this client"),
             ));
         }
@@ -185,8 +217,8 @@ fn requested_scope(params: &FormParams, client: &Client) -> ApiResult<Vec<String
         }
     }
     if !scope.iter().any(|s| s == "openid") {
-        return Err(ApiError::bad_request(
-            "invalid_scope",
+        return Err(Error::oauth(
+            OAuthCode::InvalidScope,
             "scope must contain openid",
         ));
     }
@@ -194,49 +226,47 @@ fn requested_scope(params: &FormParams, client: &Client) -> ApiResult<Vec<String
 }
 
 /// Exactly one of `login_hint`, `id_token_hint`, `login_hint_token` identifies the user.
-async fn resolve_user(state: &AppState, params: &FormParams) -> ApiResult<User> {
+async fn resolve_user(state: &AppState, params: &BackchannelRequest) -> Result<User> {
     let hints = [
-        params.get("login_hint"),
-        params.get("id_token_hint"),
-        params.get("login_hint_token"),
+        params.login_hint.as_deref(),
+        params.id_token_hint.as_deref(),
+        params.login_hint_token.as_deref(),
     ];
     if hints.iter().flatten().count() != 1 {
-        return Err(ApiError::invalid_request(
+        return Err(Error::invalid_request(
             "exactly one of login_hint, id_token_hint and login_hint_token is required",
         ));
     }
     let user = match hints {
         [Some(login_hint), _, _] => {
             if login_hint.len() > 256 {
-                return Err(ApiError::bad_request("unknown_user_id", "no such user"));
+                return Err(Error::oauth(OAuthCode::UnknownUserId, "no such user"));
             }
             state.store.user_by_login_hint(login_hint).await?
         }
         [_, Some(id_token), _] => {
             let subject = verify_own_id_token(state.keys().await?, &state.issuer, id_token)
                 .ok_or_else(|| {
-                    ApiError::invalid_request(
-                        "id_token_hint is not an ID token issued by this server",
-                    )
+                    Error::invalid_request("id_token_hint is not an ID token issued by this server")
                 })?;
             state.store.user_by_subject(&subject).await?
         }
         _ => {
-            return Err(ApiError::invalid_request(
+            return Err(Error::invalid_request(
                 "login_hint_token is not supported by this server",
             ));
         }
     };
-    let user = user.ok_or_else(|| ApiError::bad_request("unknown_user_id", "no such user"))?;
+    let user = user.ok_or_else(|| Error::oauth(OAuthCode::UnknownUserId, "no such user"))?;
     if user.status == UserStatus::Locked {
-        return Err(ApiError::bad_request(
-            "access_denied",
+        return Err(Error::oauth(
+            OAuthCode::AccessDenied,
             "this user is locked after reporting a request as not recognised; an administrator must unlock them",
         ));
     }
     if !user.is_active() {
-        return Err(ApiError::bad_request(
-            "access_denied",
+        return Err(Error::oauth(
+            OAuthCode::AccessDenied,
             "this user cannot be authenticated at the moment",
         ));
     }

@@ -1,36 +1,64 @@
 //! The token endpoint's CIBA grant (CIBA Core §10–11).
 
+use super::state::RequestState;
+use crate::clients::AuthenticatedClient;
 use crate::crypto::hash_secret;
-use crate::http::body::FormParams;
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{Error, OAuthCode, Result};
 use crate::state::AppState;
-use crate::store::{Client, DeliveryMode, PollOutcome, RequestStatus};
+use crate::store::{DeliveryMode, PollOutcome};
 use crate::tokens::IssuedTokens;
 
-fn error(code: &'static str, description: &str) -> ApiError {
-    ApiError::bad_request(code, description.to_owned())
+/// A token request's grant, as the client sent it (RFC 6749 §4.1.3, CIBA Core §10.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenRequest {
+    /// `grant_type=urn:openid:params:grant-type:ciba`.
+    Ciba(CibaGrant),
+}
+
+/// The CIBA grant's parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CibaGrant {
+    /// `auth_req_id` (required).
+    pub auth_req_id: Option<String>,
+}
+
+fn error(code: OAuthCode, description: &str) -> Error {
+    Error::oauth(code, description)
+}
+
+/// Answers a token request.
+pub async fn redeem(
+    state: &AppState,
+    client: &AuthenticatedClient,
+    request: TokenRequest,
+) -> Result<IssuedTokens> {
+    match request {
+        TokenRequest::Ciba(grant) => redeem_with_ciba_grant(state, client, grant).await,
+    }
 }
 
 /// Answers a poll: pending → `authorization_pending` or `slow_down`; denied → `access_denied`;
 /// expired → `expired_token`; approved → tokens, exactly once.
 pub async fn redeem_with_ciba_grant(
     state: &AppState,
-    client: &Client,
-    params: &FormParams,
-) -> ApiResult<IssuedTokens> {
+    client: &AuthenticatedClient,
+    grant: CibaGrant,
+) -> Result<IssuedTokens> {
     if client.delivery_mode == DeliveryMode::Push {
         return Err(error(
-            "unauthorized_client",
+            OAuthCode::UnauthorizedClient,
             "push-mode clients receive tokens at their notification endpoint",
         ));
     }
-    let auth_req_id = params.require("auth_req_id")?;
-    let unknown = || error("invalid_grant", "unknown auth_req_id");
+    let auth_req_id = grant
+        .auth_req_id
+        .ok_or_else(|| Error::invalid_request("parameter auth_req_id is missing"))?;
+    let unknown = || error(OAuthCode::InvalidGrant, "unknown auth_req_id");
     if auth_req_id.len() > 256 {
         return Err(unknown());
     }
     let now = state.now();
-    let hash = hash_secret(auth_req_id);
+    let hash = hash_secret(&auth_req_id);
     // Most polls find the request still pending: one statement answers them.
     let step = state.settings.ciba.slow_down_step;
     match state
@@ -40,13 +68,13 @@ pub async fn redeem_with_ciba_grant(
     {
         Some(PollOutcome::Allowed) => {
             return Err(error(
-                "authorization_pending",
+                OAuthCode::AuthorizationPending,
                 "the user has not decided yet",
             ));
         }
         Some(PollOutcome::TooFast) => {
             return Err(error(
-                "slow_down",
+                OAuthCode::SlowDown,
                 "polling too fast; wait longer between polls",
             ));
         }
@@ -60,30 +88,17 @@ pub async fn redeem_with_ciba_grant(
     if request.client_id != client.id {
         return Err(unknown());
     }
-    match request.status {
-        RequestStatus::Redeemed => {
-            return Err(error(
-                "invalid_grant",
-                "the tokens of this request were already issued",
-            ));
-        }
-        RequestStatus::Cancelled => {
-            return Err(error("access_denied", "the request was withdrawn"));
-        }
-        _ if now >= request.expires_at => {
-            return Err(error("expired_token", "the request expired"));
-        }
-        RequestStatus::Denied => return Err(error("access_denied", "the user denied the request")),
-        // Pending and unexpired was answered by the fast path above; a request seen pending
-        // here expired in between.
-        RequestStatus::Pending => return Err(error("expired_token", "the request expired")),
-        RequestStatus::Approved => {}
+    match RequestState::at(&request, now) {
+        // Pending and unexpired at `now` was answered by the fast path above, which reads the
+        // same row at the same `now`: seen pending here, the request expired.
+        RequestState::Pending => return Err(error(OAuthCode::ExpiredToken, "the request expired")),
+        state => state.poll_answer().into_result()?,
     }
     // The user may have been removed or locked since approving.
     let user = state.store.user(&request.user_id).await?;
     let Some(user) = user.filter(|u| u.is_active()) else {
         return Err(error(
-            "access_denied",
+            OAuthCode::AccessDenied,
             "this user cannot be authenticated at the moment",
         ));
     };
@@ -91,7 +106,7 @@ pub async fn redeem_with_ciba_grant(
     // Tokens leave only if this call wins the approved → redeemed transition.
     if !state.store.redeem(&request.id, now).await? {
         return Err(error(
-            "invalid_grant",
+            OAuthCode::InvalidGrant,
             "the tokens of this request were already issued",
         ));
     }

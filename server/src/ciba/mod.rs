@@ -1,16 +1,22 @@
-//! The CIBA request: validation of backchannel authentication requests, the state machine,
-//! and the token grant.
+//! The CIBA request: validation of backchannel authentication requests (`backchannel`,
+//! `validate`), the request state machine (`state`), the token grant (`grant`), what push-mode
+//! clients are sent (`delivery`) and the discovery document (`discovery`).
 
 mod backchannel;
+mod delivery;
+mod discovery;
 mod grant;
+mod state;
 mod validate;
 
-pub use backchannel::{BackchannelResponse, start_request};
-pub use grant::redeem_with_ciba_grant;
+pub use backchannel::{BackchannelRequest, BackchannelResponse, start_request};
+pub use delivery::push_mode_body;
+pub use discovery::discovery_document;
+pub use grant::{CibaGrant, TokenRequest, redeem};
+pub use state::{PollAnswer, PushModeDelivery, RequestState, WakeupDue};
 pub use validate::{is_scope_token, validate_binding_message, validate_requested_expiry};
 
-/// The CIBA grant type.
-pub const CIBA_GRANT_TYPE: &str = "urn:openid:params:grant-type:ciba";
+pub use crate::clients::CIBA_GRANT_TYPE;
 
 /// Signs the tokens of an approved request for its user: the one place that turns a request into
 /// a [`crate::tokens::TokenRequest`]. `auth_req_id` is set for push-mode delivery (the ID token
@@ -21,7 +27,7 @@ pub async fn mint_tokens(
     user: &crate::store::User,
     auth_req_id: Option<&str>,
     now: i64,
-) -> crate::http::error::ApiResult<crate::tokens::IssuedTokens> {
+) -> crate::error::Result<crate::tokens::IssuedTokens> {
     let tokens = &state.settings.tokens;
     let audience = tokens
         .access_token_audience
@@ -43,5 +49,5 @@ pub async fn mint_tokens(
             id_token_ttl: tokens.id_token_ttl,
         },
     )
-    .map_err(crate::http::error::ApiError::internal)
+    .map_err(crate::error::Error::internal)
 }

@@ -1,25 +1,14 @@
 //! Pure validation rules of backchannel authentication requests (no I/O).
 
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{Error, OAuthCode, Result};
 
-/// RFC 6749 `scope-token`: `%x21 / %x23-5B / %x5D-7E`, 1..=128 characters here.
-pub fn is_scope_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 128
-        && s.bytes()
-            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
-}
+pub use crate::clients::is_scope_token;
 
 /// A binding message is shown on the phone and read aloud or compared by the user: short plain
 /// text. Letters and digits of any script, spaces and common punctuation; no control or
 /// formatting characters, no leading or trailing space, at most `max_chars` characters.
-pub fn validate_binding_message(message: &str, max_chars: usize) -> ApiResult<()> {
-    let bad = |why: &str| {
-        Err(ApiError::bad_request(
-            "invalid_binding_message",
-            why.to_owned(),
-        ))
-    };
+pub fn validate_binding_message(message: &str, max_chars: usize) -> Result<()> {
+    let bad = |why: &str| Err(Error::oauth(OAuthCode::InvalidBindingMessage, why));
     let count = message.chars().count();
     if count == 0 || count > max_chars {
         return bad(&format!(
@@ -43,10 +32,9 @@ pub fn validate_binding_message(message: &str, max_chars: usize) -> ApiResult<()
 
 /// `requested_expiry`: a positive integer (CIBA §7.1 allows a JSON number or a string; in a
 /// form body it is a string). Capped at `max`.
-pub fn validate_requested_expiry(raw: &str, max: i64) -> ApiResult<i64> {
-    let bad = || {
-        ApiError::invalid_request("requested_expiry must be a positive integer number of seconds")
-    };
+pub fn validate_requested_expiry(raw: &str, max: i64) -> Result<i64> {
+    let bad =
+        || Error::invalid_request("requested_expiry must be a positive integer number of seconds");
     if raw.is_empty() || raw.len() > 12 || !raw.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
@@ -59,13 +47,8 @@ pub fn validate_requested_expiry(raw: &str, max: i64) -> ApiResult<i64> {
 
 /// RFC 9396 `authorization_details`: a JSON array of objects, each with a string `type`.
 /// An empty array means nothing was requested.
-pub fn validate_authorization_details(raw: &str) -> ApiResult<Option<Vec<serde_json::Value>>> {
-    let bad = |why: &str| {
-        Err(ApiError::bad_request(
-            "invalid_authorization_details",
-            why.to_owned(),
-        ))
-    };
+pub fn validate_authorization_details(raw: &str) -> Result<Option<Vec<serde_json::Value>>> {
+    let bad = |why: &str| Err(Error::oauth(OAuthCode::InvalidAuthorizationDetails, why));
     if raw.len() > 16 * 1024 {
         return bad("authorization_details is larger than 16 KiB");
     }
@@ -93,7 +76,7 @@ pub fn validate_authorization_details(raw: &str) -> ApiResult<Option<Vec<serde_j
 }
 
 /// `acr_values`: space-separated, at most 10 values of at most 128 printable characters.
-pub fn parse_acr_values(raw: Option<&str>) -> ApiResult<Vec<String>> {
+pub fn parse_acr_values(raw: Option<&str>) -> Result<Vec<String>> {
     let values: Vec<String> = raw
         .unwrap_or("")
         .split(' ')
@@ -105,7 +88,7 @@ pub fn parse_acr_values(raw: Option<&str>) -> ApiResult<Vec<String>> {
             .iter()
             .any(|v| v.len() > 128 || !v.bytes().all(|b| (0x21..=0x7e).contains(&b)))
     {
-        return Err(ApiError::invalid_request(
+        return Err(Error::invalid_request(
             "acr_values must be at most 10 printable values",
         ));
     }
@@ -138,7 +121,7 @@ mod tests {
             &"x".repeat(65),
         ] {
             let e = validate_binding_message(bad, 64).unwrap_err();
-            assert_eq!(e.code, "invalid_binding_message", "{bad:?}");
+            assert_eq!(e.code(), "invalid_binding_message", "{bad:?}");
         }
     }
 
@@ -169,19 +152,10 @@ mod tests {
             "not json",
         ] {
             assert_eq!(
-                validate_authorization_details(bad).unwrap_err().code,
+                validate_authorization_details(bad).unwrap_err().code(),
                 "invalid_authorization_details",
                 "{bad}"
             );
         }
-    }
-
-    #[test]
-    fn scope_tokens() {
-        assert!(is_scope_token("openid"));
-        assert!(is_scope_token("payments:write"));
-        assert!(!is_scope_token("a\"b"));
-        assert!(!is_scope_token("a\\b"));
-        assert!(!is_scope_token(""));
     }
 }

@@ -1,49 +1,77 @@
-use axum::http::{HeaderMap, header};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+//! Client authentication at the OAuth endpoints: who is calling, proven by the method the client
+//! registered. The HTTP layer reads the credentials off the request ([`ClientCredentials`]);
+//! only [`authenticate_client`] turns them into an [`AuthenticatedClient`], which every OAuth
+//! operation of the domain requires.
 
 use crate::crypto::{hash_secret, secret_matches};
-use crate::http::body::FormParams;
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::state::AppState;
 use crate::store::{Client, ClientAuthMethod};
+
+/// The credentials an OAuth request presents, as read off the request.
+#[derive(Debug, Default, Clone)]
+pub struct ClientCredentials {
+    /// `Authorization: Basic` id and secret, already form-decoded (RFC 6749 §2.3.1).
+    pub basic: Option<(String, String)>,
+    /// The form's `client_id`.
+    pub client_id: Option<String>,
+    /// The form's `client_secret`.
+    pub client_secret: Option<String>,
+}
+
+/// A client whose credentials were verified for this request. Only [`authenticate_client`]
+/// makes one, so an OAuth operation cannot run for a caller nobody authenticated.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedClient {
+    client: Client,
+}
+
+impl AuthenticatedClient {
+    /// The client's registration.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl std::ops::Deref for AuthenticatedClient {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
 
 /// Authenticates the client of an OAuth request by `client_secret_basic` or
 /// `client_secret_post`, whichever it registered. Any failure is `401 invalid_client`, except a
 /// request that uses two methods at once, which is `invalid_request` (RFC 6749 §2.3).
 pub async fn authenticate_client(
     state: &AppState,
-    headers: &HeaderMap,
-    params: &FormParams,
-) -> ApiResult<Client> {
-    let basic = basic_credentials(headers)?;
-    let post_secret = params.get("client_secret");
+    credentials: ClientCredentials,
+) -> Result<AuthenticatedClient> {
+    let ClientCredentials {
+        basic,
+        client_id: form_id,
+        client_secret: post_secret,
+    } = credentials;
     let (client_id, secret, method) = match (basic, post_secret) {
         (Some(_), Some(_)) => {
-            return Err(ApiError::invalid_request(
+            return Err(Error::invalid_request(
                 "use one client authentication method, not two",
             ));
         }
         (Some((id, secret)), None) => {
-            if params.get("client_id").is_some_and(|form_id| form_id != id) {
-                return Err(ApiError::invalid_request(
+            if form_id.as_deref().is_some_and(|form_id| form_id != id) {
+                return Err(Error::invalid_request(
                     "client_id differs from the Basic credentials",
                 ));
             }
             (id, secret, ClientAuthMethod::ClientSecretBasic)
         }
         (None, Some(secret)) => {
-            let id = params
-                .get("client_id")
-                .ok_or_else(|| ApiError::invalid_client("client_id is missing", false))?;
-            (
-                id.to_owned(),
-                secret.to_owned(),
-                ClientAuthMethod::ClientSecretPost,
-            )
+            let id = form_id.ok_or_else(|| Error::invalid_client("client_id is missing", false))?;
+            (id, secret, ClientAuthMethod::ClientSecretPost)
         }
         (None, None) => {
-            return Err(ApiError::invalid_client(
+            return Err(Error::invalid_client(
                 "client authentication is required",
                 true,
             ));
@@ -54,7 +82,7 @@ pub async fn authenticate_client(
     let Some(client) = client else {
         // Hash anyway so an unknown client costs the same as a wrong secret.
         let _ = hash_secret(&secret);
-        return Err(ApiError::invalid_client(
+        return Err(Error::invalid_client(
             "client authentication failed",
             is_basic,
         ));
@@ -64,85 +92,16 @@ pub async fn authenticate_client(
         .as_deref()
         .is_some_and(|h| secret_matches(&secret, h));
     if !secret_ok {
-        return Err(ApiError::invalid_client(
+        return Err(Error::invalid_client(
             "client authentication failed",
             is_basic,
         ));
     }
     if client.auth_method != method {
-        return Err(ApiError::invalid_client(
+        return Err(Error::invalid_client(
             format!("this client is registered for {}", client.auth_method),
             is_basic,
         ));
     }
-    Ok(client)
-}
-
-/// `Authorization: Basic base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1).
-fn basic_credentials(headers: &HeaderMap) -> ApiResult<Option<(String, String)>> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Ok(None);
-    };
-    let bad = || ApiError::invalid_client("malformed Basic credentials", true);
-    let value = value.to_str().map_err(|_| bad())?;
-    let Some((scheme, encoded)) = value.split_once(' ') else {
-        return Err(bad());
-    };
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(ApiError::invalid_client(
-            "only Basic client authentication is accepted here",
-            true,
-        ));
-    }
-    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| bad())?;
-    let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
-    let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
-    let id = form_decode(id);
-    let secret = form_decode(secret);
-    if id.is_empty() {
-        return Err(bad());
-    }
-    Ok(Some((id, secret)))
-}
-
-fn form_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use axum::http::HeaderValue;
-
-    #[test]
-    fn basic_credentials_are_form_decoded() {
-        let mut h = HeaderMap::new();
-        let raw = STANDARD.encode("my%20client:p%3Ass+w");
-        h.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_str(&format!("Basic {raw}")).unwrap(),
-        );
-        assert_eq!(
-            basic_credentials(&h).unwrap(),
-            Some(("my client".into(), "p:ss w".into()))
-        );
-    }
-
-    #[test]
-    fn malformed_basic_is_invalid_client() {
-        for v in [
-            "Basic !!!",
-            "Basic",
-            "Bearer abc",
-            &format!("Basic {}", STANDARD.encode("nocolon")),
-        ] {
-            let mut h = HeaderMap::new();
-            h.insert(header::AUTHORIZATION, HeaderValue::from_str(v).unwrap());
-            let e = basic_credentials(&h).unwrap_err();
-            assert_eq!(e.code, "invalid_client", "{v}");
-        }
-    }
+    Ok(AuthenticatedClient { client })
 }

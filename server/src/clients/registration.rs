@@ -1,9 +1,9 @@
 use serde::{Deserialize, Serialize};
 
-use super::AUTH_METHODS;
+use super::auth_methods;
 use crate::config::NotificationSettings;
 use crate::crypto::{hash_secret, random_b64u};
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{Error, OAuthCode, Result};
 use crate::notify::endpoint::check_endpoint_url;
 use crate::store::{Client, ClientAuthMethod, DeliveryMode};
 
@@ -83,15 +83,15 @@ impl RegisteredClient {
             backchannel_client_notification_endpoint: c.notification_endpoint.clone(),
             token_endpoint_auth_method: c.auth_method.as_str().to_owned(),
             scope: c.scope.join(" "),
-            grant_types: vec![crate::ciba::CIBA_GRANT_TYPE],
+            grant_types: vec![super::CIBA_GRANT_TYPE],
             logo_uri: c.logo_uri.clone(),
             backchannel_user_code_parameter: c.user_code_parameter,
         }
     }
 }
 
-fn invalid_metadata(description: impl Into<String>) -> ApiError {
-    ApiError::bad_request("invalid_client_metadata", description)
+fn invalid_metadata(description: impl Into<String>) -> Error {
+    Error::oauth(OAuthCode::InvalidClientMetadata, description)
 }
 
 /// Validates a registration and builds the client record with a fresh id and secret (≥ 256 bits);
@@ -101,7 +101,7 @@ pub fn register_client(
     default_scope: &[String],
     notifications: &NotificationSettings,
     now: i64,
-) -> ApiResult<(Client, String)> {
+) -> Result<(Client, String)> {
     let name = reg.name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(invalid_metadata(
@@ -139,7 +139,7 @@ pub fn register_client(
         Some(raw) => ClientAuthMethod::parse(raw).ok_or_else(|| {
             invalid_metadata(format!(
                 "token_endpoint_auth_method {raw:?} is not supported (use one of {})",
-                AUTH_METHODS.join(", ")
+                auth_methods().join(", ")
             ))
         })?,
     };
@@ -158,7 +158,7 @@ pub fn register_client(
         Some(s) => {
             let mut values: Vec<String> = Vec::new();
             for v in s.split(' ').filter(|v| !v.is_empty()) {
-                if !crate::ciba::is_scope_token(v) {
+                if !super::is_scope_token(v) {
                     return Err(invalid_metadata(format!("invalid scope value {v:?}")));
                 }
                 if !values.iter().any(|x| x == v) {
@@ -240,7 +240,7 @@ mod tests {
             assert_eq!(
                 register_client(reg(mode), &default, &NotificationSettings::default(), 0)
                     .unwrap_err()
-                    .code,
+                    .code(),
                 "invalid_client_metadata"
             );
         }

@@ -1,49 +1,66 @@
-use axum::http::StatusCode;
-use ciba_core::jose::{CompactJws, Jwk};
+//! Signed decisions (DEVICE-PROTOCOL.md §6): verified, then recorded by the one conditional
+//! write that lets the first valid decision win across devices and instances.
+
+use ciba_core::jose::Jwk;
 use ciba_core::protocol::{
     DECISION_MAX_LIFETIME_SECS, DECISION_TYP, DPOP_IAT_TOLERANCE_SECS, DecisionAction,
     DecisionClaims, DecisionRequest, DecisionResponse, DecisionStatus, DenyReason, consent_hash,
-    error_codes,
 };
 use serde_json::json;
 
-use crate::crypto::{constant_time_eq, hash_secret, verify_es256};
-use crate::http::error::{ApiError, ApiResult};
+use super::AuthenticatedDevice;
+use super::proof::{Proof, ProofFault, ReplayScope, first_use, jti_is_well_formed};
+use crate::crypto::constant_time_eq;
+use crate::error::{DeviceCode, Error, Result};
 use crate::state::AppState;
 use crate::store::{
     CibaRequest, Decision, DeliveryMode, Device, NewAuditEvent, NewClientNotification,
     NotificationKind, RequestStatus, UserStatus,
 };
 
-fn invalid(description: &str) -> ApiError {
-    ApiError::bad_request(error_codes::INVALID_DECISION, description.to_owned())
+fn invalid(description: &str) -> Error {
+    Error::device(DeviceCode::InvalidDecision, description)
+}
+
+fn decision_fault(fault: ProofFault) -> Error {
+    invalid(match fault {
+        ProofFault::TooLarge => "the decision is too large",
+        ProofFault::NotJws => "the decision is not a compact JWS",
+        ProofFault::Header | ProofFault::NoJwk | ProofFault::NotP256 => {
+            "the decision must have alg ES256 and typ ciba-decision+jwt"
+        }
+        ProofFault::Signature => "the decision's signature does not verify with the device key",
+        ProofFault::Claims => "the decision's claims are malformed",
+    })
 }
 
 /// Verifies a signed decision from `device` (already DPoP-authenticated) on transaction `txn_id`
 /// and records it; the first valid decision wins across devices and instances (§6).
 pub async fn record_decision(
     state: &AppState,
-    device: &Device,
+    device: &AuthenticatedDevice,
     txn_id: &str,
     body: DecisionRequest,
-) -> ApiResult<DecisionResponse> {
+) -> Result<DecisionResponse> {
     let request = state
         .store
         .request(txn_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("no such transaction"))?;
-    let claims = verify_decision(state, device, &request, &body.decision)?;
+        .ok_or_else(|| Error::device(DeviceCode::NotFound, "no such transaction"))?;
     let now = state.now();
+    let claims = verify_decision(state, device, &request, &body.decision, now)?;
 
     // Replay: a decision's jti is remembered past its expiry.
-    let key = format!(
-        "decision:{}",
-        hash_secret(&format!("{}:{}", device.id, claims.jti))
-    );
-    if !state
-        .store
-        .remember_jti(&key, claims.exp.max(now) + DPOP_IAT_TOLERANCE_SECS, now)
-        .await?
+    let until = claims.exp.max(now) + DPOP_IAT_TOLERANCE_SECS;
+    if !first_use(
+        state,
+        ReplayScope::Decision,
+        &device.id,
+        &claims.jti,
+        until,
+        now,
+    )
+    .await?
     {
         return Err(invalid("this decision was already submitted"));
     }
@@ -75,14 +92,12 @@ pub async fn record_decision(
     if !state.store.decide(&request.id, &decision, now).await? {
         let current = state.store.request(&request.id).await?;
         return Err(match current.map(|r| r.status) {
-            Some(RequestStatus::Pending | RequestStatus::Cancelled) | None => ApiError::new(
-                StatusCode::GONE,
-                error_codes::EXPIRED,
+            Some(RequestStatus::Pending | RequestStatus::Cancelled) | None => Error::device(
+                DeviceCode::Expired,
                 "the transaction expired or was withdrawn",
             ),
-            Some(_) => ApiError::new(
-                StatusCode::CONFLICT,
-                error_codes::ALREADY_DECIDED,
+            Some(_) => Error::device(
+                DeviceCode::AlreadyDecided,
                 "the transaction was already decided",
             ),
         });
@@ -142,18 +157,11 @@ fn verify_decision(
     device: &Device,
     request: &CibaRequest,
     jws: &str,
-) -> ApiResult<DecisionClaims> {
-    if jws.len() > 16 * 1024 {
-        return Err(invalid("the decision is too large"));
-    }
-    let jws = CompactJws::parse(jws).map_err(|_| invalid("the decision is not a compact JWS"))?;
-    if jws.header.alg != "ES256" || jws.header.typ.as_deref() != Some(DECISION_TYP) {
-        return Err(invalid(
-            "the decision must have alg ES256 and typ ciba-decision+jwt",
-        ));
-    }
+    now: i64,
+) -> Result<DecisionClaims> {
+    let proof = Proof::open(jws, 16 * 1024, Some(DECISION_TYP)).map_err(decision_fault)?;
     // The signer must be the device that posts it, an active device of the transaction's user.
-    if jws.header.kid.as_deref() != Some(device.id.as_str()) {
+    if proof.kid() != Some(device.id.as_str()) {
         return Err(invalid("the decision's kid is not this device"));
     }
     if device.user_id != request.user_id {
@@ -161,15 +169,8 @@ fn verify_decision(
             "this device does not belong to the transaction's user",
         ));
     }
-    let jwk: Jwk = serde_json::from_str(&device.public_jwk).map_err(ApiError::internal)?;
-    if !verify_es256(&jwk, jws.signing_input.as_bytes(), &jws.signature) {
-        return Err(invalid(
-            "the decision's signature does not verify with the device key",
-        ));
-    }
-    let claims: DecisionClaims = jws
-        .claims()
-        .map_err(|_| invalid("the decision's claims are malformed"))?;
+    let jwk: Jwk = serde_json::from_str(&device.public_jwk).map_err(Error::internal)?;
+    let claims: DecisionClaims = proof.verified_claims(&jwk).map_err(decision_fault)?;
     if claims.iss != device.id || claims.aud != state.issuer || claims.txn != request.id {
         return Err(invalid("iss, aud or txn does not match"));
     }
@@ -177,7 +178,7 @@ fn verify_decision(
         return Err(invalid("the challenge does not match the transaction"));
     }
     let details: Option<Vec<serde_json::Value>> = match &request.authorization_details {
-        Some(text) => Some(serde_json::from_str(text).map_err(ApiError::internal)?),
+        Some(text) => Some(serde_json::from_str(text).map_err(Error::internal)?),
         None => None,
     };
     let client_id = &request.client_id;
@@ -187,13 +188,12 @@ fn verify_decision(
         request.binding_message.as_deref(),
         details.as_deref(),
     )
-    .map_err(ApiError::internal)?;
+    .map_err(Error::internal)?;
     if !constant_time_eq(&claims.consent_hash, &expected) {
         return Err(invalid(
             "consent_hash does not match what the transaction shows",
         ));
     }
-    let now = state.now();
     if claims.iat > now + DPOP_IAT_TOLERANCE_SECS || claims.exp <= now {
         return Err(invalid("the decision is not valid at this time"));
     }
@@ -202,7 +202,7 @@ fn verify_decision(
             "the decision must expire within 120 seconds of iat",
         ));
     }
-    if claims.jti.len() < 16 || claims.jti.len() > 256 {
+    if !jti_is_well_formed(&claims.jti) {
         return Err(invalid("jti must carry at least 96 bits"));
     }
     if claims.action == DecisionAction::Approve && claims.deny_reason.is_some() {

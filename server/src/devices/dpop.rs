@@ -1,16 +1,13 @@
-use axum::http::{HeaderMap, Method};
-use ciba_core::jose::{CompactJws, DpopClaims, Jwk};
-use ciba_core::protocol::{
-    DPOP_IAT_TOLERANCE_SECS, DPOP_REPLAY_WINDOW_SECS, DPOP_TYP, error_codes,
-};
+use ciba_core::jose::{DpopClaims, Jwk};
+use ciba_core::protocol::{DPOP_REPLAY_WINDOW_SECS, DPOP_TYP};
 
-use super::{invalid_dpop, unauthorized};
-use crate::crypto::{hash_secret, verify_es256};
-use crate::http::error::ApiResult;
+use super::invalid_dpop;
+use super::proof::{Proof, ProofFault, ReplayScope, first_use, iat_is_fresh, jti_is_well_formed};
+use crate::error::{DeviceCode, Error, Result};
 use crate::state::AppState;
 use crate::store::Device;
 
-/// A verified DPoP proof.
+/// A verified DPoP proof. Only [`verify_dpop`] makes one.
 #[derive(Debug, Clone)]
 pub struct DeviceProof {
     /// The proof's public key.
@@ -19,67 +16,63 @@ pub struct DeviceProof {
     pub jkt: String,
 }
 
-/// Verifies the `DPoP` header of a device request (RFC 9449 §4.3, DEVICE-PROTOCOL.md §2):
+/// An enrolled, active device that proved possession of its key for this request. Only
+/// [`authenticate_device`] makes one, so a device operation cannot run for a caller nobody
+/// authenticated.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedDevice {
+    device: Device,
+}
+
+impl std::ops::Deref for AuthenticatedDevice {
+    type Target = Device;
+    fn deref(&self) -> &Device {
+        &self.device
+    }
+}
+
+fn dpop_fault(fault: ProofFault) -> Error {
+    invalid_dpop(match fault {
+        ProofFault::TooLarge => "the DPoP proof is too large",
+        ProofFault::NotJws => "the DPoP proof is not a compact JWS",
+        ProofFault::Header => "the DPoP proof must have typ dpop+jwt and alg ES256",
+        ProofFault::NoJwk => "the DPoP proof has no jwk",
+        ProofFault::NotP256 => "the DPoP key must be a public P-256 key",
+        ProofFault::Signature => "the DPoP signature does not verify",
+        ProofFault::Claims => "the DPoP claims are malformed",
+    })
+}
+
+/// Verifies the DPoP proof of a device request (RFC 9449 §4.3, DEVICE-PROTOCOL.md §2):
 /// signature by the header's key, `typ`, `alg`, `htm`, `htu`, `iat` within ±60 s, and a `jti`
-/// not seen in the last 120 s on any instance.
+/// not seen in the last 120 s on any instance. `method` and `path` are the request's.
 pub async fn verify_dpop(
     state: &AppState,
-    method: &Method,
+    method: &str,
     path: &str,
-    headers: &HeaderMap,
-) -> ApiResult<DeviceProof> {
-    let mut values = headers.get_all("dpop").iter();
-    let (Some(value), None) = (values.next(), values.next()) else {
-        return Err(invalid_dpop("exactly one DPoP header is required"));
-    };
-    let proof = value
-        .to_str()
-        .map_err(|_| invalid_dpop("the DPoP header is not text"))?;
-    if proof.len() > 8192 {
-        return Err(invalid_dpop("the DPoP proof is too large"));
-    }
-    let jws = CompactJws::parse(proof)
-        .map_err(|_| invalid_dpop("the DPoP proof is not a compact JWS"))?;
-    if jws.header.typ.as_deref() != Some(DPOP_TYP) || jws.header.alg != "ES256" {
-        return Err(invalid_dpop(
-            "the DPoP proof must have typ dpop+jwt and alg ES256",
-        ));
-    }
-    let jwk = jws
-        .header
-        .jwk
-        .clone()
-        .ok_or_else(|| invalid_dpop("the DPoP proof has no jwk"))?;
-    jwk.check_public_p256()
-        .map_err(|_| invalid_dpop("the DPoP key must be a public P-256 key"))?;
-    if !verify_es256(&jwk, jws.signing_input.as_bytes(), &jws.signature) {
-        return Err(invalid_dpop("the DPoP signature does not verify"));
-    }
-    let claims: DpopClaims = jws
-        .claims()
-        .map_err(|_| invalid_dpop("the DPoP claims are malformed"))?;
-    if claims.htm != method.as_str() {
+    proof: &str,
+) -> Result<DeviceProof> {
+    let proof = Proof::open(proof, 8192, Some(DPOP_TYP)).map_err(dpop_fault)?;
+    let jwk = proof.embedded_key().map_err(dpop_fault)?;
+    let claims: DpopClaims = proof.verified_claims(&jwk).map_err(dpop_fault)?;
+    if claims.htm != method {
         return Err(invalid_dpop("htm does not match the request method"));
     }
     if !same_url(&claims.htu, &format!("{}{path}", state.issuer)) {
         return Err(invalid_dpop("htu does not match the request URL"));
     }
     let now = state.now();
-    if (claims.iat - now).abs() > DPOP_IAT_TOLERANCE_SECS {
+    if !iat_is_fresh(claims.iat, now) {
         return Err(invalid_dpop("iat is too far from the server clock"));
     }
-    if claims.jti.len() < 16 || claims.jti.len() > 256 {
+    if !jti_is_well_formed(&claims.jti) {
         return Err(invalid_dpop("jti must carry at least 96 bits"));
     }
     let jkt = jwk
         .thumbprint()
         .map_err(|_| invalid_dpop("the DPoP key has no thumbprint"))?;
-    let key = format!("dpop:{}", hash_secret(&format!("{jkt}:{}", claims.jti)));
-    if !state
-        .store
-        .remember_jti(&key, now + DPOP_REPLAY_WINDOW_SECS, now)
-        .await?
-    {
+    let until = now + DPOP_REPLAY_WINDOW_SECS;
+    if !first_use(state, ReplayScope::Dpop, &jkt, &claims.jti, until, now).await? {
         return Err(invalid_dpop("the DPoP proof was already used"));
     }
     Ok(DeviceProof { jwk, jkt })
@@ -88,28 +81,28 @@ pub async fn verify_dpop(
 /// Verifies the DPoP proof and finds the enrolled, active device that owns its key.
 pub async fn authenticate_device(
     state: &AppState,
-    method: &Method,
+    method: &str,
     path: &str,
-    headers: &HeaderMap,
-) -> ApiResult<Device> {
-    let proof = verify_dpop(state, method, path, headers).await?;
-    let device = state
-        .store
-        .device_by_jkt(&proof.jkt)
-        .await?
-        .ok_or_else(|| {
-            unauthorized(
-                error_codes::UNKNOWN_DEVICE,
-                "no enrolled device has this key",
-            )
-        })?;
+    proof: &str,
+) -> Result<AuthenticatedDevice> {
+    let proof = verify_dpop(state, method, path, proof).await?;
+    let device = enrolled_device(state, &proof).await?;
     if !device.is_active() {
-        return Err(unauthorized(
-            error_codes::DEVICE_REVOKED,
+        return Err(Error::device(
+            DeviceCode::DeviceRevoked,
             "this device was revoked",
         ));
     }
-    Ok(device)
+    Ok(AuthenticatedDevice { device })
+}
+
+/// The device (active or revoked) that owns the proof's key.
+pub(super) async fn enrolled_device(state: &AppState, proof: &DeviceProof) -> Result<Device> {
+    state
+        .store
+        .device_by_jkt(&proof.jkt)
+        .await?
+        .ok_or_else(|| Error::device(DeviceCode::UnknownDevice, "no enrolled device has this key"))
 }
 
 /// Compares two URLs after RFC 3986 normalisation (scheme and host case, default port), ignoring

@@ -1,70 +1,15 @@
-use axum::http::StatusCode;
+//! Enrollment (DEVICE-PROTOCOL.md §3): a device with a fresh key consumes a single-use code.
+
 use ciba_core::protocol::{
-    EnrolledUser, EnrollmentRequest, EnrollmentResponse, EnrollmentUri, PushProvider,
-    PushRegistration, error_codes,
+    EnrolledUser, EnrollmentRequest, EnrollmentResponse, PushProvider, PushRegistration,
 };
-use serde::Serialize;
 use serde_json::json;
 
 use super::DeviceProof;
-use crate::crypto::{hash_secret, random_b64u, random_id};
-use crate::http::error::{ApiError, ApiResult};
+use crate::crypto::{hash_secret, random_id};
+use crate::error::{DeviceCode, Error, Result};
 use crate::state::AppState;
-use crate::store::{Device, DeviceStatus, EnrollOutcome, Enrollment, NewAuditEvent};
-
-/// Answer of `POST /admin/v1/users/{id}/enrollments`.
-#[derive(Debug, Serialize)]
-pub struct EnrollmentCreated {
-    /// `enr_…`.
-    pub enrollment_id: String,
-    /// The single-use code (≥ 128 bits); stored only hashed.
-    pub code: String,
-    /// What the QR code or app link carries.
-    pub uri: String,
-    /// Expiry.
-    pub expires_at: i64,
-}
-
-/// Creates a single-use enrollment code for a user (the bank's backend asks).
-pub async fn create_enrollment(state: &AppState, user_id: &str) -> ApiResult<EnrollmentCreated> {
-    let user = state
-        .store
-        .user(user_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("no such user"))?;
-    let now = state.now();
-    let code = random_b64u(20)?;
-    let enrollment = Enrollment {
-        id: random_id("enr_")?,
-        user_id: user.id.clone(),
-        code_hash: hash_secret(&code),
-        created_at: now,
-        expires_at: now + state.settings.enrollment.code_ttl,
-    };
-    state.store.insert_enrollment(&enrollment).await?;
-    state
-        .audit(NewAuditEvent {
-            at: now,
-            kind: "enrollment_created",
-            user_id: Some(user.id),
-            client_id: None,
-            device_id: None,
-            request_id: None,
-            detail: json!({"enrollment_id": enrollment.id, "expires_at": enrollment.expires_at}),
-        })
-        .await;
-    let uri = EnrollmentUri {
-        issuer: state.issuer.clone(),
-        code: code.clone(),
-    }
-    .to_uri_string();
-    Ok(EnrollmentCreated {
-        enrollment_id: enrollment.id,
-        code,
-        uri,
-        expires_at: enrollment.expires_at,
-    })
-}
+use crate::store::{Device, DeviceStatus, EnrollOutcome, NewAuditEvent};
 
 fn text_ok(value: &str, max: usize) -> bool {
     !value.trim().is_empty() && value.chars().count() <= max && !value.chars().any(char::is_control)
@@ -75,10 +20,11 @@ fn optional_ok(value: &Option<String>) -> bool {
 }
 
 /// A push registration: `none` without a token, `fcm`/`apns` with a printable token.
-pub fn validate_push(push: &PushRegistration) -> ApiResult<()> {
+pub fn validate_push(push: &PushRegistration) -> Result<()> {
     match (push.provider, push.token.as_deref()) {
         (PushProvider::None, None) => Ok(()),
-        (PushProvider::None, Some(_)) => Err(ApiError::invalid_request(
+        (PushProvider::None, Some(_)) => Err(Error::device(
+            DeviceCode::InvalidRequest,
             "push provider none takes no token",
         )),
         (_, Some(token))
@@ -88,7 +34,10 @@ pub fn validate_push(push: &PushRegistration) -> ApiResult<()> {
         {
             Ok(())
         }
-        _ => Err(ApiError::invalid_request("push token missing or malformed")),
+        _ => Err(Error::device(
+            DeviceCode::InvalidRequest,
+            "push token missing or malformed",
+        )),
     }
 }
 
@@ -97,21 +46,22 @@ pub async fn enroll(
     state: &AppState,
     proof: DeviceProof,
     req: EnrollmentRequest,
-) -> ApiResult<EnrollmentResponse> {
+) -> Result<EnrollmentResponse> {
     let d = &req.device;
     if !text_ok(&d.display_name, 100)
         || ![&d.model, &d.os_version, &d.app_version, &d.sdk_version]
             .into_iter()
             .all(optional_ok)
     {
-        return Err(ApiError::invalid_request(
+        return Err(Error::device(
+            DeviceCode::InvalidRequest,
             "device fields must be 1 to 100 printable characters",
         ));
     }
     validate_push(&req.push)?;
     let invalid_code = || {
-        ApiError::bad_request(
-            error_codes::INVALID_ENROLLMENT_CODE,
+        Error::device(
+            DeviceCode::InvalidEnrollmentCode,
             "the enrollment code is unknown, used or expired",
         )
     };
@@ -119,7 +69,7 @@ pub async fn enroll(
         return Err(invalid_code());
     }
     let now = state.now();
-    let public_jwk = serde_json::to_string(&proof.jwk).map_err(ApiError::internal)?;
+    let public_jwk = serde_json::to_string(&proof.jwk).map_err(Error::internal)?;
     let device = Device {
         id: random_id("dev_")?,
         user_id: String::new(),
@@ -147,9 +97,8 @@ pub async fn enroll(
         EnrollOutcome::Enrolled { user_id } => user_id,
         EnrollOutcome::InvalidCode => return Err(invalid_code()),
         EnrollOutcome::KeyAlreadyEnrolled => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                error_codes::DEVICE_ALREADY_ENROLLED,
+            return Err(Error::device(
+                DeviceCode::DeviceAlreadyEnrolled,
                 "this key is already enrolled; create a fresh key per enrollment",
             ));
         }
@@ -158,7 +107,7 @@ pub async fn enroll(
         .store
         .user(&user_id)
         .await?
-        .ok_or_else(|| ApiError::internal("enrolled user vanished"))?;
+        .ok_or_else(|| Error::internal("enrolled user vanished"))?;
     state
         .audit(NewAuditEvent {
             at: now,

@@ -1,26 +1,25 @@
 //! Device lifecycle (DEVICE-PROTOCOL.md §7): push token rotation, key rotation, unenrollment.
 
-use ciba_core::jose::CompactJws;
 use ciba_core::protocol::{
-    DPOP_IAT_TOLERANCE_SECS, DPOP_REPLAY_WINDOW_SECS, KeyRotationRequest, KeyRotationResponse,
-    NewKeyProofClaims, PushRegistration,
+    DPOP_REPLAY_WINDOW_SECS, KeyRotationRequest, KeyRotationResponse, NewKeyProofClaims,
+    PushRegistration,
 };
 use serde_json::json;
 
-use super::validate_push;
-use crate::crypto::{hash_secret, verify_es256};
-use crate::http::error::{ApiError, ApiResult};
+use super::proof::{Proof, ProofFault, ReplayScope, first_use, iat_is_fresh, jti_is_well_formed};
+use super::{AuthenticatedDevice, validate_push};
+use crate::error::{DeviceCode, Error, Result};
 use crate::state::AppState;
 use crate::store::{Device, NewAuditEvent, StoreError};
 
 fn event(
-    state: &AppState,
+    now: i64,
     kind: &'static str,
     device: &Device,
     detail: serde_json::Value,
 ) -> NewAuditEvent {
     NewAuditEvent {
-        at: state.now(),
+        at: now,
         kind,
         user_id: Some(device.user_id.clone()),
         client_id: None,
@@ -33,9 +32,9 @@ fn event(
 /// `PUT /device/v1/push-token`: the app's push token rotated.
 pub async fn update_push_token(
     state: &AppState,
-    device: &Device,
+    device: &AuthenticatedDevice,
     push: PushRegistration,
-) -> ApiResult<()> {
+) -> Result<()> {
     validate_push(&push)?;
     let updated = state
         .store
@@ -47,9 +46,8 @@ pub async fn update_push_token(
         )
         .await?;
     if !updated {
-        return Err(ApiError::new(
-            axum::http::StatusCode::UNAUTHORIZED,
-            "device_revoked",
+        return Err(Error::device(
+            DeviceCode::DeviceRevoked,
             "this device was revoked",
         ));
     }
@@ -61,54 +59,53 @@ pub async fn update_push_token(
 /// that proves possession; the old key stops working at once.
 pub async fn rotate_key(
     state: &AppState,
-    device: &Device,
+    device: &AuthenticatedDevice,
     body: KeyRotationRequest,
-) -> ApiResult<KeyRotationResponse> {
-    let bad = |why: &str| ApiError::invalid_request(format!("new_key_proof: {why}"));
-    if body.new_key_proof.len() > 8192 {
-        return Err(bad("too large"));
-    }
-    let jws = CompactJws::parse(&body.new_key_proof).map_err(|_| bad("not a compact JWS"))?;
-    if jws.header.alg != "ES256" {
-        return Err(bad("alg must be ES256"));
-    }
-    let jwk = jws
-        .header
-        .jwk
-        .clone()
-        .ok_or_else(|| bad("no jwk in the header"))?;
-    jwk.check_public_p256()
-        .map_err(|_| bad("the new key must be a public P-256 key"))?;
-    if !verify_es256(&jwk, jws.signing_input.as_bytes(), &jws.signature) {
-        return Err(bad("the signature does not verify with the new key"));
-    }
-    let claims: NewKeyProofClaims = jws.claims().map_err(|_| bad("malformed claims"))?;
+) -> Result<KeyRotationResponse> {
+    let bad =
+        |why: &str| Error::device(DeviceCode::InvalidRequest, format!("new_key_proof: {why}"));
+    let fault = |fault: ProofFault| {
+        bad(match fault {
+            ProofFault::TooLarge => "too large",
+            ProofFault::NotJws => "not a compact JWS",
+            ProofFault::Header => "alg must be ES256",
+            ProofFault::NoJwk => "no jwk in the header",
+            ProofFault::NotP256 => "the new key must be a public P-256 key",
+            ProofFault::Signature => "the signature does not verify with the new key",
+            ProofFault::Claims => "malformed claims",
+        })
+    };
+    let proof = Proof::open(&body.new_key_proof, 8192, None).map_err(fault)?;
+    let jwk = proof.embedded_key().map_err(fault)?;
+    let claims: NewKeyProofClaims = proof.verified_claims(&jwk).map_err(fault)?;
     if claims.old_jkt != device.jkt {
         return Err(bad("old_jkt is not this device's key"));
     }
     let now = state.now();
-    if (claims.iat - now).abs() > DPOP_IAT_TOLERANCE_SECS {
+    if !iat_is_fresh(claims.iat, now) {
         return Err(bad("iat is too far from the server clock"));
     }
-    if claims.jti.len() < 16 || claims.jti.len() > 256 {
+    if !jti_is_well_formed(&claims.jti) {
         return Err(bad("jti must carry at least 96 bits"));
     }
     let new_jkt = jwk.thumbprint().map_err(|_| bad("no thumbprint"))?;
     if new_jkt == device.jkt {
         return Err(bad("the new key is the old key"));
     }
-    let key = format!(
-        "rotation:{}",
-        hash_secret(&format!("{new_jkt}:{}", claims.jti))
-    );
-    if !state
-        .store
-        .remember_jti(&key, now + DPOP_REPLAY_WINDOW_SECS, now)
-        .await?
+    let until = now + DPOP_REPLAY_WINDOW_SECS;
+    if !first_use(
+        state,
+        ReplayScope::Rotation,
+        &new_jkt,
+        &claims.jti,
+        until,
+        now,
+    )
+    .await?
     {
         return Err(bad("this proof was already used"));
     }
-    let new_jwk = serde_json::to_string(&jwk).map_err(ApiError::internal)?;
+    let new_jwk = serde_json::to_string(&jwk).map_err(Error::internal)?;
     match state
         .store
         .rotate_device_key(&device.id, &device.jkt, &new_jkt, &new_jwk)
@@ -116,16 +113,14 @@ pub async fn rotate_key(
     {
         Ok(true) => {}
         Ok(false) => {
-            return Err(ApiError::new(
-                axum::http::StatusCode::CONFLICT,
-                "invalid_request",
+            return Err(Error::device(
+                DeviceCode::KeyChanged,
                 "the device key changed meanwhile",
             ));
         }
         Err(StoreError::Conflict(_)) => {
-            return Err(ApiError::new(
-                axum::http::StatusCode::CONFLICT,
-                "device_already_enrolled",
+            return Err(Error::device(
+                DeviceCode::DeviceAlreadyEnrolled,
                 "the new key is already enrolled",
             ));
         }
@@ -133,7 +128,7 @@ pub async fn rotate_key(
     }
     state
         .audit(event(
-            state,
+            now,
             "key_rotated",
             device,
             json!({"old_jkt": device.jkt, "new_jkt": new_jkt}),
@@ -146,11 +141,12 @@ pub async fn rotate_key(
 }
 
 /// `DELETE /device/v1/device`: the device unenrolls itself (kept, revoked, for the audit trail).
-pub async fn unenroll(state: &AppState, device: &Device) -> ApiResult<()> {
-    if state.store.revoke_device(&device.id, state.now()).await? {
+pub async fn unenroll(state: &AppState, device: &AuthenticatedDevice) -> Result<()> {
+    let now = state.now();
+    if state.store.revoke_device(&device.id, now).await? {
         state
             .audit(event(
-                state,
+                now,
                 "device_revoked",
                 device,
                 json!({"by": "device"}),

@@ -1,27 +1,45 @@
-//! The device API (DEVICE-PROTOCOL.md §2–§7): DPoP authentication, enrollment, transactions and
-//! signed decisions.
+//! The device API (DEVICE-PROTOCOL.md §2–§7): DPoP authentication, enrollment, transactions,
+//! signed decisions and the device's own lifecycle. Every signed proof a device sends goes
+//! through one verifier (`proof`).
 
 mod decision;
 mod dpop;
 mod enrollment;
 mod lifecycle;
+mod proof;
 mod transactions;
 
 pub use decision::record_decision;
-pub use dpop::{DeviceProof, authenticate_device, verify_dpop};
-pub use enrollment::{EnrollmentCreated, create_enrollment, enroll, validate_push};
+pub use dpop::{AuthenticatedDevice, DeviceProof, authenticate_device, verify_dpop};
+pub use enrollment::{enroll, validate_push};
 pub use lifecycle::{rotate_key, unenroll, update_push_token};
-pub use transactions::{transaction_view, transactions_of_user};
+pub use transactions::{transaction, transactions};
 
-use axum::http::StatusCode;
-use ciba_core::protocol::error_codes;
+use ciba_core::protocol::{DeviceStatusResponse, PushRegistration};
 
-use crate::http::error::ApiError;
+use crate::error::{DeviceCode, Error, Result};
+use crate::state::AppState;
 
-fn unauthorized(code: &'static str, description: &str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, code, description.to_owned())
+fn invalid_dpop(description: &str) -> Error {
+    Error::device(DeviceCode::InvalidDpopProof, description)
 }
 
-fn invalid_dpop(description: &str) -> ApiError {
-    unauthorized(error_codes::INVALID_DPOP_PROOF, description)
+/// `GET /device/v1/device`: the device's own record. A revoked device must be able to learn that
+/// it was revoked, so this takes a DPoP proof, not an active device.
+pub async fn status(state: &AppState, proof: &DeviceProof) -> Result<DeviceStatusResponse> {
+    let device = dpop::enrolled_device(state, proof).await?;
+    Ok(DeviceStatusResponse {
+        status: if device.is_active() {
+            ciba_core::protocol::DeviceStatus::Active
+        } else {
+            ciba_core::protocol::DeviceStatus::Revoked
+        },
+        push: PushRegistration {
+            provider: device.push_provider,
+            token: device.push_token,
+            environment: device.push_environment,
+        },
+        enrolled_at: device.enrolled_at,
+        device_id: device.id,
+    })
 }

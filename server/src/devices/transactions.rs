@@ -1,22 +1,20 @@
-use ciba_core::protocol::{ClientView, TransactionStatus, TransactionView};
+//! What the user's devices see of their CIBA requests (DEVICE-PROTOCOL.md §5).
 
-use crate::http::error::{ApiError, ApiResult};
+use ciba_core::protocol::{ClientView, TransactionList, TransactionView};
+
+use super::AuthenticatedDevice;
+use crate::ciba::RequestState;
+use crate::error::{DeviceCode, Error, Result};
 use crate::state::AppState;
-use crate::store::{CibaRequest, RequestStatus};
+use crate::store::CibaRequest;
 
-/// How a stored request looks to the user's devices.
-pub async fn transaction_view(
+/// How a stored request looks to the user's devices at `now`.
+async fn transaction_view(
     state: &AppState,
     request: &CibaRequest,
-) -> ApiResult<TransactionView> {
-    let now = state.now();
-    let status = match request.status {
-        RequestStatus::Pending if now >= request.expires_at => TransactionStatus::Expired,
-        RequestStatus::Pending => TransactionStatus::Pending,
-        RequestStatus::Approved | RequestStatus::Redeemed => TransactionStatus::Approved,
-        RequestStatus::Denied => TransactionStatus::Denied,
-        RequestStatus::Cancelled => TransactionStatus::Cancelled,
-    };
+    now: i64,
+) -> Result<TransactionView> {
+    let status = RequestState::at(request, now).device_view();
     let client = state.store.client(&request.client_id).await?;
     let client = match client {
         Some(c) => ClientView {
@@ -32,7 +30,7 @@ pub async fn transaction_view(
         },
     };
     let authorization_details = match &request.authorization_details {
-        Some(text) => Some(serde_json::from_str(text).map_err(ApiError::internal)?),
+        Some(text) => Some(serde_json::from_str(text).map_err(Error::internal)?),
         None => None,
     };
     Ok(TransactionView {
@@ -50,18 +48,34 @@ pub async fn transaction_view(
     })
 }
 
-/// The pending, unexpired transactions of a user, newest first.
-pub async fn transactions_of_user(
+/// `GET /device/v1/transactions/{txn_id}`: one of the device's user's transactions; any other
+/// transaction is "not found", whether it exists or not.
+pub async fn transaction(
     state: &AppState,
-    user_id: &str,
-) -> ApiResult<Vec<TransactionView>> {
+    device: &AuthenticatedDevice,
+    txn_id: &str,
+) -> Result<TransactionView> {
+    let request = state.store.request(txn_id).await?;
+    let request = request
+        .filter(|r| r.user_id == device.user_id)
+        .ok_or_else(|| Error::device(DeviceCode::NotFound, "no such transaction"))?;
+    transaction_view(state, &request, state.now()).await
+}
+
+/// `GET /device/v1/transactions`: the pending, unexpired transactions of the device's user,
+/// newest first.
+pub async fn transactions(
+    state: &AppState,
+    device: &AuthenticatedDevice,
+) -> Result<TransactionList> {
+    let now = state.now();
     let requests = state
         .store
-        .pending_requests_of_user(user_id, state.now())
+        .pending_requests_of_user(&device.user_id, now)
         .await?;
-    let mut views = Vec::with_capacity(requests.len());
+    let mut transactions = Vec::with_capacity(requests.len());
     for request in &requests {
-        views.push(transaction_view(state, request).await?);
+        transactions.push(transaction_view(state, request, now).await?);
     }
-    Ok(views)
+    Ok(TransactionList { transactions })
 }

@@ -1,79 +1,131 @@
-//! One error type for every endpoint, rendered as an RFC 6749 error body
-//! `{"error", "error_description"}` — the device and admin APIs use the same shape.
+//! Rendering errors: the one place that turns a domain [`Error`] (or a rejection of the HTTP
+//! layer itself: no such route, wrong method, a body too large or unreadable) into a status code,
+//! headers and an RFC 6749 error body `{"error", "error_description"}`. The device and admin APIs
+//! use the same shape. Every error answer is `Cache-Control: no-store`.
 
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ciba_core::protocol::ErrorBody;
 
-use crate::store::StoreError;
+use crate::error::{AdminCode, DeviceCode, Error, OAuthCode};
 
-/// An error answer.
-#[derive(Debug, Clone)]
-pub struct ApiError {
-    /// HTTP status.
-    pub status: StatusCode,
-    /// The `error` code.
-    pub code: &'static str,
-    /// The `error_description`.
-    pub description: String,
-    /// A `WWW-Authenticate` challenge to send.
-    pub www_authenticate: Option<&'static str>,
+/// What a handler or extractor answers when it fails.
+#[derive(Debug)]
+pub enum ApiError {
+    /// A domain error.
+    Domain(Error),
+    /// The HTTP layer refused the request before any handler saw it.
+    Rejected(Rejection),
 }
 
-impl ApiError {
-    /// An error with a status, code and description.
-    pub fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            description: sanitize(description.into()),
-            www_authenticate: None,
+/// Refusals of the HTTP layer itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// No route has this path.
+    NoSuchEndpoint,
+    /// The route exists, not with this method.
+    MethodNotAllowed,
+    /// The body is over the configured limit.
+    BodyTooLarge,
+    /// The body could not be read (the connection broke, bad framing).
+    BodyUnreadable,
+}
+
+/// Handler result.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        Self::Domain(e)
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::Domain(e.into())
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(rejection: BytesRejection) -> Self {
+        Self::Rejected(if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Rejection::BodyTooLarge
+        } else {
+            Rejection::BodyUnreadable
+        })
+    }
+}
+
+/// The status of a domain error, and the challenge its answer carries.
+fn status_of(error: &Error) -> (StatusCode, Option<&'static str>) {
+    match error {
+        Error::OAuth {
+            code: OAuthCode::InvalidClient,
+            tried_basic,
+            ..
+        } => (
+            StatusCode::UNAUTHORIZED,
+            tried_basic.then_some("Basic realm=\"ciba\""),
+        ),
+        Error::OAuth { .. } => (StatusCode::BAD_REQUEST, None),
+        Error::Device { code, .. } => (
+            match code {
+                DeviceCode::InvalidDpopProof
+                | DeviceCode::UnknownDevice
+                | DeviceCode::DeviceRevoked => StatusCode::UNAUTHORIZED,
+                DeviceCode::InvalidRequest
+                | DeviceCode::InvalidEnrollmentCode
+                | DeviceCode::InvalidDecision => StatusCode::BAD_REQUEST,
+                DeviceCode::DeviceAlreadyEnrolled
+                | DeviceCode::KeyChanged
+                | DeviceCode::AlreadyDecided => StatusCode::CONFLICT,
+                DeviceCode::Expired => StatusCode::GONE,
+                DeviceCode::NotFound => StatusCode::NOT_FOUND,
+            },
+            None,
+        ),
+        Error::Admin { code, .. } => match code {
+            AdminCode::InvalidToken => (
+                StatusCode::UNAUTHORIZED,
+                Some("Bearer realm=\"ciba-admin\""),
+            ),
+            AdminCode::InvalidRequest | AdminCode::InvalidClientMetadata => {
+                (StatusCode::BAD_REQUEST, None)
+            }
+            AdminCode::NotFound => (StatusCode::NOT_FOUND, None),
+            AdminCode::Conflict => (StatusCode::CONFLICT, None),
+        },
+        Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, None),
+        Error::Internal => (StatusCode::INTERNAL_SERVER_ERROR, None),
+    }
+}
+
+impl Rejection {
+    fn answer(self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            Self::NoSuchEndpoint => (StatusCode::NOT_FOUND, "not_found", "no such endpoint"),
+            Self::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "invalid_request",
+                "method not allowed",
+            ),
+            Self::BodyTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request",
+                "the request body is too large",
+            ),
+            Self::BodyUnreadable => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "the request body could not be read",
+            ),
         }
-    }
-
-    /// 400 with `code`.
-    pub fn bad_request(code: &'static str, description: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, description)
-    }
-
-    /// 400 `invalid_request`.
-    pub fn invalid_request(description: impl Into<String>) -> Self {
-        Self::bad_request("invalid_request", description)
-    }
-
-    /// 401 `invalid_client`, with a `Basic` challenge when the client tried Basic.
-    pub fn invalid_client(description: impl Into<String>, basic: bool) -> Self {
-        let mut e = Self::new(StatusCode::UNAUTHORIZED, "invalid_client", description);
-        if basic {
-            e.www_authenticate = Some("Basic realm=\"ciba\"");
-        }
-        e
-    }
-
-    /// 404 `not_found`.
-    pub fn not_found(description: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", description)
-    }
-
-    /// 500 `server_error`; the cause is logged, not shown.
-    pub fn internal(cause: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %cause, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            "the server failed; try again later",
-        )
     }
 }
 
 /// RFC 6749 forbids some characters in `error_description`; keep it to printable text.
-fn sanitize(text: String) -> String {
-    if text
-        .chars()
-        .all(|c| (' '..='~').contains(&c) && c != '"' && c != '\\')
-    {
-        return text;
-    }
+fn sanitize(text: &str) -> String {
     text.chars()
         .map(|c| {
             if (' '..='~').contains(&c) && c != '"' && c != '\\' {
@@ -85,49 +137,50 @@ fn sanitize(text: String) -> String {
         .collect()
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Database(_) => {
-                tracing::error!(error = %e, "database error");
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "temporarily_unavailable",
-                    "storage is unavailable; try again",
-                )
-            }
-            other => Self::internal(other),
-        }
+fn render(
+    status: StatusCode,
+    code: &str,
+    description: &str,
+    challenge: Option<&'static str>,
+) -> Response {
+    let body = ErrorBody {
+        error: code.to_owned(),
+        error_description: Some(sanitize(description)),
+    };
+    let mut response = (status, axum::Json(body)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(challenge) = challenge {
+        headers.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(challenge),
+        );
     }
-}
-
-impl From<crate::crypto::RngError> for ApiError {
-    fn from(e: crate::crypto::RngError) -> Self {
-        Self::internal(e)
-    }
+    response
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody {
-            error: self.code.to_owned(),
-            error_description: Some(self.description),
-        };
-        let mut response = (self.status, axum::Json(body)).into_response();
-        let headers = response.headers_mut();
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let Some(challenge) = self.www_authenticate {
-            headers.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(challenge),
-            );
+        match self {
+            Self::Domain(error) => error.into_response(),
+            Self::Rejected(rejection) => rejection.into_response(),
         }
-        response
     }
 }
 
-/// Handler result.
-pub type ApiResult<T> = Result<T, ApiError>;
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let (status, challenge) = status_of(&self);
+        render(status, self.code(), self.description(), challenge)
+    }
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        let (status, code, description) = self.answer();
+        render(status, code, description, None)
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -135,7 +188,38 @@ mod tests {
 
     #[test]
     fn descriptions_lose_control_characters() {
-        let e = ApiError::invalid_request("a\r\nb\tc\"d");
-        assert_eq!(e.description, "a  b c d");
+        assert_eq!(sanitize("a\r\nb\tc\"d"), "a  b c d");
+    }
+
+    #[test]
+    fn statuses_and_challenges() {
+        let basic = status_of(&Error::invalid_client("x", true));
+        assert_eq!(
+            basic,
+            (StatusCode::UNAUTHORIZED, Some("Basic realm=\"ciba\""))
+        );
+        assert_eq!(
+            status_of(&Error::invalid_client("x", false)),
+            (StatusCode::UNAUTHORIZED, None)
+        );
+        assert_eq!(
+            status_of(&Error::oauth(OAuthCode::SlowDown, "x")).0,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status_of(&Error::device(DeviceCode::Expired, "x")).0,
+            StatusCode::GONE
+        );
+        assert_eq!(
+            status_of(&Error::admin(AdminCode::InvalidToken, "x")),
+            (
+                StatusCode::UNAUTHORIZED,
+                Some("Bearer realm=\"ciba-admin\"")
+            )
+        );
+        assert_eq!(
+            status_of(&Error::Unavailable("x".into())).0,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
     }
 }

@@ -1,23 +1,22 @@
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Path, State};
-use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri, header};
+//! The routes and their handlers: each reads its caller and body through an extractor, calls
+//! one domain operation, and shapes the answer. No rules here.
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, State};
+use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use ciba_core::protocol::{
-    DecisionRequest, DeviceStatus, DeviceStatusResponse, EnrollmentRequest, KeyRotationRequest,
-    PushRegistration, TransactionList, paths,
+    DecisionRequest, EnrollmentRequest, KeyRotationRequest, PushRegistration, paths,
 };
 use serde::Serialize;
-use serde_json::json;
 use tower_http::trace::TraceLayer;
 
-use super::body::{FormParams, parse_json};
-use super::error::{ApiError, ApiResult};
-use crate::admin;
-use crate::ciba::{self, CIBA_GRANT_TYPE};
-use crate::clients::{AUTH_METHODS, DELIVERY_MODES, authenticate_client};
-use crate::devices;
+use super::admin as admin_routes;
+use super::error::{ApiResult, Rejection};
+use super::extractors::{ClientCall, DeviceJson, PathParam};
+use crate::ciba::{self, BackchannelRequest, TokenRequest};
+use crate::devices::{self, AuthenticatedDevice, DeviceProof};
 use crate::state::AppState;
 
 /// The whole HTTP application.
@@ -40,33 +39,36 @@ pub fn app(state: AppState) -> Router {
         .route(paths::DEVICE, get(device_status).delete(device_unenroll))
         .route(paths::PUSH_TOKEN, put(device_push_token))
         .route(paths::KEY_ROTATION, post(device_key_rotation))
-        .route("/admin/v1/users", post(admin::create_user))
+        .route("/admin/v1/users", post(admin_routes::create_user))
         .route(
             "/admin/v1/users/{id}",
-            get(admin::get_user).delete(admin::delete_user),
+            get(admin_routes::get_user).delete(admin_routes::delete_user),
         )
         .route(
             "/admin/v1/users/{id}/enrollments",
-            post(admin::create_user_enrollment),
+            post(admin_routes::create_user_enrollment),
         )
-        .route("/admin/v1/users/{id}/devices", get(admin::list_devices))
-        .route("/admin/v1/users/{id}/lock", post(admin::lock_user))
-        .route("/admin/v1/users/{id}/unlock", post(admin::unlock_user))
-        .route("/admin/v1/clients", post(admin::create_client))
+        .route(
+            "/admin/v1/users/{id}/devices",
+            get(admin_routes::list_devices),
+        )
+        .route("/admin/v1/users/{id}/lock", post(admin_routes::lock_user))
+        .route(
+            "/admin/v1/users/{id}/unlock",
+            post(admin_routes::unlock_user),
+        )
+        .route("/admin/v1/clients", post(admin_routes::create_client))
         .route(
             "/admin/v1/clients/{id}",
-            get(admin::get_client).delete(admin::delete_client),
+            get(admin_routes::get_client).delete(admin_routes::delete_client),
         )
-        .route("/admin/v1/devices/{id}", delete(admin::revoke_device))
-        .route("/admin/v1/audit", get(admin::audit_log))
-        .fallback(|| async { ApiError::not_found("no such endpoint") })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "invalid_request",
-                "method not allowed",
-            )
-        })
+        .route(
+            "/admin/v1/devices/{id}",
+            delete(admin_routes::revoke_device),
+        )
+        .route("/admin/v1/audit", get(admin_routes::audit_log))
+        .fallback(|| async { Rejection::NoSuchEndpoint })
+        .method_not_allowed_fallback(|| async { Rejection::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
@@ -81,7 +83,8 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-fn no_store<T: Serialize>(body: T) -> Response {
+/// A JSON answer that no cache keeps (tokens, codes, anything about a user).
+pub(super) fn no_store<T: Serialize>(body: T) -> Response {
     let mut response = Json(body).into_response();
     response
         .headers_mut()
@@ -93,26 +96,7 @@ fn no_store<T: Serialize>(body: T) -> Response {
 }
 
 async fn discovery(State(state): State<AppState>) -> Json<serde_json::Value> {
-    let issuer = &state.issuer;
-    let mut scopes = state.settings.ciba.default_client_scope.clone();
-    scopes.sort();
-    Json(json!({
-        "issuer": issuer,
-        "backchannel_authentication_endpoint": format!("{issuer}/backchannel/authenticate"),
-        "token_endpoint": format!("{issuer}/token"),
-        "jwks_uri": format!("{issuer}/jwks"),
-        "backchannel_token_delivery_modes_supported": DELIVERY_MODES,
-        "backchannel_user_code_parameter_supported": false,
-        "grant_types_supported": [CIBA_GRANT_TYPE],
-        "token_endpoint_auth_methods_supported": AUTH_METHODS,
-        "id_token_signing_alg_values_supported": ["ES256"],
-        "subject_types_supported": ["public"],
-        "response_types_supported": [],
-        "scopes_supported": scopes,
-        "claims_supported": ["iss", "sub", "aud", "iat", "exp", "auth_time", "amr", "at_hash"],
-        "dpop_signing_alg_values_supported": ["ES256"],
-        "authorization_details_types_supported": [],
-    }))
+    Json(ciba::discovery_document(&state))
 }
 
 async fn jwks(State(state): State<AppState>) -> ApiResult<Response> {
@@ -131,162 +115,6 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn backchannel_authenticate(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Response> {
-    let params = FormParams::parse(&headers, &body)?;
-    let client = authenticate_client(&state, &headers, &params).await?;
-    let ack = ciba::start_request(&state, &client, &params).await?;
-    Ok(no_store(ack))
-}
-
-async fn token(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Response> {
-    let params = FormParams::parse(&headers, &body)?;
-    let client = authenticate_client(&state, &headers, &params).await?;
-    match params.require("grant_type")? {
-        CIBA_GRANT_TYPE => Ok(no_store(
-            ciba::redeem_with_ciba_grant(&state, &client, &params).await?,
-        )),
-        other => Err(ApiError::bad_request(
-            "unsupported_grant_type",
-            format!("grant_type {other} is not supported"),
-        )),
-    }
-}
-
-async fn device_enroll(
-    State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Response> {
-    let proof = devices::verify_dpop(&state, &method, uri.path(), &headers).await?;
-    let request: EnrollmentRequest = parse_json(&headers, &body)?;
-    let enrolled = devices::enroll(&state, proof, request).await?;
-    Ok((StatusCode::CREATED, no_store(enrolled)).into_response())
-}
-
-async fn device_transactions(
-    State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
-    let device = devices::authenticate_device(&state, &method, uri.path(), &headers).await?;
-    let transactions = devices::transactions_of_user(&state, &device.user_id).await?;
-    Ok(no_store(TransactionList { transactions }))
-}
-
-async fn device_transaction(
-    State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    Path(txn_id): Path<String>,
-) -> ApiResult<Response> {
-    let device = devices::authenticate_device(&state, &method, uri.path(), &headers).await?;
-    let request = state.store.request(&txn_id).await?;
-    let request = request
-        .filter(|r| r.user_id == device.user_id)
-        .ok_or_else(|| ApiError::not_found("no such transaction"))?;
-    Ok(no_store(devices::transaction_view(&state, &request).await?))
-}
-
-async fn device_decision(
-    State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    Path(txn_id): Path<String>,
-    body: Bytes,
-) -> ApiResult<Response> {
-    let device = devices::authenticate_device(&state, &method, uri.path(), &headers).await?;
-    let request: DecisionRequest = parse_json(&headers, &body)?;
-    Ok(no_store(
-        devices::record_decision(&state, &device, &txn_id, request).await?,
-    ))
-}
-
-async fn device_status(
-    State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
-    // A revoked device must be able to learn that it was revoked, so look it up directly.
-    let proof = devices::verify_dpop(&state, &method, uri.path(), &headers).await?;
-    let device = state
-        .store
-        .device_by_jkt(&proof.jkt)
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                ciba_core::protocol::error_codes::UNKNOWN_DEVICE,
-                "no enrolled device has this key",
-            )
-        })?;
-    Ok(no_store(DeviceStatusResponse {
-        status: if device.is_active() {
-            DeviceStatus::Active
-        } else {
-            DeviceStatus::Revoked
-        },
-        push: PushRegistration {
-            provider: device.push_provider,
-            token: device.push_token,
-            environment: device.push_environment,
-        },
-        enrolled_at: device.enrolled_at,
-        device_id: device.id,
-    }))
-}
-
-async fn device_push_token(
-    State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<StatusCode> {
-    let device = devices::authenticate_device(&state, &method, uri.path(), &headers).await?;
-    let push: PushRegistration = parse_json(&headers, &body)?;
-    devices::update_push_token(&state, &device, push).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-async fn device_key_rotation(
-    State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Response> {
-    let device = devices::authenticate_device(&state, &method, uri.path(), &headers).await?;
-    let request: KeyRotationRequest = parse_json(&headers, &body)?;
-    Ok(no_store(
-        devices::rotate_key(&state, &device, request).await?,
-    ))
-}
-
-async fn device_unenroll(
-    State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> ApiResult<StatusCode> {
-    let device = devices::authenticate_device(&state, &method, uri.path(), &headers).await?;
-    devices::unenroll(&state, &device).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
 async fn metrics(State(state): State<AppState>) -> Response {
     let mut response = state.metrics.render().into_response();
     response.headers_mut().insert(
@@ -294,4 +122,88 @@ async fn metrics(State(state): State<AppState>) -> Response {
         HeaderValue::from_static("text/plain; version=0.0.4"),
     );
     response
+}
+
+async fn backchannel_authenticate(
+    State(state): State<AppState>,
+    call: ClientCall<BackchannelRequest>,
+) -> ApiResult<Response> {
+    let ack = ciba::start_request(&state, &call.client, call.request).await?;
+    Ok(no_store(ack))
+}
+
+async fn token(
+    State(state): State<AppState>,
+    call: ClientCall<TokenRequest>,
+) -> ApiResult<Response> {
+    let tokens = ciba::redeem(&state, &call.client, call.request).await?;
+    Ok(no_store(tokens))
+}
+
+async fn device_enroll(
+    State(state): State<AppState>,
+    proof: DeviceProof,
+    DeviceJson(request): DeviceJson<EnrollmentRequest>,
+) -> ApiResult<Response> {
+    let enrolled = devices::enroll(&state, proof, request).await?;
+    Ok((StatusCode::CREATED, no_store(enrolled)).into_response())
+}
+
+async fn device_transactions(
+    State(state): State<AppState>,
+    device: AuthenticatedDevice,
+) -> ApiResult<Response> {
+    Ok(no_store(devices::transactions(&state, &device).await?))
+}
+
+async fn device_transaction(
+    State(state): State<AppState>,
+    device: AuthenticatedDevice,
+    PathParam(txn_id): PathParam,
+) -> ApiResult<Response> {
+    Ok(no_store(
+        devices::transaction(&state, &device, &txn_id).await?,
+    ))
+}
+
+async fn device_decision(
+    State(state): State<AppState>,
+    device: AuthenticatedDevice,
+    PathParam(txn_id): PathParam,
+    DeviceJson(request): DeviceJson<DecisionRequest>,
+) -> ApiResult<Response> {
+    Ok(no_store(
+        devices::record_decision(&state, &device, &txn_id, request).await?,
+    ))
+}
+
+async fn device_status(State(state): State<AppState>, proof: DeviceProof) -> ApiResult<Response> {
+    Ok(no_store(devices::status(&state, &proof).await?))
+}
+
+async fn device_push_token(
+    State(state): State<AppState>,
+    device: AuthenticatedDevice,
+    DeviceJson(push): DeviceJson<PushRegistration>,
+) -> ApiResult<StatusCode> {
+    devices::update_push_token(&state, &device, push).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn device_key_rotation(
+    State(state): State<AppState>,
+    device: AuthenticatedDevice,
+    DeviceJson(request): DeviceJson<KeyRotationRequest>,
+) -> ApiResult<Response> {
+    Ok(no_store(
+        devices::rotate_key(&state, &device, request).await?,
+    ))
+}
+
+async fn device_unenroll(
+    State(state): State<AppState>,
+    device: AuthenticatedDevice,
+) -> ApiResult<StatusCode> {
+    devices::unenroll(&state, &device).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

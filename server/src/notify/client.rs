@@ -121,5 +121,5 @@ fn classify_error(error: &reqwest::Error) -> SendOutcome {
         }
         source = e.source();
     }
-    SendOutcome::Retry(crate::push::describe_transport_error(error))
+    SendOutcome::Retry(crate::outbox::describe_transport_error(error))
 }

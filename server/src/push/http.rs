@@ -40,19 +40,7 @@ pub fn build_client(
 
 /// A transport failure.
 pub fn network_error(error: &reqwest::Error) -> PushError {
-    PushError::Network(describe_transport_error(error))
-}
-
-/// What went wrong with a request that got no answer (also used for client notifications).
-pub(crate) fn describe_transport_error(error: &reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "could not connect"
-    } else {
-        "failed"
-    };
-    format!("the request {kind}: {error}")
+    PushError::Network(crate::outbox::describe_transport_error(error))
 }
 
 /// `Retry-After` in seconds from `now`: delta-seconds, or an HTTP-date compared with the

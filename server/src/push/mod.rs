@@ -1,9 +1,12 @@
 //! Wake-up pushes to devices (DEVICE-PROTOCOL.md §4): FCM HTTP v1 for Android, APNs for iOS.
 //!
 //! A push is only a wake-up, `{"v":"1","iss","txn"}`: no binding message, scope or name ever
-//! reaches Google or Apple. Accepting a CIBA request enqueues one push per active device of the
-//! user in the same transaction ([`plan`]); a worker on every instance claims due pushes with
-//! expiring leases and sends them through one client (one connection pool) per provider.
+//! reaches Google or Apple. Accepting a CIBA request enqueues one wake-up per active device of
+//! the user in the same transaction ([`plan`]); the wake-up worker (`delivery::device_wakeups`)
+//! on every instance claims due wake-ups with expiring leases and sends them through these
+//! clients, one (one connection pool) per provider. (Not to be confused with the CIBA *push
+//! mode*, where tokens are delivered to a client: that is `notify` and
+//! `delivery::client_notifications`.)
 //! Throttling, 5xx and network errors are retried with backoff (honouring `Retry-After`) until
 //! the request expires; dead tokens are marked invalid (the device polls until it registers a
 //! new one); refused credentials are logged once, shown on `/readyz` and retried slowly.
@@ -13,14 +16,11 @@ mod error;
 mod fcm;
 mod http;
 mod oauth;
-mod worker;
 
 pub use apns::{ALERT_LOC_KEY, ALERT_TITLE_LOC_KEY, ApnsClient};
 pub use error::{FailureReason, PushError, PushSetupError};
 pub use fcm::FcmClient;
-pub(crate) use http::describe_transport_error;
 pub use oauth::{FCM_SCOPE, ServiceAccount};
-pub use worker::{run_worker, work_once};
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -32,7 +32,7 @@ use crate::store::{Device, NewWakeup, PushProvider};
 
 /// How long a provider whose credentials were refused is left alone (seconds): pushes to it
 /// fail at once meanwhile, without calling the provider or the token endpoint.
-const AUTH_COOLDOWN_SECS: i64 = 60;
+pub const AUTH_COOLDOWN_SECS: i64 = 60;
 
 /// The configured providers and their health.
 pub struct PushService {
@@ -93,7 +93,7 @@ impl PushService {
 
     /// Keeps the health of `provider` from the outcome of a send: a refusal of credentials is
     /// logged loudly once (not at every push), a later success clears it.
-    fn observe(&self, provider: &'static str, outcome: &Result<(), PushError>) {
+    pub fn observe(&self, provider: &'static str, outcome: &Result<(), PushError>) {
         let mut failures = match self.auth_failures.lock() {
             Ok(f) => f,
             Err(poisoned) => poisoned.into_inner(),

@@ -1,5 +1,6 @@
-//! The push outbox worker: claims due pushes with leases that expire (a crashed worker's pushes
-//! are taken over), sends them concurrently, and records what became of each.
+//! The device wake-up worker: claims due wake-ups with leases that expire (a crashed worker's
+//! wake-ups are taken over), sends them concurrently through FCM or APNs, and records what became
+//! of each.
 
 use std::time::{Duration, Instant};
 
@@ -7,33 +8,23 @@ use ciba_core::protocol::PushPayload;
 use serde_json::json;
 use tokio::task::JoinSet;
 
-use super::AUTH_COOLDOWN_SECS;
-use super::error::{FailureReason, PushError};
-use crate::notify::backoff;
+use crate::ciba::{RequestState, WakeupDue};
+use crate::outbox::{LEASE_SECS, backoff};
+use crate::push::{AUTH_COOLDOWN_SECS, FailureReason, PushError};
 use crate::state::AppState;
-use crate::store::{
-    DeviceStatus, NewAuditEvent, PushProvider, RequestStatus, WakeupEntry, WakeupFinal,
-};
+use crate::store::{DeviceStatus, NewAuditEvent, PushProvider, WakeupEntry, WakeupFinal};
 
-/// How long a claimed push stays leased to one worker (seconds).
-const LEASE_SECS: i64 = 60;
-/// Pushes claimed per round.
+/// Wake-ups claimed per round.
 const BATCH: i64 = 128;
 
-/// Works the push outbox until the task is dropped.
+/// Works the wake-up outbox until the task is dropped.
 pub async fn run_worker(state: AppState) {
     let interval = Duration::from_millis(state.settings.push.worker_interval_ms.max(10));
-    loop {
-        if work_once(&state).await == 0 {
-            tokio::select! {
-                () = state.push.wake.notified() => {}
-                () = tokio::time::sleep(interval) => {}
-            }
-        }
-    }
+    crate::outbox::run(interval, &state.push.wake, || work_once(&state)).await;
 }
 
-/// One round: claim due pushes and send them. Returns how many were attempted.
+/// One round at the clock's current time: claim due wake-ups and send them. Returns how many
+/// were attempted.
 pub async fn work_once(state: &AppState) -> usize {
     let now = state.now();
     let entries = match state
@@ -50,22 +41,26 @@ pub async fn work_once(state: &AppState) -> usize {
     let count = entries.len();
     let mut running = JoinSet::new();
     for entry in entries {
-        running.spawn(deliver(state.clone(), entry));
+        running.spawn(deliver(state.clone(), entry, now));
     }
     while running.join_next().await.is_some() {}
     count
 }
 
-/// Why a claimed push is not sent at all.
+/// Why a claimed wake-up is not sent at all.
 fn nothing_to_send(entry: &WakeupEntry, now: i64) -> Option<(WakeupFinal, &'static str)> {
     let Some((status, expires_at)) = entry.request else {
         return Some((WakeupFinal::Skipped, "the request no longer exists"));
     };
-    if status != RequestStatus::Pending {
-        return Some((WakeupFinal::Skipped, "the request was decided or withdrawn"));
-    }
-    if now >= expires_at.min(entry.deadline) {
-        return Some((WakeupFinal::Abandoned, "the request expired"));
+    match RequestState::of(status, expires_at, now).wakeup() {
+        WakeupDue::Decided => {
+            return Some((WakeupFinal::Skipped, "the request was decided or withdrawn"));
+        }
+        WakeupDue::Expired => return Some((WakeupFinal::Abandoned, "the request expired")),
+        WakeupDue::Send if now >= entry.deadline => {
+            return Some((WakeupFinal::Abandoned, "the request expired"));
+        }
+        WakeupDue::Send => {}
     }
     let Some(target) = &entry.target else {
         return Some((WakeupFinal::Skipped, "the device was deleted"));
@@ -82,8 +77,7 @@ fn nothing_to_send(entry: &WakeupEntry, now: i64) -> Option<(WakeupFinal, &'stat
     None
 }
 
-async fn deliver(state: AppState, entry: WakeupEntry) {
-    let now = state.now();
+async fn deliver(state: AppState, entry: WakeupEntry, now: i64) {
     if let Some((outcome, why)) = nothing_to_send(&entry, now) {
         return finish(&state, &entry, outcome, why).await;
     }

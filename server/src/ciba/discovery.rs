@@ -1,0 +1,32 @@
+//! The OpenID Provider metadata (`/.well-known/openid-configuration`): what this server supports,
+//! truthfully.
+
+use serde_json::{Value, json};
+
+use super::CIBA_GRANT_TYPE;
+use crate::clients::{auth_methods, delivery_modes};
+use crate::state::AppState;
+
+/// The discovery document.
+pub fn discovery_document(state: &AppState) -> Value {
+    let issuer = &state.issuer;
+    let mut scopes = state.settings.ciba.default_client_scope.clone();
+    scopes.sort();
+    json!({
+        "issuer": issuer,
+        "backchannel_authentication_endpoint": format!("{issuer}/backchannel/authenticate"),
+        "token_endpoint": format!("{issuer}/token"),
+        "jwks_uri": format!("{issuer}/jwks"),
+        "backchannel_token_delivery_modes_supported": delivery_modes(),
+        "backchannel_user_code_parameter_supported": false,
+        "grant_types_supported": [CIBA_GRANT_TYPE],
+        "token_endpoint_auth_methods_supported": auth_methods(),
+        "id_token_signing_alg_values_supported": ["ES256"],
+        "subject_types_supported": ["public"],
+        "response_types_supported": [],
+        "scopes_supported": scopes,
+        "claims_supported": ["iss", "sub", "aud", "iat", "exp", "auth_time", "amr", "at_hash"],
+        "dpop_signing_alg_values_supported": ["ES256"],
+        "authorization_details_types_supported": [],
+    })
+}

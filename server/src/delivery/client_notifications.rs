@@ -1,0 +1,222 @@
+//! The client-notification worker: claims due notifications from the outbox, builds each body
+//! (a ping's `auth_req_id`, or what `ciba::push_mode_body` says a push-mode client gets), sends it
+//! with the SSRF-guarded client, and records the outcome: delivered, retried with backoff, or
+//! failed and abandoned for good.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::task::JoinSet;
+
+use crate::notify::SendOutcome;
+use crate::outbox::{LEASE_SECS, backoff};
+use crate::state::AppState;
+use crate::store::{ClientNotificationEntry, NewAuditEvent, NotificationFinal, NotificationKind};
+
+/// Notifications claimed per round.
+const BATCH: i64 = 32;
+
+/// Works the client-notification outbox until the task is dropped.
+pub async fn run_worker(state: AppState) {
+    let interval = Duration::from_millis(state.settings.notifications.worker_interval_ms.max(10));
+    crate::outbox::run(interval, &state.notify_wake, || work_once(&state)).await;
+}
+
+/// One round at the clock's current time: enqueue the push-mode notifications of requests that
+/// expired undecided, claim due notifications, deliver them. Returns how many were attempted.
+pub async fn work_once(state: &AppState) -> usize {
+    let now = state.now();
+    let window = state.settings.notifications.retry_window;
+    if let Err(e) = state
+        .store
+        .enqueue_push_mode_expiries(now, now + window)
+        .await
+    {
+        tracing::warn!(error = %e, "could not enqueue expiry notifications; will retry");
+    }
+    let entries = match state
+        .store
+        .claim_client_notifications(now, now + LEASE_SECS, BATCH)
+        .await
+    {
+        Ok(entries) => entries,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not claim notifications; will retry");
+            return 0;
+        }
+    };
+    let count = entries.len();
+    let mut running = JoinSet::new();
+    for entry in entries {
+        running.spawn(deliver(state.clone(), entry, now));
+    }
+    while running.join_next().await.is_some() {}
+    count
+}
+
+struct Prepared {
+    endpoint: String,
+    bearer: String,
+    body: Value,
+    decided_at: Option<i64>,
+}
+
+async fn deliver(state: AppState, entry: ClientNotificationEntry, now: i64) {
+    let prepared = match prepare(&state, &entry, now).await {
+        Ok(p) => p,
+        Err(Problem::Final(why)) => {
+            return finish(&state, &entry, NotificationFinal::Failed, &why).await;
+        }
+        Err(Problem::Transient(why)) => return reschedule(&state, &entry, now, &why).await,
+    };
+    if now > entry.deadline {
+        return finish(
+            &state,
+            &entry,
+            NotificationFinal::Abandoned,
+            "the delivery deadline passed",
+        )
+        .await;
+    }
+    match state
+        .notifier
+        .send(&prepared.endpoint, &prepared.bearer, &prepared.body)
+        .await
+    {
+        SendOutcome::Delivered => {
+            if let Err(e) = state
+                .store
+                .finish_client_notification(
+                    entry.id,
+                    NotificationFinal::Delivered,
+                    state.now(),
+                    None,
+                )
+                .await
+            {
+                tracing::error!(error = %e, id = entry.id, "delivered, but could not record it; it may be sent again");
+            }
+            state
+                .metrics
+                .notification_delivered(entry.kind, prepared.decided_at.map(|d| state.now() - d));
+            tracing::info!(txn = %entry.request_id, kind = %entry.kind, attempts = entry.attempts, "notification delivered");
+        }
+        SendOutcome::Retry(why) => reschedule(&state, &entry, now, &why).await,
+        SendOutcome::Refused(why) => finish(&state, &entry, NotificationFinal::Failed, &why).await,
+    }
+}
+
+/// Schedules the next attempt, counting the backoff from when this attempt started (`attempt_at`),
+/// not from when it ended.
+async fn reschedule(state: &AppState, entry: &ClientNotificationEntry, attempt_at: i64, why: &str) {
+    let now = attempt_at;
+    if now >= entry.deadline {
+        return finish(state, entry, NotificationFinal::Abandoned, why).await;
+    }
+    let next = (now + backoff(entry.attempts)).min(entry.deadline);
+    state.metrics.notification_retried(entry.kind);
+    tracing::warn!(txn = %entry.request_id, kind = %entry.kind, attempts = entry.attempts, next_in = next - now, "notification failed, will retry: {why}");
+    if let Err(e) = state
+        .store
+        .retry_client_notification(entry.id, next, why)
+        .await
+    {
+        tracing::error!(error = %e, id = entry.id, "could not reschedule a notification; its lease will expire");
+    }
+}
+
+async fn finish(
+    state: &AppState,
+    entry: &ClientNotificationEntry,
+    outcome: NotificationFinal,
+    why: &str,
+) {
+    state.metrics.notification_failed(entry.kind, outcome);
+    tracing::warn!(txn = %entry.request_id, kind = %entry.kind, outcome = outcome.as_str(), "notification not delivered: {why}");
+    if let Err(e) = state
+        .store
+        .finish_client_notification(entry.id, outcome, state.now(), Some(why))
+        .await
+    {
+        tracing::error!(error = %e, id = entry.id, "could not record a notification failure");
+    }
+    let user_id = state
+        .store
+        .request(&entry.request_id)
+        .await
+        .ok()
+        .flatten()
+        .map(|r| r.user_id);
+    state
+        .audit(NewAuditEvent {
+            at: state.now(),
+            kind: if outcome == NotificationFinal::Abandoned {
+                "notification_abandoned"
+            } else {
+                "notification_failed"
+            },
+            user_id,
+            client_id: Some(entry.client_id.clone()),
+            device_id: None,
+            request_id: Some(entry.request_id.clone()),
+            detail: json!({"kind": entry.kind.as_str(), "attempts": entry.attempts, "error": why}),
+        })
+        .await;
+}
+
+enum Problem {
+    /// Nothing to send any more (client or request gone, endpoint not registered).
+    Final(String),
+    /// The database failed; try again.
+    Transient(String),
+}
+
+async fn prepare(
+    state: &AppState,
+    entry: &ClientNotificationEntry,
+    now: i64,
+) -> Result<Prepared, Problem> {
+    let transient = |e: crate::store::StoreError| Problem::Transient(e.to_string());
+    let request = state
+        .store
+        .request(&entry.request_id)
+        .await
+        .map_err(transient)?;
+    let request = request.ok_or_else(|| Problem::Final("the request no longer exists".into()))?;
+    let client = state
+        .store
+        .client(&entry.client_id)
+        .await
+        .map_err(transient)?;
+    let client = client.ok_or_else(|| Problem::Final("the client was deleted".into()))?;
+    let endpoint = client
+        .notification_endpoint
+        .clone()
+        .ok_or_else(|| Problem::Final("no notification endpoint".into()))?;
+    let bearer = request
+        .notification_token
+        .clone()
+        .ok_or_else(|| Problem::Final("no client_notification_token".into()))?;
+    let auth_req_id = request
+        .notify_auth_req_id
+        .clone()
+        .ok_or_else(|| Problem::Final("no auth_req_id kept".into()))?;
+
+    let body = match (entry.kind, &entry.payload) {
+        (NotificationKind::Ping, _) => json!({ "auth_req_id": auth_req_id }),
+        // Minted or decided on an earlier attempt: every retry sends the same body.
+        (NotificationKind::Push, Some(payload)) => serde_json::from_str(payload)
+            .map_err(|e| Problem::Final(format!("stored payload unreadable: {e}")))?,
+        (NotificationKind::Push, None) => {
+            crate::ciba::push_mode_body(state, entry, &request, &auth_req_id, now)
+                .await
+                .map_err(|e| Problem::Transient(e.description().to_owned()))?
+        }
+    };
+    Ok(Prepared {
+        endpoint,
+        bearer,
+        body,
+        decided_at: request.decided_at,
+    })
+}

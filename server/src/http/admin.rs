@@ -1,0 +1,135 @@
+//! The admin API's handlers: the [`Admin`] extractor first, then the body or query, then one
+//! operation of `crate::admin`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::error::ApiResult;
+use super::extractors::{AdminJson, AdminQuery, PathParam};
+use crate::admin::{self, Admin, AuditQuery, NewUserRequest};
+use crate::clients::{ClientRegistration, RegisteredClient};
+use crate::state::AppState;
+use crate::store::{User, UserStatus};
+
+/// `POST /admin/v1/users`.
+pub async fn create_user(
+    State(state): State<AppState>,
+    caller: Admin,
+    AdminJson(req): AdminJson<NewUserRequest>,
+) -> ApiResult<Response> {
+    let user = admin::create_user(&state, &caller, req).await?;
+    Ok((StatusCode::CREATED, Json(user)).into_response())
+}
+
+/// `GET /admin/v1/users/{id}`.
+pub async fn get_user(
+    State(state): State<AppState>,
+    caller: Admin,
+    PathParam(id): PathParam,
+) -> ApiResult<Json<User>> {
+    Ok(Json(admin::user(&state, &caller, &id).await?))
+}
+
+/// `DELETE /admin/v1/users/{id}`.
+pub async fn delete_user(
+    State(state): State<AppState>,
+    caller: Admin,
+    PathParam(id): PathParam,
+) -> ApiResult<StatusCode> {
+    admin::delete_user(&state, &caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /admin/v1/users/{id}/lock`.
+pub async fn lock_user(
+    State(state): State<AppState>,
+    caller: Admin,
+    PathParam(id): PathParam,
+) -> ApiResult<Json<User>> {
+    Ok(Json(
+        admin::set_user_status(&state, &caller, &id, UserStatus::Locked).await?,
+    ))
+}
+
+/// `POST /admin/v1/users/{id}/unlock`.
+pub async fn unlock_user(
+    State(state): State<AppState>,
+    caller: Admin,
+    PathParam(id): PathParam,
+) -> ApiResult<Json<User>> {
+    Ok(Json(
+        admin::set_user_status(&state, &caller, &id, UserStatus::Active).await?,
+    ))
+}
+
+/// `POST /admin/v1/clients`.
+pub async fn create_client(
+    State(state): State<AppState>,
+    caller: Admin,
+    AdminJson(reg): AdminJson<ClientRegistration>,
+) -> ApiResult<Response> {
+    let client = admin::create_client(&state, &caller, reg).await?;
+    Ok((StatusCode::CREATED, Json(client)).into_response())
+}
+
+/// `GET /admin/v1/clients/{id}`.
+pub async fn get_client(
+    State(state): State<AppState>,
+    caller: Admin,
+    PathParam(id): PathParam,
+) -> ApiResult<Json<RegisteredClient>> {
+    Ok(Json(admin::client(&state, &caller, &id).await?))
+}
+
+/// `DELETE /admin/v1/clients/{id}`.
+pub async fn delete_client(
+    State(state): State<AppState>,
+    caller: Admin,
+    PathParam(id): PathParam,
+) -> ApiResult<StatusCode> {
+    admin::delete_client(&state, &caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /admin/v1/users/{id}/enrollments`.
+pub async fn create_user_enrollment(
+    State(state): State<AppState>,
+    caller: Admin,
+    PathParam(id): PathParam,
+) -> ApiResult<Response> {
+    let created = admin::create_enrollment(&state, &caller, &id).await?;
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+/// `GET /admin/v1/users/{id}/devices`.
+pub async fn list_devices(
+    State(state): State<AppState>,
+    caller: Admin,
+    PathParam(id): PathParam,
+) -> ApiResult<Json<serde_json::Value>> {
+    let devices = admin::devices_of_user(&state, &caller, &id).await?;
+    Ok(Json(json!({ "devices": devices })))
+}
+
+/// `DELETE /admin/v1/devices/{device_id}`.
+pub async fn revoke_device(
+    State(state): State<AppState>,
+    caller: Admin,
+    PathParam(id): PathParam,
+) -> ApiResult<StatusCode> {
+    admin::revoke_device(&state, &caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /admin/v1/audit?user_id=&since=&limit=`.
+pub async fn audit_log(
+    State(state): State<AppState>,
+    caller: Admin,
+    AdminQuery(query): AdminQuery<AuditQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let events = admin::audit_log(&state, &caller, query).await?;
+    Ok(Json(json!({ "events": events })))
+}
