@@ -2,7 +2,6 @@
 //! is lost. Runs in the PostgreSQL pass, on a cluster of its own that it really stops and starts.
 
 use std::process::Command;
-use std::time::Duration;
 
 use ciba_e2e::*;
 use serde_json::json;
@@ -89,15 +88,11 @@ async fn database_restart_loses_nothing() {
     assert!(!ready(&server).await);
 
     Cluster::start(&dir, port);
-    let mut back = false;
-    for _ in 0..100 {
-        if ready(&server).await {
-            back = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(back, "the server is ready again once the database is back");
+    eventually(
+        "the server is ready again once the database is back",
+        || async { ready(&server).await.then_some(()) },
+    )
+    .await;
     let tokens = server.poll(&client, &approved).await;
     assert_eq!(
         tokens.status, 200,

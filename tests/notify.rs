@@ -102,17 +102,12 @@ impl Receiver {
 
     /// Waits (up to 10 s of real time) until it got `n` requests.
     pub async fn wait_for(&self, n: usize) -> Vec<Received> {
-        for _ in 0..500 {
+        let what = format!("the receiver gets {n} requests");
+        eventually(&what, || async {
             let got = self.received();
-            if got.len() >= n {
-                return got;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!(
-            "the receiver got {} requests, expected {n}",
-            self.received().len()
-        );
+            (got.len() >= n).then_some(got)
+        })
+        .await
     }
 
     /// Stops listening.
@@ -286,24 +281,36 @@ async fn push_delivers_tokens_with_the_ciba_claims_and_errors_for_denial_and_exp
 
 #[tokio::test]
 async fn server_errors_are_retried_until_delivered_once() {
-    let server = dev_server().await;
+    // The worker is driven round by round on the server's clock: nothing to wait for.
+    let server = TestServer::start_manual(|s| {
+        s.notifications.allow_plain_http = true;
+        s.notifications.allow_private_networks = true;
+    })
+    .await;
     let receiver = Receiver::start(&[500, 503]).await;
     let (_user, sdk, _account) = server.user_with_device("carol").await;
     let client = client_for(&server, "push", &receiver.url()).await;
     start(&server, &client, "carol", "tok").await;
     let txn = sdk.pending().await.unwrap().remove(0);
     sdk.approve(&txn, vec!["swk".into()]).await.unwrap();
-    receiver.wait_for(1).await;
+    assert_eq!(server.work_client_notifications().await, 1);
+    assert_eq!(receiver.received().len(), 1);
     // Backoff is measured on the server's clock: nothing is retried until it moves.
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(server.work_client_notifications().await, 0);
     assert_eq!(receiver.received().len(), 1);
     server.clock.advance(2);
-    receiver.wait_for(2).await;
+    assert_eq!(server.work_client_notifications().await, 1);
+    assert_eq!(receiver.received().len(), 2);
     server.clock.advance(4);
-    let got = receiver.wait_for(3).await;
+    assert_eq!(server.work_client_notifications().await, 1);
+    let got = receiver.received();
+    assert_eq!(got.len(), 3);
     // The same tokens every time: minted once.
     assert_eq!(got[0].body, got[2].body);
-    settle(&server).await;
+    for _ in 0..5 {
+        server.clock.advance(400);
+        assert_eq!(server.work_client_notifications().await, 0);
+    }
     assert_eq!(receiver.received().len(), 3, "delivered once, then no more");
     let metrics = server.metrics().await;
     assert!(
@@ -442,23 +449,18 @@ async fn endpoints_on_private_networks_are_refused() {
     let txn = sdk.pending().await.unwrap().remove(0);
     sdk.approve(&txn, vec!["swk".into()]).await.unwrap();
     let id = user["id"].as_str().unwrap();
-    let mut failed = None;
-    for _ in 0..200 {
+    let failed = eventually("the notification is refused and recorded", || async {
         let (_, audit) = server
             .admin(Method::GET, &format!("/admin/v1/audit?user_id={id}"), None)
             .await;
-        failed = audit["events"]
+        audit["events"]
             .as_array()
             .unwrap()
             .iter()
             .find(|e| e["kind"] == "notification_failed")
-            .cloned();
-        if failed.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let failed = failed.expect("the notification is refused and recorded");
+            .cloned()
+    })
+    .await;
     assert!(
         failed["detail"]["error"]
             .as_str()
@@ -509,16 +511,16 @@ async fn https_endpoints_with_a_trusted_test_ca_and_refused_without_it() {
     start(&strict, &client, "bob", "tls-token").await;
     let txn = sdk.pending().await.unwrap().remove(0);
     sdk.approve(&txn, vec!["swk".into()]).await.unwrap();
-    let mut retried = false;
-    for _ in 0..200 {
-        let metrics = strict.metrics().await;
-        if metrics.contains("ciba_notifications_retried_total{kind=\"ping\"} 1") {
-            retried = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(retried, "the failed handshake is counted and retried later");
+    eventually(
+        "the failed handshake is counted and retried later",
+        || async {
+            let metrics = strict.metrics().await;
+            metrics
+                .contains("ciba_notifications_retried_total{kind=\"ping\"} 1")
+                .then_some(())
+        },
+    )
+    .await;
     assert_eq!(
         receiver.received().len(),
         1,
@@ -548,22 +550,17 @@ async fn the_clear_auth_req_id_is_forgotten_once_nothing_more_will_be_sent() {
     );
     sdk.approve(&txn, vec!["swk".into()]).await.unwrap();
     receiver.wait_for(1).await;
-    let mut forgotten = false;
-    for _ in 0..200 {
-        if store
+    eventually("cleared when the notification ended", || async {
+        store
             .request(&txn.view.id)
             .await
             .unwrap()
             .unwrap()
             .notify_auth_req_id
             .is_none()
-        {
-            forgotten = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(forgotten, "cleared when the notification ended");
+            .then_some(())
+    })
+    .await;
 
     // Undecided and expired: nothing will be sent, the sweep forgets it.
     server.clock.advance(1);

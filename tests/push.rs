@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use axum::http::Version;
 use ciba_core::clock::{Clock, ManualClock};
@@ -49,14 +48,12 @@ async fn wait_pushes(
     txn: &str,
     done: impl Fn(&[WakeupDelivery]) -> bool,
 ) -> Vec<WakeupDelivery> {
-    for _ in 0..500 {
+    let what = format!("the pushes of {txn} reach the expected state");
+    eventually(&what, || async {
         let p = pushes(server, txn).await;
-        if done(&p) {
-            return p;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("pushes of {txn}: {:?}", pushes(server, txn).await);
+        done(&p).then_some(p)
+    })
+    .await
 }
 
 async fn audit_of(server: &TestServer, user_id: &str) -> Vec<Value> {
@@ -478,12 +475,12 @@ async fn requests_without_pushable_devices_succeed_and_the_audit_says_why() {
 
 #[tokio::test]
 async fn apns_client_multiplexes_concurrent_pushes_over_one_http2_connection() {
-    let ca = TestCa::new();
+    let ca = TestCa::new("CIBA push test CA");
     let mock = MockApns::start(&ca).await;
     let dir = tempfile::tempdir().unwrap();
     let key = ApnsKey::generate();
     let settings = PushSettings {
-        extra_root_certificates: vec![ca.write(dir.path())],
+        extra_root_certificates: vec![ca.write(dir.path(), "push-test-ca.pem")],
         ..PushSettings::default()
     };
     let apns_settings = ciba_server::config::ApnsSettings {

@@ -50,6 +50,17 @@ pub async fn serve(
     let _waker = AbortOnDrop(tokio::spawn(delivery::device_wakeups::run_worker(
         state.clone(),
     )));
+    serve_http(listener, state, shutdown).await
+}
+
+/// Runs only the HTTP application, without the background sweeper and delivery workers: the
+/// caller runs their rounds itself (`delivery::client_notifications::work_once`,
+/// `delivery::device_wakeups::work_once`), as tests do to drive them step by step.
+pub async fn serve_http(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await

@@ -89,7 +89,7 @@ fn payload(i: usize) -> PushPayload {
 
 #[tokio::main]
 async fn main() {
-    let ca = TestCa::new();
+    let ca = TestCa::new("CIBA push test CA");
     let dir = tempfile::tempdir().unwrap();
     let fcm = MockFcm::start(Some(&ca)).await;
     let apns = MockApns::start(&ca).await;
@@ -97,7 +97,7 @@ async fn main() {
     apns.log.record.store(false, Ordering::Relaxed);
     let key = ApnsKey::generate();
     let settings = PushSettings {
-        extra_root_certificates: vec![ca.write(dir.path())],
+        extra_root_certificates: vec![ca.write(dir.path(), "push-test-ca.pem")],
         ..PushSettings::default()
     };
     let clock: SharedClock = Arc::new(SystemClock);

@@ -18,7 +18,14 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub mod answer;
+pub mod ca;
+pub mod eventually;
 pub mod mock_push;
+
+pub use answer::json_answer;
+pub use ca::TestCa;
+pub use eventually::{eventually, eventually_within};
 
 /// The admin token of test servers.
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
@@ -39,6 +46,9 @@ pub struct TestServer {
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
     store: Option<Arc<dyn Store>>,
+    state: Option<AppState>,
+    /// The background workers are not running: the test drives their rounds.
+    manual_workers: bool,
     _dir: Arc<tempfile::TempDir>,
 }
 
@@ -94,6 +104,21 @@ impl TestServer {
     /// Starts a server on a fresh database of the PostgreSQL server `postgres` names (SQLite when
     /// `None`).
     pub async fn start_on(postgres: Option<String>, tweak: impl FnOnce(&mut Settings)) -> Self {
+        Self::start_as(postgres, false, tweak).await
+    }
+
+    /// Starts a server without its background workers (sweeper, client notifications, device
+    /// wake-ups): the test runs their rounds with [`TestServer::work_client_notifications`] and
+    /// [`TestServer::work_device_wakeups`], step by step on the manual clock, instead of waiting.
+    pub async fn start_manual(tweak: impl FnOnce(&mut Settings)) -> Self {
+        Self::start_as(postgres_base_url(), true, tweak).await
+    }
+
+    async fn start_as(
+        postgres: Option<String>,
+        manual_workers: bool,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> Self {
         let dir = Arc::new(tempfile::tempdir().unwrap());
         let database_url = fresh_database(dir.path(), postgres).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -121,6 +146,8 @@ impl TestServer {
             stop: None,
             task: None,
             store: None,
+            state: None,
+            manual_workers,
             _dir: dir,
         };
         server.launch(listener).await;
@@ -145,6 +172,8 @@ impl TestServer {
             stop: None,
             task: None,
             store: None,
+            state: None,
+            manual_workers: self.manual_workers,
             _dir: self._dir.clone(),
         };
         server.launch(listener).await;
@@ -163,16 +192,37 @@ impl TestServer {
         .unwrap();
         state.initialize().await.unwrap();
         let (tx, rx) = oneshot::channel::<()>();
+        let manual = self.manual_workers;
+        let serving = state.clone();
         let task = tokio::spawn(async move {
-            ciba_server::serve(listener, state, async {
+            let shutdown = async {
                 let _ = rx.await;
-            })
-            .await
+            };
+            if manual {
+                ciba_server::serve_http(listener, serving, shutdown).await
+            } else {
+                ciba_server::serve(listener, serving, shutdown).await
+            }
             .unwrap();
         });
         self.stop = Some(tx);
         self.task = Some(task);
         self.store = Some(store);
+        self.state = Some(state);
+    }
+
+    /// One round of the client-notification worker at the clock's time (servers started with
+    /// [`TestServer::start_manual`]); returns how many notifications it attempted.
+    pub async fn work_client_notifications(&self) -> usize {
+        assert!(self.manual_workers, "the background worker is running");
+        ciba_server::delivery::client_notifications::work_once(self.state.as_ref().unwrap()).await
+    }
+
+    /// One round of the device wake-up worker at the clock's time (servers started with
+    /// [`TestServer::start_manual`]); returns how many wake-ups it attempted.
+    pub async fn work_device_wakeups(&self) -> usize {
+        assert!(self.manual_workers, "the background worker is running");
+        ciba_server::delivery::device_wakeups::work_once(self.state.as_ref().unwrap()).await
     }
 
     /// Stops the server (graceful shutdown, database closed) and starts a new one on the same
@@ -187,6 +237,7 @@ impl TestServer {
     pub async fn stop(&mut self) {
         self.stop.take().unwrap().send(()).unwrap();
         self.task.take().unwrap().await.unwrap();
+        self.state.take();
         self.store.take().unwrap().close().await;
     }
 
@@ -197,6 +248,7 @@ impl TestServer {
         if let Some(task) = self.task.take() {
             task.abort();
         }
+        self.state.take();
         self.store.take();
     }
 
@@ -231,17 +283,7 @@ impl TestServer {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let resp = req.send().await.unwrap();
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap();
-        (
-            status,
-            if text.is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_str(&text).unwrap()
-            },
-        )
+        json_answer(req.send().await.unwrap()).await
     }
 
     /// Creates a user; returns its JSON.
@@ -426,11 +468,10 @@ pub struct OAuthAnswer {
 
 impl OAuthAnswer {
     async fn from(resp: reqwest::Response) -> Self {
-        let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let text = resp.text().await.unwrap();
-        let body =
-            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+        let (status, body) = json_answer(resp).await;
+        // Every OAuth answer has a body.
+        assert!(!body.is_null(), "an empty {status} answer");
         Self {
             status,
             body,
@@ -481,17 +522,7 @@ pub async fn device_call(
     if let Some(b) = body {
         req = req.json(&b);
     }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    (
-        status,
-        if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap()
-        },
-    )
+    json_answer(req.send().await.unwrap()).await
 }
 
 /// Posts a decision JWS for `txn_id` as `account`'s device.
@@ -593,42 +624,16 @@ pub struct TlsFront {
 impl TlsFront {
     /// Binds the port and makes the certificates; [`TlsFront::forward_to`] starts serving.
     pub async fn bind() -> Self {
-        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "CIBA test CA");
-        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-        let ca = Issuer::new(ca_params, ca_key);
-
-        let leaf_key = KeyPair::generate().unwrap();
-        let leaf = CertificateParams::new(vec!["localhost".to_owned()])
-            .unwrap()
-            .signed_by(&leaf_key, &ca)
-            .unwrap();
-
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![leaf.der().clone(), ca_cert.der().clone()],
-                rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
-            )
-            .unwrap();
+        let ca = TestCa::new("CIBA test CA");
         Self {
             port,
-            ca_pem: ca_cert.pem(),
-            ca_der: ca_cert.der().to_vec(),
-            leaf_der: leaf.der().to_vec(),
+            config: ca.server_config(&[]),
+            ca_pem: ca.ca_pem,
+            ca_der: ca.ca_der,
+            leaf_der: ca.leaf_der,
             listener: Some(listener),
-            config: Arc::new(config),
             task: None,
         }
     }

@@ -2,12 +2,12 @@
 //! server's real push clients against them: FCM's OAuth token endpoint and `messages:send`,
 //! APNs over HTTP/2 and TLS with a certificate of a test CA, counting TCP connections.
 
+pub use super::ca::TestCa;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Request, State};
@@ -29,10 +29,10 @@ pub const APNS_TOPIC: &str = "com.example.bank";
 /// The service account of the tests.
 pub const SERVICE_ACCOUNT: &str = "ciba-push@ciba-test.iam.gserviceaccount.com";
 
-const SERVICE_ACCOUNT_KEY: &str = include_str!("fixtures/fcm-service-account-key.pem");
+const SERVICE_ACCOUNT_KEY: &str = include_str!("../fixtures/fcm-service-account-key.pem");
 /// The public half, PKCS#1 `RSAPublicKey` DER.
 const SERVICE_ACCOUNT_PUBLIC_KEY: &[u8] =
-    include_bytes!("fixtures/fcm-service-account-key.pub.der");
+    include_bytes!("../fixtures/fcm-service-account-key.pub.der");
 
 /// Verifies a compact JWS with `algorithm` and the public key bytes; returns header and claims.
 pub fn verify_jws(
@@ -189,72 +189,12 @@ impl MockLog {
 
     /// Waits (up to 10 s of real time) until `n` requests were recorded.
     pub async fn wait_for(&self, n: usize) -> Vec<Recorded> {
-        for _ in 0..1000 {
+        let what = format!("the mock receives {n} requests");
+        super::eventually(&what, || async {
             let got = self.received();
-            if got.len() >= n {
-                return got;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!(
-            "the mock received {} requests, expected {n}",
-            self.received().len()
-        );
-    }
-}
-
-/// A test CA and a `localhost` certificate it issued, for TLS mocks.
-pub struct TestCa {
-    /// The CA certificate, PEM.
-    pub ca_pem: String,
-    config: Arc<rustls::ServerConfig>,
-}
-
-impl TestCa {
-    /// A fresh CA and leaf; the server offers HTTP/2 and HTTP/1.1 by ALPN.
-    pub fn new() -> Self {
-        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "CIBA push test CA");
-        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-        let ca = Issuer::new(ca_params, ca_key);
-        let leaf_key = KeyPair::generate().unwrap();
-        let leaf = CertificateParams::new(vec!["localhost".to_owned()])
-            .unwrap()
-            .signed_by(&leaf_key, &ca)
-            .unwrap();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![leaf.der().clone(), ca_cert.der().clone()],
-                rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
-            )
-            .unwrap();
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        Self {
-            ca_pem: ca_cert.pem(),
-            config: Arc::new(config),
-        }
-    }
-
-    /// Writes the CA certificate into `dir`; returns its path.
-    pub fn write(&self, dir: &Path) -> PathBuf {
-        let path = dir.join("push-test-ca.pem");
-        std::fs::write(&path, &self.ca_pem).unwrap();
-        path
-    }
-}
-
-impl Default for TestCa {
-    fn default() -> Self {
-        Self::new()
+            (got.len() >= n).then_some(got)
+        })
+        .await
     }
 }
 
@@ -358,7 +298,7 @@ async fn serve(
     };
     let listener = CountingListener {
         tcp,
-        tls: ca.map(|ca| tokio_rustls::TlsAcceptor::from(ca.config.clone())),
+        tls: ca.map(|ca| tokio_rustls::TlsAcceptor::from(ca.server_config(&[b"h2", b"http/1.1"]))),
         log,
     };
     let task = tokio::spawn(async move {
@@ -604,7 +544,7 @@ pub struct PushMocks {
 impl PushMocks {
     /// Starts the three mocks.
     pub async fn start() -> Self {
-        let ca = TestCa::new();
+        let ca = TestCa::new("CIBA push test CA");
         Self {
             fcm: MockFcm::start(None).await,
             apns: MockApns::start(&ca).await,
@@ -631,7 +571,8 @@ impl PushMocks {
     pub fn configure(&self, settings: &mut Settings) {
         settings.push.fcm = Some(self.fcm.settings(self.dir.path()));
         settings.push.apns = Some(self.apns_settings());
-        settings.push.extra_root_certificates = vec![self.ca.write(self.dir.path())];
+        settings.push.extra_root_certificates =
+            vec![self.ca.write(self.dir.path(), "push-test-ca.pem")];
         settings.push.worker_interval_ms = 20;
     }
 }
