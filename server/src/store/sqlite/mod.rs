@@ -1,18 +1,31 @@
 //! The embedded default: SQLite in WAL mode, one file on disk.
+//!
+//! SQLite has one writer, so the hot path skips sqlx's pool when the database is a file: new
+//! requests and pending polls are group-committed by one writer thread ([`group_commit`]), and
+//! the backchannel's point reads run inline on the calling thread ([`read`]). Writes that still
+//! go through the pool take a turn with that writer first. An in-memory database (which another
+//! connection cannot open) has no hot path and runs everything through the pool.
 
+mod direct;
+mod group_commit;
+mod read;
+
+use std::borrow::Cow;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use sqlx::Row;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
 };
+use sqlx::{AssertSqlSafe, Sqlite};
 
-use super::group_commit::{AUTOCHECKPOINT_PAGES, GroupCommit, WriteTurn};
-use super::sqlite_read::{MMAP_SIZE, Readers};
+use self::direct::MMAP_SIZE;
+use self::group_commit::{AUTOCHECKPOINT_PAGES, GroupCommit, WriteTurn};
+use self::read::Readers;
+use super::sql::{Engine, Exec, Query, SqlStore, Transaction, Value, Writes, pooled};
 use super::*;
 
 /// Migrations, embedded in the binary.
@@ -20,22 +33,22 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (
         1,
         "init",
-        include_str!("../../migrations/sqlite/0001_init.sql"),
+        include_str!("../../../migrations/sqlite/0001_init.sql"),
     ),
     (
         2,
         "notifications",
-        include_str!("../../migrations/sqlite/0002_notifications.sql"),
+        include_str!("../../../migrations/sqlite/0002_notifications.sql"),
     ),
     (
         3,
         "push",
-        include_str!("../../migrations/sqlite/0003_push.sql"),
+        include_str!("../../../migrations/sqlite/0003_push.sql"),
     ),
     (
         4,
         "poll_fast_path",
-        include_str!("../../migrations/sqlite/0004_poll_fast_path.sql"),
+        include_str!("../../../migrations/sqlite/0004_poll_fast_path.sql"),
     ),
 ];
 
@@ -44,17 +57,19 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// SQLite implementation of [`Store`]: new requests and pending polls through the group-commit
 /// writer, the backchannel's point reads inline, everything else through sqlx's pool.
+pub type SqliteStore = SqlStore<SqliteEngine>;
+
+/// The SQLite engine: sqlx's pool, and the hot path's own connections.
 #[derive(Debug, Clone)]
-pub struct SqliteStore {
+pub struct SqliteEngine {
     pool: SqlitePool,
-    /// The hot path's own connections (absent for an in-memory database, which another
-    /// connection cannot open).
-    direct: Option<Arc<Direct>>,
+    /// Absent for an in-memory database, which another connection cannot open.
+    hot: Option<Arc<HotPath>>,
 }
 
-/// The hot path: the group-commit writer and the inline readers.
+/// The group-commit writer and the inline readers (both or neither).
 #[derive(Debug)]
-struct Direct {
+struct HotPath {
     writer: GroupCommit,
     readers: Readers,
 }
@@ -83,41 +98,16 @@ impl SqliteStore {
             .max_connections(max_connections.max(1))
             .connect_with(options.clone())
             .await?;
-        let mut store = Self { pool, direct: None };
-        store.migrate().await?;
+        let mut engine = SqliteEngine { pool, hot: None };
+        engine.migrate().await?;
         let path = options.get_filename();
         if on_disk(path) {
-            store.direct = Some(Arc::new(Direct {
+            engine.hot = Some(Arc::new(HotPath {
                 writer: GroupCommit::start(path, BUSY_TIMEOUT)?,
                 readers: Readers::new(path, BUSY_TIMEOUT),
             }));
         }
-        Ok(store)
-    }
-
-    fn readers(&self) -> Option<&Readers> {
-        self.direct.as_deref().map(|d| &d.readers)
-    }
-
-    fn group_commit(&self) -> Option<&GroupCommit> {
-        self.direct.as_deref().map(|d| &d.writer)
-    }
-
-    /// Writes through the pool wait for their turn with the writer (first come, first served)
-    /// instead of polling SQLite's lock in its busy handler.
-    async fn write_turn(&self) -> Option<WriteTurn<'_>> {
-        match self.group_commit() {
-            Some(writer) => Some(writer.turn().await),
-            None => None,
-        }
-    }
-
-    /// Closes the hot path's connections (before the pool's).
-    async fn close_direct(&self) {
-        if let Some(direct) = &self.direct {
-            direct.writer.close().await;
-            direct.readers.close();
-        }
+        Ok(SqlStore::new(engine))
     }
 }
 
@@ -146,12 +136,192 @@ fn create_private_file(path: &Path) -> StoreResult<()> {
     }
 }
 
-super::sql::sql_store!(SqliteStore, SqliteRow, "");
+impl Engine for SqliteEngine {
+    type Row = SqliteRow;
+    type Pool<'a> = &'a SqlitePool;
+    type Writes<'a> = SqliteWrites<'a>;
+
+    /// One writer: nobody else can be claiming the rows.
+    const CLAIM_LOCK: &'static str = "";
+
+    fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Writes through the pool wait for their turn with the writer (first come, first served)
+    /// instead of polling SQLite's lock in its busy handler.
+    async fn writes(&self) -> SqliteWrites<'_> {
+        let turn = match &self.hot {
+            Some(hot) => Some(hot.writer.turn().await),
+            None => None,
+        };
+        SqliteWrites {
+            pool: &self.pool,
+            _turn: turn,
+        }
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        super::migrator(MIGRATIONS)
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Database(format!("migration: {e}")))
+    }
+
+    /// The hot path's connections first: the writer commits what is queued through them.
+    async fn close(&self) {
+        if let Some(hot) = &self.hot {
+            hot.writer.close().await;
+            hot.readers.close();
+        }
+        self.pool.close().await;
+    }
+
+    async fn insert_request(
+        &self,
+        request: &CibaRequest,
+        pushes: &[NewWakeup],
+        audit: &[NewAuditEvent],
+    ) -> StoreResult<()> {
+        match &self.hot {
+            Some(hot) => hot.writer.insert_request(request, pushes, audit).await,
+            None => pooled::insert_request(self, request, pushes, audit).await,
+        }
+    }
+
+    async fn poll_pending(
+        &self,
+        auth_req_id_hash: &str,
+        client_id: &str,
+        now: i64,
+        slow_down_step: i64,
+    ) -> StoreResult<Option<PollOutcome>> {
+        match &self.hot {
+            Some(hot) => {
+                hot.writer
+                    .poll_pending(auth_req_id_hash, client_id, now, slow_down_step)
+                    .await
+            }
+            None => {
+                pooled::poll_pending(self, auth_req_id_hash, client_id, now, slow_down_step).await
+            }
+        }
+    }
+
+    async fn user_by_login_hint(&self, hint: &str) -> StoreResult<Option<User>> {
+        match &self.hot {
+            Some(hot) => hot.readers.user_by_login_hint(hint),
+            None => pooled::user_by_login_hint(self, hint).await,
+        }
+    }
+
+    async fn user_by_subject(&self, subject: &str) -> StoreResult<Option<User>> {
+        match &self.hot {
+            Some(hot) => hot.readers.user_by_subject(subject),
+            None => pooled::user_by_subject(self, subject).await,
+        }
+    }
+
+    async fn devices_of_user(&self, user_id: &str) -> StoreResult<Vec<Device>> {
+        match &self.hot {
+            Some(hot) => hot.readers.devices_of_user(user_id),
+            None => pooled::devices_of_user(self, user_id).await,
+        }
+    }
+}
+
+/// A write through the pool, holding its turn with the group-commit writer (when there is one).
+#[derive(Debug)]
+pub struct SqliteWrites<'a> {
+    pool: &'a SqlitePool,
+    _turn: Option<WriteTurn<'a>>,
+}
+
+/// The statement with its values (sqlx copies them as they are bound).
+fn bind(query: Query<'_>) -> sqlx::query::Query<'static, Sqlite, SqliteArguments> {
+    let mut bound = match query.sql {
+        Cow::Borrowed(sql) => sqlx::query(sql),
+        Cow::Owned(sql) => sqlx::query(AssertSqlSafe(sql)),
+    };
+    for value in query.values {
+        bound = match value {
+            Value::Text(v) => bound.bind(v),
+            Value::OptText(v) => bound.bind(v),
+            Value::Int(v) => bound.bind(v),
+            Value::OptInt(v) => bound.bind(v),
+            Value::Bool(v) => bound.bind(v),
+            Value::Bytes(v) => bound.bind(v),
+        };
+    }
+    bound
+}
+
+impl Exec for &SqlitePool {
+    type Row = SqliteRow;
+
+    async fn execute(&mut self, query: Query<'_>) -> StoreResult<u64> {
+        Ok(bind(query).execute(*self).await?.rows_affected())
+    }
+
+    async fn fetch_optional(&mut self, query: Query<'_>) -> StoreResult<Option<SqliteRow>> {
+        Ok(bind(query).fetch_optional(*self).await?)
+    }
+
+    async fn fetch_all(&mut self, query: Query<'_>) -> StoreResult<Vec<SqliteRow>> {
+        Ok(bind(query).fetch_all(*self).await?)
+    }
+}
+
+impl Exec for SqliteWrites<'_> {
+    type Row = SqliteRow;
+
+    async fn execute(&mut self, query: Query<'_>) -> StoreResult<u64> {
+        Exec::execute(&mut self.pool, query).await
+    }
+
+    async fn fetch_optional(&mut self, query: Query<'_>) -> StoreResult<Option<SqliteRow>> {
+        Exec::fetch_optional(&mut self.pool, query).await
+    }
+
+    async fn fetch_all(&mut self, query: Query<'_>) -> StoreResult<Vec<SqliteRow>> {
+        Exec::fetch_all(&mut self.pool, query).await
+    }
+}
+
+impl Writes for SqliteWrites<'_> {
+    type Tx = sqlx::Transaction<'static, Sqlite>;
+
+    async fn begin(&mut self) -> StoreResult<Self::Tx> {
+        Ok(self.pool.begin().await?)
+    }
+}
+
+impl Exec for sqlx::Transaction<'static, Sqlite> {
+    type Row = SqliteRow;
+
+    async fn execute(&mut self, query: Query<'_>) -> StoreResult<u64> {
+        Ok(bind(query).execute(&mut **self).await?.rows_affected())
+    }
+
+    async fn fetch_optional(&mut self, query: Query<'_>) -> StoreResult<Option<SqliteRow>> {
+        Ok(bind(query).fetch_optional(&mut **self).await?)
+    }
+
+    async fn fetch_all(&mut self, query: Query<'_>) -> StoreResult<Vec<SqliteRow>> {
+        Ok(bind(query).fetch_all(&mut **self).await?)
+    }
+}
+
+impl Transaction for sqlx::Transaction<'static, Sqlite> {
+    async fn commit(self) -> StoreResult<()> {
+        Ok(sqlx::Transaction::commit(self).await?)
+    }
+}
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::request;
     use super::*;
+    use crate::store::tests::request;
 
     async fn store() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
