@@ -93,15 +93,18 @@ impl SqliteStore {
                 StoreError::Database(format!("cannot create {}: {e}", parent.display()))
             })?;
         }
-        create_private_file(options.get_filename())?;
+        let path = options.get_filename();
+        let on_disk = !in_memory(url) && !path.as_os_str().is_empty();
+        if on_disk {
+            create_private_file(path)?;
+        }
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
             .connect_with(options.clone())
             .await?;
         let mut engine = SqliteEngine { pool, hot: None };
         engine.migrate().await?;
-        let path = options.get_filename();
-        if on_disk(path) {
+        if on_disk {
             engine.hot = Some(Arc::new(HotPath {
                 writer: GroupCommit::start(path, BUSY_TIMEOUT)?,
                 readers: Readers::new(path, BUSY_TIMEOUT),
@@ -111,15 +114,19 @@ impl SqliteStore {
     }
 }
 
-/// Whether `path` names a file (not an in-memory database).
-fn on_disk(path: &Path) -> bool {
-    !path.as_os_str().is_empty() && path.to_str() != Some(":memory:")
+/// Whether `url` names an in-memory database (`sqlite::memory:`, or `mode=memory`). sqlx gives
+/// such a database a `file:` name of its own, which names no file another connection could
+/// open: the URL is what says it.
+fn in_memory(url: &str) -> bool {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let (database, params) = rest.split_once('?').unwrap_or((rest, ""));
+    database == ":memory:" || params.split('&').any(|p| p == "mode=memory")
 }
 
 /// The database holds the token signing keys: create it readable by its owner only (SQLite
 /// gives the `-wal` and `-shm` files the same mode).
 fn create_private_file(path: &Path) -> StoreResult<()> {
-    if !on_disk(path) || path.exists() {
+    if path.exists() {
         return Ok(());
     }
     let mut options = std::fs::OpenOptions::new();
@@ -339,6 +346,20 @@ mod tests {
             "expired entries are taken over"
         );
         assert_eq!(s.sweep(400, 0).await.unwrap().jtis, 1);
+    }
+
+    #[test]
+    fn in_memory_databases_are_told_by_their_url() {
+        for url in [
+            "sqlite::memory:",
+            "sqlite://:memory:",
+            "sqlite:shared?mode=memory&cache=shared",
+        ] {
+            assert!(in_memory(url), "{url}");
+        }
+        for url in ["sqlite://data/ciba.db", "sqlite:ciba.db?mode=rwc"] {
+            assert!(!in_memory(url), "{url}");
+        }
     }
 
     #[cfg(unix)]
