@@ -336,18 +336,6 @@ mod tests {
         (dir, SqliteStore::open(&url, 4).await.unwrap())
     }
 
-    #[tokio::test]
-    async fn jti_is_remembered_until_it_expires() {
-        let (_d, s) = store().await;
-        assert!(s.remember_jti("k", 100, 0).await.unwrap());
-        assert!(!s.remember_jti("k", 150, 50).await.unwrap());
-        assert!(
-            s.remember_jti("k", 300, 100).await.unwrap(),
-            "expired entries are taken over"
-        );
-        assert_eq!(s.sweep(400, 0).await.unwrap().jtis, 1);
-    }
-
     #[test]
     fn in_memory_databases_are_told_by_their_url() {
         for url in [
@@ -449,37 +437,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn pending_polls_through_the_writer_share_slow_down() {
-        let (_d, s) = store().await;
-        s.insert_request(&request(1, "h1"), &[], &[]).await.unwrap();
-        assert_eq!(
-            s.poll_pending("h1", "c", 110, 5).await.unwrap(),
-            Some(PollOutcome::Allowed)
-        );
-        assert_eq!(
-            s.poll_pending("h1", "c", 112, 5).await.unwrap(),
-            Some(PollOutcome::TooFast)
-        );
-        // Too fast raises the interval by the step each time: 5 → 10 (at 112) → 15 (at 119).
-        assert_eq!(
-            s.poll_pending("h1", "c", 119, 5).await.unwrap(),
-            Some(PollOutcome::TooFast)
-        );
-        assert_eq!(s.request("txn_1").await.unwrap().unwrap().interval, 15);
-        assert_eq!(
-            s.poll_pending("h1", "c", 135, 5).await.unwrap(),
-            Some(PollOutcome::Allowed)
-        );
-        assert_eq!(s.poll_pending("h1", "other", 140, 5).await.unwrap(), None);
-        assert_eq!(
-            s.poll_pending("h1", "c", 400, 5).await.unwrap(),
-            None,
-            "expired"
-        );
-        assert_eq!(s.poll_pending("nope", "c", 140, 5).await.unwrap(), None);
-    }
-
-    #[tokio::test]
     async fn close_commits_what_was_queued_and_refuses_the_rest() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
@@ -523,23 +480,5 @@ mod tests {
             );
         }
         assert!(reopened.request("txn_99").await.unwrap().is_none());
-    }
-
-    #[tokio::test]
-    async fn migrations_run_once_across_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let a = SqliteStore::open(&url, 2).await.unwrap();
-        a.insert_signing_key(&SigningKeyRecord {
-            kid: "k".into(),
-            alg: "ES256".into(),
-            private_der: vec![1, 2],
-            created_at: 1,
-        })
-        .await
-        .unwrap();
-        a.close().await;
-        let b = SqliteStore::open(&url, 2).await.unwrap();
-        assert_eq!(b.signing_keys().await.unwrap().len(), 1);
     }
 }
