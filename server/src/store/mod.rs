@@ -4,16 +4,26 @@
 //! conditional statement (compare-and-set), so exactly one caller wins: consuming an enrollment
 //! code, deciding a request, redeeming it, and remembering a `jti`.
 //!
-//! On SQLite the hot path avoids the pool: new requests and pending polls are group-committed by
-//! one writer thread (`group_commit`), and the backchannel's point reads run inline
-//! (`sqlite_read`); both use the statements and row mappings of the shared implementation.
+//! Where things are:
+//! - `sql/`: the one implementation of [`Store`] for both engines (`SqlStore` over an `Engine`),
+//!   one file per aggregate (`users`, `clients`, `devices` with enrollments, `requests`,
+//!   `notifications`, `wakeups`, `replay`, `keys`, `audit`, `sweep`), each holding its
+//!   statements, the values they bind and its row → record mappers; `query.rs` and `row.rs` are
+//!   the engine-neutral statements and rows, `engine.rs` what an engine provides.
+//! - `sqlite/`: the SQLite engine, and its hot path, which only SQLite has because it has one
+//!   writer: new requests and pending polls group-committed by one writer thread
+//!   (`group_commit.rs`) and the backchannel's point reads run inline (`read.rs`), over rusqlite
+//!   connections of their own (`direct.rs`) that run the shared statements, values and mappers.
+//! - `postgres.rs`: the PostgreSQL engine (everything through the pool; outbox claims lock rows
+//!   with `FOR UPDATE SKIP LOCKED`, since several instances claim at once).
+//! - `integration_tests.rs`: the tests every store passes.
 
-mod group_commit;
+#[cfg(test)]
+mod integration_tests;
 mod postgres;
 mod records;
 mod sql;
 mod sqlite;
-mod sqlite_read;
 
 pub use postgres::PgStore;
 pub use records::*;

@@ -1,13 +1,16 @@
-//! PostgreSQL: one shared database for several server instances.
+//! PostgreSQL: one shared database for several server instances. Everything goes through the
+//! pool; PostgreSQL's own row locks order concurrent writers, and outbox claims skip the rows
+//! another instance has locked.
 
+use std::future::Future;
 use std::str::FromStr;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use sqlx::Row;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{AssertSqlSafe, Postgres};
 
-use super::*;
+use super::sql::{Engine, Exec, Query, SqlStore, Transaction, Value, Writes};
+use super::{StoreError, StoreResult};
 
 /// Migrations, embedded in the binary.
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -33,9 +36,12 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
 ];
 
-/// PostgreSQL implementation of [`Store`].
+/// PostgreSQL implementation of [`Store`](super::Store).
+pub type PgStore = SqlStore<PgEngine>;
+
+/// The PostgreSQL engine: a pool.
 #[derive(Debug, Clone)]
-pub struct PgStore {
+pub struct PgEngine {
     pool: PgPool,
 }
 
@@ -48,28 +54,99 @@ impl PgStore {
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(5))
             .connect_lazy_with(options);
-        Ok(Self { pool })
-    }
-
-    /// PostgreSQL commits each request on its own pooled connection: it has many writers.
-    fn group_commit(&self) -> Option<&super::group_commit::GroupCommit> {
-        None
-    }
-
-    /// Reads go through the pool.
-    fn readers(&self) -> Option<&super::sqlite_read::Readers> {
-        None
-    }
-
-    /// Nothing beyond the pool to close.
-    #[allow(clippy::unused_async)] // the same signature as SQLite's, which waits
-    async fn close_direct(&self) {}
-
-    /// PostgreSQL's own locks order concurrent writers.
-    #[allow(clippy::unused_async)] // the same signature as SQLite's, which waits
-    async fn write_turn(&self) -> Option<super::group_commit::WriteTurn<'_>> {
-        None
+        Ok(SqlStore::new(PgEngine { pool }))
     }
 }
 
-super::sql::sql_store!(PgStore, PgRow, "FOR UPDATE SKIP LOCKED");
+/// The statement with its values, which sqlx encodes as they are bound.
+fn bind(query: Query<'_>) -> sqlx::query::Query<'static, Postgres, PgArguments> {
+    let mut bound = match query.sql {
+        std::borrow::Cow::Borrowed(sql) => sqlx::query(sql),
+        std::borrow::Cow::Owned(sql) => sqlx::query(AssertSqlSafe(sql)),
+    };
+    for value in query.values {
+        bound = match value {
+            Value::Text(v) => bound.bind(&*v),
+            Value::OptText(v) => bound.bind(v),
+            Value::Int(v) => bound.bind(v),
+            Value::OptInt(v) => bound.bind(v),
+            Value::Bool(v) => bound.bind(v),
+            Value::Bytes(v) => bound.bind(v),
+        };
+    }
+    bound
+}
+
+impl Engine for PgEngine {
+    type Row = PgRow;
+    type Pool<'a> = &'a PgPool;
+    type Writes<'a> = &'a PgPool;
+
+    const CLAIM_LOCK: &'static str = "FOR UPDATE SKIP LOCKED";
+
+    fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Writers need no turn: PostgreSQL's row locks order them.
+    fn writes(&self) -> impl Future<Output = &PgPool> + Send {
+        std::future::ready(&self.pool)
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        super::migrator(MIGRATIONS)
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Database(format!("migration: {e}")))
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+impl Exec for &PgPool {
+    type Row = PgRow;
+
+    async fn execute(&mut self, query: Query<'_>) -> StoreResult<u64> {
+        Ok(bind(query).execute(*self).await?.rows_affected())
+    }
+
+    async fn fetch_optional(&mut self, query: Query<'_>) -> StoreResult<Option<PgRow>> {
+        Ok(bind(query).fetch_optional(*self).await?)
+    }
+
+    async fn fetch_all(&mut self, query: Query<'_>) -> StoreResult<Vec<PgRow>> {
+        Ok(bind(query).fetch_all(*self).await?)
+    }
+}
+
+impl Writes for &PgPool {
+    type Tx = sqlx::Transaction<'static, Postgres>;
+
+    async fn begin(&mut self) -> StoreResult<Self::Tx> {
+        Ok((*self).begin().await?)
+    }
+}
+
+impl Exec for sqlx::Transaction<'static, Postgres> {
+    type Row = PgRow;
+
+    async fn execute(&mut self, query: Query<'_>) -> StoreResult<u64> {
+        Ok(bind(query).execute(&mut **self).await?.rows_affected())
+    }
+
+    async fn fetch_optional(&mut self, query: Query<'_>) -> StoreResult<Option<PgRow>> {
+        Ok(bind(query).fetch_optional(&mut **self).await?)
+    }
+
+    async fn fetch_all(&mut self, query: Query<'_>) -> StoreResult<Vec<PgRow>> {
+        Ok(bind(query).fetch_all(&mut **self).await?)
+    }
+}
+
+impl Transaction for sqlx::Transaction<'static, Postgres> {
+    async fn commit(self) -> StoreResult<()> {
+        Ok(sqlx::Transaction::commit(self).await?)
+    }
+}

@@ -10,8 +10,8 @@
 //!
 //! A job that fails (a conflict, a constraint) fails alone: the batch is rolled back and run
 //! again with a savepoint per job, so the others commit. If the transaction itself is lost (an
-//! I/O error), every job of the batch gets the error. Statements are the ones the sqlx
-//! implementation runs (shared constants, `$N` bound by name).
+//! I/O error), every job of the batch gets the error. Statements and their bound values are the
+//! pool path's (`store/sql`), so a request commits the same row whichever way it goes.
 //!
 //! The writes that still go through sqlx's pool take a [`WriteTurn`] first — a FIFO lock the
 //! writer also takes for each batch — so they never sleep in SQLite's busy handler waiting for a
@@ -24,12 +24,14 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rusqlite::{Connection, named_params};
+use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::sql::{AUDIT_INSERT, POLL_PENDING, PUSH_INSERT, REQUEST_INSERT};
-use super::sqlite_read::connect;
-use super::{CibaRequest, NewAuditEvent, NewWakeup, PollOutcome, StoreError, StoreResult};
+use super::direct::{bind, connect, execute_values};
+use crate::store::sql::{
+    AUDIT_INSERT, POLL_PENDING, PUSH_INSERT, REQUEST_INSERT, poll_outcome, poll_values, values,
+};
+use crate::store::{CibaRequest, NewAuditEvent, NewWakeup, PollOutcome, StoreError, StoreResult};
 
 /// The most jobs committed together (bounds the latency a batch adds to its first job).
 const MAX_BATCH: usize = 512;
@@ -145,7 +147,7 @@ impl GroupCommit {
         answer.await.map_err(|_| stopped())?
     }
 
-    /// [`Store::insert_request`](super::Store::insert_request), group-committed.
+    /// [`Store::insert_request`](crate::store::Store::insert_request), group-committed.
     pub async fn insert_request(
         &self,
         request: &CibaRequest,
@@ -161,7 +163,7 @@ impl GroupCommit {
         .await
     }
 
-    /// [`Store::poll_pending`](super::Store::poll_pending), group-committed.
+    /// [`Store::poll_pending`](crate::store::Store::poll_pending), group-committed.
     pub async fn poll_pending(
         &self,
         hash: &str,
@@ -440,52 +442,12 @@ fn insert_request(
     pushes: &[NewWakeup],
     audit: &[NewAuditEvent],
 ) -> StoreResult<()> {
-    let scope = r.scope.join(" ");
-    let acr_values = r.acr_values.join(" ");
-    conn.prepare_cached(REQUEST_INSERT).and_then(|mut s| {
-        s.execute(named_params! {
-            "$1": r.id,
-            "$2": r.auth_req_id_hash,
-            "$3": r.client_id,
-            "$4": r.user_id,
-            "$5": scope,
-            "$6": acr_values,
-            "$7": r.binding_message,
-            "$8": r.authorization_details,
-            "$9": r.challenge,
-            "$10": r.status.as_str(),
-            "$11": r.created_at,
-            "$12": r.expires_at,
-            "$13": r.interval,
-            "$14": r.notification_token,
-            "$15": r.notify_auth_req_id,
-        })
-    })?;
+    execute_values(conn, REQUEST_INSERT, &values::request_insert(r))?;
     for p in pushes {
-        conn.prepare_cached(PUSH_INSERT).and_then(|mut s| {
-            s.execute(named_params! {
-                "$1": r.id,
-                "$2": p.device_id,
-                "$3": p.provider.as_str(),
-                "$4": r.created_at,
-                "$5": r.created_at,
-                "$6": p.deadline,
-            })
-        })?;
+        execute_values(conn, PUSH_INSERT, &values::push_insert(r, p))?;
     }
     for e in audit {
-        let detail = e.detail.to_string();
-        conn.prepare_cached(AUDIT_INSERT).and_then(|mut s| {
-            s.execute(named_params! {
-                "$1": e.at,
-                "$2": e.kind,
-                "$3": e.user_id,
-                "$4": e.client_id,
-                "$5": e.device_id,
-                "$6": e.request_id,
-                "$7": detail,
-            })
-        })?;
+        execute_values(conn, AUDIT_INSERT, &values::audit_insert(e))?;
     }
     Ok(())
 }
@@ -498,33 +460,27 @@ fn poll_pending(
     step: i64,
 ) -> StoreResult<Option<PollOutcome>> {
     let mut statement = conn.prepare_cached(POLL_PENDING)?;
-    let mut rows =
-        statement.query(named_params! { "$1": hash, "$2": now, "$3": step, "$4": client_id })?;
+    bind(&mut statement, &poll_values(hash, client_id, now, step))?;
+    let mut rows = statement.raw_query();
     let slowed: Option<bool> = match rows.next()? {
         Some(row) => Some(row.get(0)?),
         None => None,
     };
     // Step the statement to its end so the UPDATE completes before the next job.
     while rows.next()?.is_some() {}
-    Ok(slowed.map(|slowed| {
-        if slowed {
-            PollOutcome::TooFast
-        } else {
-            PollOutcome::Allowed
-        }
-    }))
+    Ok(slowed.map(poll_outcome))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::Store;
     use super::*;
+    use crate::store::{SqliteStore, Store};
 
     /// A request with a long binding message, so each write fills pages.
     fn request(n: usize) -> CibaRequest {
         CibaRequest {
             binding_message: Some("x".repeat(200)),
-            ..super::super::tests::request(n, &format!("h{n}"))
+            ..crate::store::tests::request(n, &format!("h{n}"))
         }
     }
 
@@ -533,7 +489,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         // Migrated by the store; its own writer is not used here.
-        let store = super::super::SqliteStore::open(&url, 1).await.unwrap();
+        let store = SqliteStore::open(&url, 1).await.unwrap();
         let path = dir.path().join("t.db");
         let writer = Arc::new(GroupCommit::start(&path, Duration::from_secs(5)).unwrap());
         let checkpoints = Connection::open(&path).unwrap();

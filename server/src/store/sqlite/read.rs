@@ -5,69 +5,21 @@
 //! read. The reads of every backchannel request (the user named by the hint, their devices) run
 //! here instead, on the calling task's thread, with a connection taken from a small free list
 //! (there are never more in use than threads running tasks). In WAL mode readers never wait for
-//! the writer, so nothing here blocks for long. Statements and row mappings are the ones the sqlx
-//! implementation uses.
+//! the writer, so nothing here blocks for long. Statements, bound values and row mappers are the
+//! pool path's (`store/sql`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use rusqlite::types::FromSql;
-use rusqlite::{Connection, OpenFlags, RowIndex, named_params};
+use rusqlite::Connection;
 
-use super::sql::{DEVICES_OF_USER, USER_BY_LOGIN_HINT, USER_BY_SUBJECT};
-use super::*;
-
-/// Reads through rusqlite rows with the `try_get` the shared mappers call.
-trait TryGet {
-    fn try_get<T: FromSql, I: RowIndex>(&self, index: I) -> rusqlite::Result<T>;
-}
-
-impl TryGet for rusqlite::Row<'_> {
-    fn try_get<T: FromSql, I: RowIndex>(&self, index: I) -> rusqlite::Result<T> {
-        self.get(index)
-    }
-}
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        match e.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::ConstraintViolation) => Self::Conflict(e.to_string()),
-            _ => Self::Database(e.to_string()),
-        }
-    }
-}
-
-#[allow(dead_code)] // the mappers the inline reads do not need (yet)
-mod mappers {
-    use super::TryGet;
-    use crate::store::*;
-    super::super::sql::row_mappers!(rusqlite::Row<'_>);
-}
-
-/// How much of the database file each connection maps into memory (reads without copies).
-pub(super) const MMAP_SIZE: i64 = 256 * 1024 * 1024;
-
-/// Opens a rusqlite connection to the (already migrated) database file the way every direct
-/// connection is set up: no per-connection mutex (one thread uses it at a time), the store's
-/// busy timeout, the file mapped, a small statement cache.
-pub(super) fn connect(
-    path: &Path,
-    read_only: bool,
-    busy_timeout: Duration,
-) -> StoreResult<Connection> {
-    let access = if read_only {
-        OpenFlags::SQLITE_OPEN_READ_ONLY
-    } else {
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-    };
-    let conn = Connection::open_with_flags(path, access | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-    conn.busy_timeout(busy_timeout)?;
-    conn.pragma_update(None, "mmap_size", MMAP_SIZE)?;
-    conn.set_prepared_statement_cache_capacity(16);
-    Ok(conn)
-}
+use super::direct::{bind, connect};
+use crate::store::sql::{
+    DEVICES_OF_USER, USER_BY_LOGIN_HINT, USER_BY_SUBJECT, Value, device_from, user_from,
+};
+use crate::store::{Device, StoreError, StoreResult, User};
 
 /// Read-only connections for inline reads.
 #[derive(Debug)]
@@ -121,32 +73,35 @@ impl Readers {
         result
     }
 
-    /// [`Store::user_by_login_hint`].
+    /// [`Store::user_by_login_hint`](crate::store::Store::user_by_login_hint).
     pub fn user_by_login_hint(&self, hint: &str) -> StoreResult<Option<User>> {
         self.read(|c| {
             let mut statement = c.prepare_cached(USER_BY_LOGIN_HINT)?;
-            let mut rows = statement.query(named_params! { "$1": hint })?;
-            rows.next()?.map(mappers::user_from).transpose()
+            bind(&mut statement, &[Value::from(hint)])?;
+            let mut rows = statement.raw_query();
+            rows.next()?.map(user_from).transpose()
         })
     }
 
-    /// [`Store::user_by_subject`].
+    /// [`Store::user_by_subject`](crate::store::Store::user_by_subject).
     pub fn user_by_subject(&self, subject: &str) -> StoreResult<Option<User>> {
         self.read(|c| {
             let mut statement = c.prepare_cached(USER_BY_SUBJECT)?;
-            let mut rows = statement.query(named_params! { "$1": subject })?;
-            rows.next()?.map(mappers::user_from).transpose()
+            bind(&mut statement, &[Value::from(subject)])?;
+            let mut rows = statement.raw_query();
+            rows.next()?.map(user_from).transpose()
         })
     }
 
-    /// [`Store::devices_of_user`].
+    /// [`Store::devices_of_user`](crate::store::Store::devices_of_user).
     pub fn devices_of_user(&self, user_id: &str) -> StoreResult<Vec<Device>> {
         self.read(|c| {
             let mut statement = c.prepare_cached(DEVICES_OF_USER)?;
-            let mut rows = statement.query(named_params! { "$1": user_id })?;
+            bind(&mut statement, &[Value::from(user_id)])?;
+            let mut rows = statement.raw_query();
             let mut devices = Vec::new();
             while let Some(row) = rows.next()? {
-                devices.push(mappers::device_from(row)?);
+                devices.push(device_from(row)?);
             }
             Ok(devices)
         })

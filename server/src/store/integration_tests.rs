@@ -1,0 +1,662 @@
+//! The tests every store passes, whatever its engine (the pattern of matrix-rust-sdk's
+//! `crypto/store/integration_tests.rs`): each test is an async function over a fresh store, and
+//! [`suite!`] runs it on
+//! - `sqlite_file`: a SQLite file, whose hot operations go through the group-commit writer and
+//!   the inline readers;
+//! - `sqlite_memory`: `sqlite::memory:`, which has no direct connections, so everything goes
+//!   through the pool;
+//! - `postgres`: a fresh database on the server `CIBA_TEST_POSTGRES_URL` names (skipped, with a
+//!   note, when it is unset).
+//!
+//! The round trips read back every field of a record, so a value bound to the wrong column, or
+//! a mapper reading the wrong one, fails on the path that does it.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use super::*;
+
+/// Which store a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    SqliteFile,
+    SqliteMemory,
+    Postgres,
+}
+
+/// A fresh store, and how to open it again.
+struct Fresh {
+    store: Arc<dyn Store>,
+    kind: Kind,
+    url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+const POSTGRES_URL: &str = "CIBA_TEST_POSTGRES_URL";
+
+impl Fresh {
+    /// `None` when the engine is not available here (PostgreSQL without a server).
+    async fn new(kind: Kind) -> Option<Self> {
+        match kind {
+            Kind::SqliteFile => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}", dir.path().join("t.db").display());
+                let store = SqliteStore::open(&url, 4).await.unwrap();
+                Some(Self {
+                    store: Arc::new(store),
+                    kind,
+                    url,
+                    _dir: Some(dir),
+                })
+            }
+            Kind::SqliteMemory => {
+                let url = "sqlite::memory:".to_owned();
+                let store = SqliteStore::open(&url, 4).await.unwrap();
+                Some(Self {
+                    store: Arc::new(store),
+                    kind,
+                    url,
+                    _dir: None,
+                })
+            }
+            Kind::Postgres => {
+                let Ok(base) = std::env::var(POSTGRES_URL) else {
+                    println!("skipped: set {POSTGRES_URL} to run the store suite on PostgreSQL");
+                    return None;
+                };
+                let url = fresh_postgres_database(&base).await;
+                let store = PgStore::connect_lazy(&url, 4).unwrap();
+                store.migrate().await.unwrap();
+                Some(Self {
+                    store: Arc::new(store),
+                    kind,
+                    url,
+                    _dir: None,
+                })
+            }
+        }
+    }
+
+    /// Closes the store and opens its database again. An in-memory database does not outlive
+    /// its store: there the store is migrated again instead.
+    async fn reopen(&self) -> Arc<dyn Store> {
+        match self.kind {
+            Kind::SqliteMemory => {
+                self.store.migrate().await.unwrap();
+                self.store.clone()
+            }
+            Kind::SqliteFile => {
+                self.store.close().await;
+                Arc::new(SqliteStore::open(&self.url, 4).await.unwrap())
+            }
+            Kind::Postgres => {
+                self.store.close().await;
+                let store = PgStore::connect_lazy(&self.url, 4).unwrap();
+                store.migrate().await.unwrap();
+                Arc::new(store)
+            }
+        }
+    }
+}
+
+/// `CREATE DATABASE ciba_test_<random>` on the server `base` names; the new database's URL.
+async fn fresh_postgres_database(base: &str) -> String {
+    use sqlx::Connection;
+    let name = format!(
+        "ciba_test_{}",
+        crate::crypto::random_b64u(12)
+            .unwrap()
+            .to_lowercase()
+            .replace(['-', '_'], "x")
+    );
+    let mut admin = sqlx::PgConnection::connect(base)
+        .await
+        .expect("CIBA_TEST_POSTGRES_URL answers");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    admin.close().await.unwrap();
+    let mut url = url::Url::parse(base).unwrap();
+    url.set_path(&format!("/{name}"));
+    url.to_string()
+}
+
+async fn run<F, Fut>(kind: Kind, test: F)
+where
+    F: FnOnce(Fresh) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    if let Some(fresh) = Fresh::new(kind).await {
+        test(fresh).await;
+    }
+}
+
+/// Runs each listed test on every store.
+macro_rules! suite {
+    ($($test:ident),+ $(,)?) => {
+        suite!(@on sqlite_file, SqliteFile, $($test),+);
+        suite!(@on sqlite_memory, SqliteMemory, $($test),+);
+        suite!(@on postgres, Postgres, $($test),+);
+    };
+    (@on $module:ident, $kind:ident, $($test:ident),+) => {
+        mod $module {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::run(super::Kind::$kind, super::$test).await;
+                }
+            )+
+        }
+    };
+}
+
+suite!(
+    jti_is_remembered_until_it_expires,
+    migrations_run_once_across_reopen,
+    pending_polls_share_slow_down,
+    request_round_trips_with_its_wakeups_and_audit_trail,
+    request_decisions_and_outbox_claims_round_trip,
+    users_round_trip,
+    clients_round_trip,
+    devices_round_trip,
+);
+
+async fn jti_is_remembered_until_it_expires(s: Fresh) {
+    let s = s.store;
+    assert!(s.remember_jti("k", 100, 0).await.unwrap());
+    assert!(!s.remember_jti("k", 150, 50).await.unwrap());
+    assert!(
+        s.remember_jti("k", 300, 100).await.unwrap(),
+        "expired entries are taken over"
+    );
+    assert_eq!(s.sweep(400, 0).await.unwrap().jtis, 1);
+}
+
+async fn migrations_run_once_across_reopen(s: Fresh) {
+    let key = SigningKeyRecord {
+        kid: "k".into(),
+        alg: "ES256".into(),
+        private_der: vec![1, 2, 0, 255],
+        created_at: 1,
+    };
+    s.store.insert_signing_key(&key).await.unwrap();
+    let reopened = s.reopen().await;
+    assert_eq!(reopened.signing_keys().await.unwrap(), vec![key]);
+}
+
+async fn pending_polls_share_slow_down(s: Fresh) {
+    let s = s.store;
+    s.insert_request(&tests::request(1, "h1"), &[], &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.poll_pending("h1", "c", 110, 5).await.unwrap(),
+        Some(PollOutcome::Allowed)
+    );
+    assert_eq!(
+        s.poll_pending("h1", "c", 112, 5).await.unwrap(),
+        Some(PollOutcome::TooFast)
+    );
+    // Too fast raises the interval by the step each time: 5 → 10 (at 112) → 15 (at 119).
+    assert_eq!(
+        s.poll_pending("h1", "c", 119, 5).await.unwrap(),
+        Some(PollOutcome::TooFast)
+    );
+    assert_eq!(s.request("txn_1").await.unwrap().unwrap().interval, 15);
+    assert_eq!(
+        s.poll_pending("h1", "c", 135, 5).await.unwrap(),
+        Some(PollOutcome::Allowed)
+    );
+    assert_eq!(s.poll_pending("h1", "other", 140, 5).await.unwrap(), None);
+    assert_eq!(
+        s.poll_pending("h1", "c", 400, 5).await.unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(s.poll_pending("nope", "c", 140, 5).await.unwrap(), None);
+}
+
+/// A new request with every column the insert writes set to a distinctive value.
+fn distinctive_request(n: usize) -> CibaRequest {
+    CibaRequest {
+        id: format!("txn_rt_{n}"),
+        auth_req_id_hash: format!("hash-Ω-{n}"),
+        client_id: format!("client-rt-{n}"),
+        user_id: format!("usr-rt-{n}"),
+        scope: vec!["openid".into(), "profile".into(), "payments:write".into()],
+        acr_values: vec!["urn:acr:strong".into(), "mfa".into()],
+        binding_message: Some(format!("Pay €12.{n} to Bäckerei ✓")),
+        authorization_details: Some(
+            r#"[{"type":"payment_initiation","amount":"12.34","creditor":"Bäckerei"}]"#.into(),
+        ),
+        challenge: format!("challenge-rt-{n}"),
+        status: RequestStatus::Pending,
+        created_at: 1_700_000_101,
+        expires_at: 1_700_000_701,
+        interval: 7,
+        // Not columns of a new request: the lifecycle sets them (see the decision test).
+        last_polled_at: None,
+        decided_at: None,
+        decided_by: None,
+        amr: Vec::new(),
+        deny_reason: None,
+        redeemed_at: None,
+        notification_token: Some(format!("bearer-notify-{n}")),
+        notify_auth_req_id: Some(format!("auth-req-id-{n}")),
+    }
+}
+
+fn audit_trail(r: &CibaRequest) -> Vec<NewAuditEvent> {
+    vec![
+        NewAuditEvent {
+            at: r.created_at,
+            kind: "ciba_request",
+            user_id: Some(r.user_id.clone()),
+            client_id: Some(r.client_id.clone()),
+            device_id: Some("dev-audit".into()),
+            request_id: Some(r.id.clone()),
+            detail: serde_json::json!({"scope": r.scope, "nested": {"list": [1, 2.5, null]}, "text": "é✓"}),
+        },
+        NewAuditEvent {
+            at: r.created_at + 1,
+            kind: "push_enqueued",
+            user_id: Some(r.user_id.clone()),
+            client_id: None,
+            device_id: None,
+            request_id: Some(r.id.clone()),
+            detail: serde_json::json!({"devices": 2}),
+        },
+    ]
+}
+
+async fn request_round_trips_with_its_wakeups_and_audit_trail(s: Fresh) {
+    let s = s.store;
+    let request = distinctive_request(1);
+    let pushes = [
+        NewWakeup {
+            device_id: "dev-a".into(),
+            provider: PushProvider::Fcm,
+            deadline: request.expires_at,
+        },
+        NewWakeup {
+            device_id: "dev-b".into(),
+            provider: PushProvider::Apns,
+            deadline: request.expires_at - 1,
+        },
+    ];
+    let audit = audit_trail(&request);
+    s.insert_request(&request, &pushes, &audit).await.unwrap();
+
+    assert_eq!(s.request(&request.id).await.unwrap(), Some(request.clone()));
+    assert_eq!(
+        s.request_by_auth_req_id(&request.auth_req_id_hash)
+            .await
+            .unwrap(),
+        Some(request.clone())
+    );
+    assert_eq!(
+        s.pending_requests_of_user(&request.user_id, request.created_at)
+            .await
+            .unwrap(),
+        vec![request.clone()]
+    );
+
+    let deliveries: Vec<WakeupDelivery> = pushes
+        .iter()
+        .map(|p| WakeupDelivery {
+            device_id: p.device_id.clone(),
+            provider: p.provider.as_str().to_owned(),
+            status: "pending".into(),
+            attempts: 0,
+            next_attempt_at: request.created_at,
+            last_error: None,
+        })
+        .collect();
+    assert_eq!(s.wakeups_of_request(&request.id).await.unwrap(), deliveries);
+
+    let events = s
+        .audit_events(Some(&request.user_id), None, 100)
+        .await
+        .unwrap();
+    let expected: Vec<AuditEvent> = audit
+        .iter()
+        .zip(&events)
+        .map(|(e, got)| AuditEvent {
+            id: got.id,
+            at: e.at,
+            kind: e.kind.to_owned(),
+            user_id: e.user_id.clone(),
+            client_id: e.client_id.clone(),
+            device_id: e.device_id.clone(),
+            request_id: e.request_id.clone(),
+            detail: e.detail.clone(),
+        })
+        .collect();
+    assert_eq!(events, expected);
+    assert!(events[0].id < events[1].id);
+    assert_eq!(
+        s.audit_events(None, Some(request.created_at + 1), 100)
+            .await
+            .unwrap(),
+        expected[1..]
+    );
+
+    // The claim reads the wake-ups back with their request (their devices are unknown here).
+    let lease = request.created_at + 30;
+    let claimed = s
+        .claim_wakeups(request.created_at, lease, 10)
+        .await
+        .unwrap();
+    let entries: Vec<WakeupEntry> = pushes
+        .iter()
+        .zip(&claimed)
+        .map(|(p, got)| WakeupEntry {
+            id: got.id,
+            request_id: request.id.clone(),
+            device_id: p.device_id.clone(),
+            provider: p.provider,
+            attempts: 1,
+            created_at: request.created_at,
+            deadline: p.deadline,
+            target: None,
+            request: Some((RequestStatus::Pending, request.expires_at)),
+            user_id: Some(request.user_id.clone()),
+        })
+        .collect();
+    assert_eq!(claimed, entries);
+    assert!(
+        s.claim_wakeups(request.created_at, lease, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased"
+    );
+}
+
+async fn request_decisions_and_outbox_claims_round_trip(s: Fresh) {
+    let s = s.store;
+    // Approved, polled and redeemed: every lifecycle column set.
+    let approved = distinctive_request(2);
+    s.insert_request(&approved, &[], &[]).await.unwrap();
+    let polled_at = approved.created_at + 9;
+    assert_eq!(
+        s.poll_pending(
+            &approved.auth_req_id_hash,
+            &approved.client_id,
+            polled_at,
+            3
+        )
+        .await
+        .unwrap(),
+        Some(PollOutcome::Allowed)
+    );
+    let decided_at = approved.created_at + 20;
+    let approval = Decision {
+        approved: true,
+        device_id: "dev-decider".into(),
+        amr: vec!["face".into(), "hwk".into()],
+        deny_reason: None,
+        notification: None,
+    };
+    assert!(s.decide(&approved.id, &approval, decided_at).await.unwrap());
+    let redeemed_at = approved.created_at + 25;
+    assert!(s.redeem(&approved.id, redeemed_at).await.unwrap());
+    let expected = CibaRequest {
+        status: RequestStatus::Redeemed,
+        last_polled_at: Some(polled_at),
+        decided_at: Some(decided_at),
+        decided_by: Some("dev-decider".into()),
+        amr: vec!["face".into(), "hwk".into()],
+        redeemed_at: Some(redeemed_at),
+        ..approved.clone()
+    };
+    assert_eq!(
+        s.request(&approved.id).await.unwrap(),
+        Some(expected.clone())
+    );
+    assert_eq!(
+        s.request_by_auth_req_id(&approved.auth_req_id_hash)
+            .await
+            .unwrap(),
+        Some(expected)
+    );
+
+    // Denied with a reason, and a ping enqueued with the decision.
+    let denied = distinctive_request(3);
+    s.insert_request(&denied, &[], &[]).await.unwrap();
+    let denial = Decision {
+        approved: false,
+        device_id: "dev-denier".into(),
+        amr: vec!["pin".into()],
+        deny_reason: Some("not me ✗".into()),
+        notification: Some(NewClientNotification {
+            client_id: denied.client_id.clone(),
+            kind: NotificationKind::Ping,
+            deadline: denied.expires_at + 60,
+        }),
+    };
+    assert!(s.decide(&denied.id, &denial, decided_at).await.unwrap());
+    assert!(
+        !s.decide(&denied.id, &approval, decided_at).await.unwrap(),
+        "decided once"
+    );
+    let expected = CibaRequest {
+        status: RequestStatus::Denied,
+        decided_at: Some(decided_at),
+        decided_by: Some("dev-denier".into()),
+        amr: vec!["pin".into()],
+        deny_reason: Some("not me ✗".into()),
+        ..denied.clone()
+    };
+    assert_eq!(s.request(&denied.id).await.unwrap(), Some(expected));
+
+    let claimed = s
+        .claim_client_notifications(decided_at, decided_at + 30, 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1, "{claimed:?}");
+    assert_eq!(
+        claimed[0],
+        ClientNotificationEntry {
+            id: claimed[0].id,
+            request_id: denied.id.clone(),
+            client_id: denied.client_id.clone(),
+            kind: NotificationKind::Ping,
+            payload: None,
+            attempts: 1,
+            created_at: decided_at,
+            deadline: denied.expires_at + 60,
+        }
+    );
+    s.finish_client_notification(
+        claimed[0].id,
+        NotificationFinal::Delivered,
+        decided_at + 1,
+        None,
+    )
+    .await
+    .unwrap();
+    // A delivered notification no longer needs the auth_req_id in clear.
+    let after = s.request(&denied.id).await.unwrap().unwrap();
+    assert_eq!(after.notify_auth_req_id, None);
+}
+
+async fn users_round_trip(s: Fresh) {
+    let s = s.store;
+    for (n, status) in UserStatus::ALL.iter().enumerate() {
+        let user = User {
+            id: format!("usr_{n}"),
+            subject: format!("sub-{n}"),
+            username: format!("name-{n}"),
+            email: Some(format!("u{n}@example.test")),
+            phone: Some(format!("+4670000000{n}")),
+            display_name: Some(format!("Ünïcode Ñame {n}")),
+            status: *status,
+            created_at: 1_700_000_000 + n as i64,
+        };
+        s.insert_user(&user).await.unwrap();
+        let found = Some(user.clone());
+        assert_eq!(s.user(&user.id).await.unwrap(), found);
+        assert_eq!(s.user_by_subject(&user.subject).await.unwrap(), found);
+        for hint in [
+            &user.subject,
+            &user.username,
+            user.email.as_ref().unwrap(),
+            user.phone.as_ref().unwrap(),
+        ] {
+            assert_eq!(s.user_by_login_hint(hint).await.unwrap(), found, "{hint}");
+        }
+        for other in UserStatus::ALL {
+            assert!(s.set_user_status(&user.id, *other).await.unwrap());
+            assert_eq!(
+                s.user(&user.id).await.unwrap(),
+                Some(User {
+                    status: *other,
+                    ..user.clone()
+                })
+            );
+        }
+    }
+    assert_eq!(s.user_by_login_hint("nobody").await.unwrap(), None);
+}
+
+async fn clients_round_trip(s: Fresh) {
+    let s = s.store;
+    let mut n = 0;
+    for mode in DeliveryMode::ALL {
+        for method in ClientAuthMethod::ALL {
+            n += 1;
+            let client = Client {
+                id: format!("client-{n}"),
+                name: format!("Bänk {n}"),
+                logo_uri: Some(format!("https://bank.example/logo-{n}.png")),
+                delivery_mode: *mode,
+                notification_endpoint: Some(format!("https://bank.example/notify/{n}")),
+                auth_method: *method,
+                secret_hash: Some(format!("secret-hash-{n}")),
+                scope: vec!["openid".into(), "accounts".into(), format!("extra:{n}")],
+                user_code_parameter: n % 2 == 1,
+                request_signing_alg: Some("ES256".into()),
+                jwks: Some(format!(r#"{{"keys":[{{"kid":"k{n}"}}]}}"#)),
+                jwks_uri: Some(format!("https://bank.example/jwks/{n}")),
+                created_at: 1_700_000_000 + n,
+            };
+            s.insert_client(&client).await.unwrap();
+            assert_eq!(s.client(&client.id).await.unwrap(), Some(client));
+        }
+    }
+}
+
+async fn devices_round_trip(s: Fresh) {
+    let s = s.store;
+    let user = User {
+        id: "usr_dev".into(),
+        subject: "sub-dev".into(),
+        username: "device-owner".into(),
+        email: None,
+        phone: None,
+        display_name: None,
+        status: UserStatus::Active,
+        created_at: 1,
+    };
+    s.insert_user(&user).await.unwrap();
+    let kinds = [
+        (
+            Platform::Android,
+            PushProvider::Fcm,
+            PushEnvironment::Production,
+        ),
+        (Platform::Ios, PushProvider::Apns, PushEnvironment::Sandbox),
+        (
+            Platform::Other,
+            PushProvider::None,
+            PushEnvironment::Production,
+        ),
+    ];
+    let mut enrolled = Vec::new();
+    for (n, (platform, provider, environment)) in kinds.into_iter().enumerate() {
+        let n = n as i64;
+        let enrollment = Enrollment {
+            id: format!("enr_{n}"),
+            user_id: user.id.clone(),
+            code_hash: format!("code-{n}"),
+            created_at: 10 + n,
+            expires_at: 1000,
+        };
+        s.insert_enrollment(&enrollment).await.unwrap();
+        let device = Device {
+            id: format!("dev_{n}"),
+            user_id: user.id.clone(),
+            jkt: format!("jkt-{n}"),
+            public_jwk: format!(r#"{{"kty":"EC","x":"{n}"}}"#),
+            status: DeviceStatus::Active,
+            push_provider: provider,
+            push_token: Some(format!("push-token-{n}")),
+            push_environment: environment,
+            push_token_invalid_at: None,
+            display_name: format!("Phöne {n}"),
+            platform,
+            model: Some(format!("Model {n}")),
+            os_version: Some(format!("OS {n}.1")),
+            app_version: Some(format!("App {n}.2")),
+            sdk_version: Some(format!("SDK {n}.3")),
+            enrolled_at: 100 + n,
+            revoked_at: None,
+        };
+        assert_eq!(
+            s.enroll_device(&enrollment.code_hash, 50, &device)
+                .await
+                .unwrap(),
+            EnrollOutcome::Enrolled {
+                user_id: user.id.clone()
+            }
+        );
+        assert_eq!(s.device(&device.id).await.unwrap(), Some(device.clone()));
+        assert_eq!(
+            s.device_by_jkt(&device.jkt).await.unwrap(),
+            Some(device.clone())
+        );
+        enrolled.push(device);
+    }
+    enrolled.reverse();
+    assert_eq!(s.devices_of_user(&user.id).await.unwrap(), enrolled);
+
+    // Every push registration reads back, then a dead token, then the revocation.
+    let mut device = enrolled.pop().unwrap();
+    for provider in [PushProvider::Apns, PushProvider::None, PushProvider::Fcm] {
+        for environment in [PushEnvironment::Sandbox, PushEnvironment::Production] {
+            let token = format!("{}-{}", provider.as_str(), environment.as_str());
+            assert!(
+                s.update_push(&device.id, provider, Some(&token), environment)
+                    .await
+                    .unwrap()
+            );
+            device = Device {
+                push_provider: provider,
+                push_token: Some(token),
+                push_environment: environment,
+                ..device
+            };
+            assert_eq!(s.device(&device.id).await.unwrap(), Some(device.clone()));
+        }
+    }
+    let token = device.push_token.clone().unwrap();
+    assert!(
+        s.invalidate_push_token(&device.id, &token, 300)
+            .await
+            .unwrap()
+    );
+    assert!(s.revoke_device(&device.id, 400).await.unwrap());
+    let revoked = Device {
+        status: DeviceStatus::Revoked,
+        push_token_invalid_at: Some(300),
+        revoked_at: Some(400),
+        ..device
+    };
+    assert_eq!(s.device(&revoked.id).await.unwrap(), Some(revoked.clone()));
+    assert_eq!(
+        s.devices_of_user(&user.id).await.unwrap().last(),
+        Some(&revoked)
+    );
+}

@@ -1,0 +1,61 @@
+//! The audit trail.
+
+use super::prelude::*;
+
+/// Audit event insert; values from [`insert_values`].
+pub const AUDIT_INSERT: &str = "INSERT INTO audit_events (at, kind, user_id, client_id, device_id, request_id, detail) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// The values of [`AUDIT_INSERT`], for the pool and the group-commit writer alike.
+pub fn insert_values(e: &NewAuditEvent) -> [Value<'_>; 7] {
+    [
+        Value::from(e.at),
+        Value::from(e.kind),
+        Value::from(&e.user_id),
+        Value::from(&e.client_id),
+        Value::from(&e.device_id),
+        Value::from(&e.request_id),
+        Value::from(e.detail.to_string()),
+    ]
+}
+
+pub fn audit_from<R: Row + ?Sized>(row: &R) -> StoreResult<AuditEvent> {
+    let detail: String = row.try_get("detail")?;
+    Ok(AuditEvent {
+        id: row.try_get("id")?,
+        at: row.try_get("at")?,
+        kind: row.try_get("kind")?,
+        user_id: row.try_get("user_id")?,
+        client_id: row.try_get("client_id")?,
+        device_id: row.try_get("device_id")?,
+        request_id: row.try_get("request_id")?,
+        detail: serde_json::from_str(&detail)
+            .map_err(|e| StoreError::Corrupt(format!("audit detail: {e}")))?,
+    })
+}
+
+pub async fn append<E: Engine>(db: &E, e: &NewAuditEvent) -> StoreResult<()> {
+    let mut writes = db.writes().await;
+    writes
+        .execute(Query::with_values(AUDIT_INSERT, insert_values(e)))
+        .await?;
+    Ok(())
+}
+
+pub async fn events<E: Engine>(
+    db: &E,
+    user_id: Option<&str>,
+    since: Option<i64>,
+    limit: i64,
+) -> StoreResult<Vec<AuditEvent>> {
+    let query = Query::new(
+        "SELECT * FROM audit_events WHERE (CAST($1 AS TEXT) IS NULL OR user_id = $1) \
+         AND (CAST($2 AS BIGINT) IS NULL OR at >= $2) \
+         ORDER BY id LIMIT $3",
+    )
+    .bind(user_id)
+    .bind(since)
+    .bind(limit);
+    let rows = db.pool().fetch_all(query).await?;
+    rows.iter().map(audit_from).collect()
+}

@@ -1,0 +1,76 @@
+//! Clients.
+
+use super::prelude::*;
+
+pub fn client_from<R: Row + ?Sized>(row: &R) -> StoreResult<Client> {
+    Ok(Client {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        logo_uri: row.try_get("logo_uri")?,
+        delivery_mode: parse_stored(
+            row.try_get("delivery_mode")?,
+            DeliveryMode::parse,
+            "delivery mode",
+        )?,
+        notification_endpoint: row.try_get("notification_endpoint")?,
+        auth_method: parse_stored(
+            row.try_get("auth_method")?,
+            ClientAuthMethod::parse,
+            "auth method",
+        )?,
+        secret_hash: row.try_get("secret_hash")?,
+        scope: split_words(&row.try_get::<String>("scope")?),
+        user_code_parameter: row.try_get("user_code_parameter")?,
+        request_signing_alg: row.try_get("request_signing_alg")?,
+        jwks: row.try_get("jwks")?,
+        jwks_uri: row.try_get("jwks_uri")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+pub async fn insert<E: Engine>(db: &E, c: &Client) -> StoreResult<()> {
+    let mut writes = db.writes().await;
+    let query = Query::new(
+        "INSERT INTO clients (id, name, logo_uri, delivery_mode, notification_endpoint, auth_method, \
+         secret_hash, scope, user_code_parameter, request_signing_alg, jwks, jwks_uri, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(&c.id)
+    .bind(&c.name)
+    .bind(&c.logo_uri)
+    .bind(c.delivery_mode.as_str())
+    .bind(&c.notification_endpoint)
+    .bind(c.auth_method.as_str())
+    .bind(&c.secret_hash)
+    .bind(c.scope.join(" "))
+    .bind(c.user_code_parameter)
+    .bind(&c.request_signing_alg)
+    .bind(&c.jwks)
+    .bind(&c.jwks_uri)
+    .bind(c.created_at);
+    writes.execute(query).await?;
+    Ok(())
+}
+
+pub async fn by_id<E: Engine>(db: &E, id: &str) -> StoreResult<Option<Client>> {
+    let query = Query::new("SELECT * FROM clients WHERE id = $1").bind(id);
+    let row = db.pool().fetch_optional(query).await?;
+    row.as_ref().map(client_from).transpose()
+}
+
+pub async fn delete<E: Engine>(db: &E, id: &str) -> StoreResult<bool> {
+    let mut writes = db.writes().await;
+    let mut tx = writes.begin().await?;
+    tx.execute(
+        Query::new(
+            "UPDATE requests SET status = 'cancelled' WHERE client_id = $1 AND status IN ('pending', 'approved')",
+        )
+        .bind(id),
+    )
+    .await?;
+    let done = tx
+        .execute(Query::new("DELETE FROM clients WHERE id = $1").bind(id))
+        .await?;
+    tx.commit().await?;
+    Ok(done == 1)
+}

@@ -1,0 +1,335 @@
+//! The one implementation of [`Store`] for both engines: [`SqlStore`] over an [`Engine`].
+//!
+//! Every statement is written once, in SQL that SQLite and PostgreSQL both run, with `$N`
+//! placeholders, in the file of its aggregate. The only engine-specific clause is
+//! [`Engine::CLAIM_LOCK`] when claiming outbox work (`FOR UPDATE SKIP LOCKED` on PostgreSQL;
+//! SQLite has one writer and needs none).
+
+mod audit;
+mod clients;
+mod devices;
+mod engine;
+mod keys;
+mod notifications;
+mod query;
+mod replay;
+mod requests;
+mod row;
+mod sweep;
+mod users;
+mod wakeups;
+
+pub use audit::AUDIT_INSERT;
+pub use devices::{OF_USER as DEVICES_OF_USER, device_from};
+pub use engine::{Engine, Exec, Transaction, Writes};
+pub use query::{Query, Value};
+pub use requests::{POLL_PENDING, REQUEST_INSERT, poll_outcome, poll_values};
+pub use users::{BY_LOGIN_HINT as USER_BY_LOGIN_HINT, BY_SUBJECT as USER_BY_SUBJECT, user_from};
+pub use wakeups::PUSH_INSERT;
+/// The bound values of the statements the SQLite writer runs too.
+pub mod values {
+    pub use super::audit::insert_values as audit_insert;
+    pub use super::requests::insert_values as request_insert;
+    pub use super::wakeups::insert_values as push_insert;
+}
+/// The pool paths of the hot operations (SQLite's without its direct connections).
+pub mod pooled {
+    pub use super::devices::of_user as devices_of_user;
+    pub use super::requests::{insert as insert_request, poll_pending};
+    pub use super::users::{by_login_hint as user_by_login_hint, by_subject as user_by_subject};
+}
+
+/// What the aggregates' files use.
+mod prelude {
+    pub use super::engine::{Engine, Exec, Transaction, Writes};
+    pub use super::query::{Query, Value};
+    pub use super::row::{Row, parse_stored, split_words};
+    pub use crate::store::*;
+}
+
+use async_trait::async_trait;
+
+use crate::store::*;
+
+/// [`Store`] over an engine: SQLite or PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct SqlStore<E> {
+    engine: E,
+}
+
+impl<E: Engine> SqlStore<E> {
+    pub(crate) fn new(engine: E) -> Self {
+        Self { engine }
+    }
+}
+
+#[async_trait]
+impl<E: Engine> Store for SqlStore<E> {
+    async fn ping(&self) -> StoreResult<()> {
+        self.engine.pool().execute(Query::new("SELECT 1")).await?;
+        Ok(())
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        self.engine.migrate().await
+    }
+
+    async fn close(&self) {
+        self.engine.close().await;
+    }
+
+    async fn insert_user(&self, user: &User) -> StoreResult<()> {
+        users::insert(&self.engine, user).await
+    }
+
+    async fn user(&self, id: &str) -> StoreResult<Option<User>> {
+        users::by_id(&self.engine, id).await
+    }
+
+    async fn user_by_login_hint(&self, hint: &str) -> StoreResult<Option<User>> {
+        self.engine.user_by_login_hint(hint).await
+    }
+
+    async fn user_by_subject(&self, subject: &str) -> StoreResult<Option<User>> {
+        self.engine.user_by_subject(subject).await
+    }
+
+    async fn delete_user(&self, id: &str) -> StoreResult<bool> {
+        users::delete(&self.engine, id).await
+    }
+
+    async fn insert_client(&self, client: &Client) -> StoreResult<()> {
+        clients::insert(&self.engine, client).await
+    }
+
+    async fn client(&self, id: &str) -> StoreResult<Option<Client>> {
+        clients::by_id(&self.engine, id).await
+    }
+
+    async fn delete_client(&self, id: &str) -> StoreResult<bool> {
+        clients::delete(&self.engine, id).await
+    }
+
+    async fn insert_enrollment(&self, enrollment: &Enrollment) -> StoreResult<()> {
+        devices::insert_enrollment(&self.engine, enrollment).await
+    }
+
+    async fn enroll_device(
+        &self,
+        code_hash: &str,
+        now: i64,
+        device: &Device,
+    ) -> StoreResult<EnrollOutcome> {
+        devices::enroll(&self.engine, code_hash, now, device).await
+    }
+
+    async fn device_by_jkt(&self, jkt: &str) -> StoreResult<Option<Device>> {
+        devices::by_jkt(&self.engine, jkt).await
+    }
+
+    async fn device(&self, id: &str) -> StoreResult<Option<Device>> {
+        devices::by_id(&self.engine, id).await
+    }
+
+    async fn devices_of_user(&self, user_id: &str) -> StoreResult<Vec<Device>> {
+        self.engine.devices_of_user(user_id).await
+    }
+
+    async fn revoke_device(&self, id: &str, now: i64) -> StoreResult<bool> {
+        devices::revoke(&self.engine, id, now).await
+    }
+
+    async fn update_push(
+        &self,
+        id: &str,
+        provider: PushProvider,
+        token: Option<&str>,
+        environment: PushEnvironment,
+    ) -> StoreResult<bool> {
+        devices::update_push(&self.engine, id, provider, token, environment).await
+    }
+
+    async fn rotate_device_key(
+        &self,
+        id: &str,
+        old_jkt: &str,
+        new_jkt: &str,
+        new_jwk: &str,
+    ) -> StoreResult<bool> {
+        devices::rotate_key(&self.engine, id, old_jkt, new_jkt, new_jwk).await
+    }
+
+    async fn set_user_status(&self, id: &str, status: UserStatus) -> StoreResult<bool> {
+        users::set_status(&self.engine, id, status).await
+    }
+
+    async fn insert_request(
+        &self,
+        request: &CibaRequest,
+        pushes: &[NewWakeup],
+        audit: &[NewAuditEvent],
+    ) -> StoreResult<()> {
+        self.engine.insert_request(request, pushes, audit).await
+    }
+
+    async fn request(&self, id: &str) -> StoreResult<Option<CibaRequest>> {
+        requests::by_id(&self.engine, id).await
+    }
+
+    async fn request_by_auth_req_id(
+        &self,
+        auth_req_id_hash: &str,
+    ) -> StoreResult<Option<CibaRequest>> {
+        requests::by_auth_req_id(&self.engine, auth_req_id_hash).await
+    }
+
+    async fn pending_requests_of_user(
+        &self,
+        user_id: &str,
+        now: i64,
+    ) -> StoreResult<Vec<CibaRequest>> {
+        requests::pending_of_user(&self.engine, user_id, now).await
+    }
+
+    async fn poll_pending(
+        &self,
+        auth_req_id_hash: &str,
+        client_id: &str,
+        now: i64,
+        slow_down_step: i64,
+    ) -> StoreResult<Option<PollOutcome>> {
+        self.engine
+            .poll_pending(auth_req_id_hash, client_id, now, slow_down_step)
+            .await
+    }
+
+    async fn decide(&self, id: &str, decision: &Decision, now: i64) -> StoreResult<bool> {
+        requests::decide(&self.engine, id, decision, now).await
+    }
+
+    async fn redeem(&self, id: &str, now: i64) -> StoreResult<bool> {
+        requests::redeem(&self.engine, id, now).await
+    }
+
+    async fn claim_client_notifications(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<ClientNotificationEntry>> {
+        notifications::claim(&self.engine, now, lease_until, limit).await
+    }
+
+    async fn finish_client_notification(
+        &self,
+        id: i64,
+        outcome: NotificationFinal,
+        now: i64,
+        error: Option<&str>,
+    ) -> StoreResult<()> {
+        notifications::finish(&self.engine, id, outcome, now, error).await
+    }
+
+    async fn retry_client_notification(
+        &self,
+        id: i64,
+        next_attempt_at: i64,
+        error: &str,
+    ) -> StoreResult<()> {
+        notifications::retry(&self.engine, id, next_attempt_at, error).await
+    }
+
+    async fn store_push_mode_tokens(
+        &self,
+        notification_id: i64,
+        request_id: &str,
+        payload: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        notifications::store_push_mode_tokens(
+            &self.engine,
+            notification_id,
+            request_id,
+            payload,
+            now,
+        )
+        .await
+    }
+
+    async fn store_push_mode_payload(
+        &self,
+        notification_id: i64,
+        payload: &str,
+    ) -> StoreResult<()> {
+        notifications::store_push_mode_payload(&self.engine, notification_id, payload).await
+    }
+
+    async fn enqueue_push_mode_expiries(&self, now: i64, deadline: i64) -> StoreResult<u64> {
+        notifications::enqueue_push_mode_expiries(&self.engine, now, deadline).await
+    }
+
+    async fn claim_wakeups(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<WakeupEntry>> {
+        wakeups::claim(&self.engine, now, lease_until, limit).await
+    }
+
+    async fn finish_wakeup(
+        &self,
+        id: i64,
+        outcome: WakeupFinal,
+        now: i64,
+        error: Option<&str>,
+    ) -> StoreResult<()> {
+        wakeups::finish(&self.engine, id, outcome, now, error).await
+    }
+
+    async fn retry_wakeup(&self, id: i64, next_attempt_at: i64, error: &str) -> StoreResult<()> {
+        wakeups::retry(&self.engine, id, next_attempt_at, error).await
+    }
+
+    async fn invalidate_push_token(
+        &self,
+        device_id: &str,
+        token: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        wakeups::invalidate_push_token(&self.engine, device_id, token, now).await
+    }
+
+    async fn wakeups_of_request(&self, request_id: &str) -> StoreResult<Vec<WakeupDelivery>> {
+        wakeups::of_request(&self.engine, request_id).await
+    }
+
+    async fn remember_jti(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool> {
+        replay::remember_jti(&self.engine, key, expires_at, now).await
+    }
+
+    async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
+        keys::all(&self.engine).await
+    }
+
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {
+        keys::insert(&self.engine, key).await
+    }
+
+    async fn append_audit(&self, event: &NewAuditEvent) -> StoreResult<()> {
+        audit::append(&self.engine, event).await
+    }
+
+    async fn audit_events(
+        &self,
+        user_id: Option<&str>,
+        since: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditEvent>> {
+        audit::events(&self.engine, user_id, since, limit).await
+    }
+
+    async fn sweep(&self, now: i64, request_horizon: i64) -> StoreResult<SweepStats> {
+        sweep::sweep(&self.engine, now, request_horizon).await
+    }
+}

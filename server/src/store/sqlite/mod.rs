@@ -1,0 +1,484 @@
+//! The embedded default: SQLite in WAL mode, one file on disk.
+//!
+//! SQLite has one writer, so the hot path skips sqlx's pool when the database is a file: new
+//! requests and pending polls are group-committed by one writer thread ([`group_commit`]), and
+//! the backchannel's point reads run inline on the calling thread ([`read`]). Writes that still
+//! go through the pool take a turn with that writer first. An in-memory database (which another
+//! connection cannot open) has no hot path and runs everything through the pool.
+
+mod direct;
+mod group_commit;
+mod read;
+
+use std::borrow::Cow;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, Sqlite};
+
+use self::direct::MMAP_SIZE;
+use self::group_commit::{AUTOCHECKPOINT_PAGES, GroupCommit, WriteTurn};
+use self::read::Readers;
+use super::sql::{Engine, Exec, Query, SqlStore, Transaction, Value, Writes, pooled};
+use super::*;
+
+/// Migrations, embedded in the binary.
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "notifications",
+        include_str!("../../../migrations/sqlite/0002_notifications.sql"),
+    ),
+    (
+        3,
+        "push",
+        include_str!("../../../migrations/sqlite/0003_push.sql"),
+    ),
+    (
+        4,
+        "poll_fast_path",
+        include_str!("../../../migrations/sqlite/0004_poll_fast_path.sql"),
+    ),
+];
+
+/// How long a connection waits for another one's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// SQLite implementation of [`Store`]: new requests and pending polls through the group-commit
+/// writer, the backchannel's point reads inline, everything else through sqlx's pool.
+pub type SqliteStore = SqlStore<SqliteEngine>;
+
+/// The SQLite engine: sqlx's pool, and the hot path's own connections.
+#[derive(Debug, Clone)]
+pub struct SqliteEngine {
+    pool: SqlitePool,
+    /// Absent for an in-memory database, which another connection cannot open.
+    hot: Option<Arc<HotPath>>,
+}
+
+/// The group-commit writer and the inline readers (both or neither).
+#[derive(Debug)]
+struct HotPath {
+    writer: GroupCommit,
+    readers: Readers,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `url` (`sqlite://path` or `sqlite::memory:`)
+    /// and runs the migrations.
+    pub async fn open(url: &str, max_connections: u32) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT)
+            .pragma("mmap_size", MMAP_SIZE.to_string())
+            .pragma("wal_autocheckpoint", AUTOCHECKPOINT_PAGES.to_string());
+        if let Some(parent) = Path::new(options.get_filename()).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Database(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        let path = options.get_filename();
+        let on_disk = !in_memory(url) && !path.as_os_str().is_empty();
+        if on_disk {
+            create_private_file(path)?;
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .connect_with(options.clone())
+            .await?;
+        let mut engine = SqliteEngine { pool, hot: None };
+        engine.migrate().await?;
+        if on_disk {
+            engine.hot = Some(Arc::new(HotPath {
+                writer: GroupCommit::start(path, BUSY_TIMEOUT)?,
+                readers: Readers::new(path, BUSY_TIMEOUT),
+            }));
+        }
+        Ok(SqlStore::new(engine))
+    }
+}
+
+/// Whether `url` names an in-memory database (`sqlite::memory:`, or `mode=memory`). sqlx gives
+/// such a database a `file:` name of its own, which names no file another connection could
+/// open: the URL is what says it.
+fn in_memory(url: &str) -> bool {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let (database, params) = rest.split_once('?').unwrap_or((rest, ""));
+    database == ":memory:" || params.split('&').any(|p| p == "mode=memory")
+}
+
+/// The database holds the token signing keys: create it readable by its owner only (SQLite
+/// gives the `-wal` and `-shm` files the same mode).
+fn create_private_file(path: &Path) -> StoreResult<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Database(format!(
+            "cannot create {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+impl Engine for SqliteEngine {
+    type Row = SqliteRow;
+    type Pool<'a> = &'a SqlitePool;
+    type Writes<'a> = SqliteWrites<'a>;
+
+    /// One writer: nobody else can be claiming the rows.
+    const CLAIM_LOCK: &'static str = "";
+
+    fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Writes through the pool wait for their turn with the writer (first come, first served)
+    /// instead of polling SQLite's lock in its busy handler.
+    async fn writes(&self) -> SqliteWrites<'_> {
+        let turn = match &self.hot {
+            Some(hot) => Some(hot.writer.turn().await),
+            None => None,
+        };
+        SqliteWrites {
+            pool: &self.pool,
+            _turn: turn,
+        }
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        super::migrator(MIGRATIONS)
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Database(format!("migration: {e}")))
+    }
+
+    /// The hot path's connections first: the writer commits what is queued through them.
+    async fn close(&self) {
+        if let Some(hot) = &self.hot {
+            hot.writer.close().await;
+            hot.readers.close();
+        }
+        self.pool.close().await;
+    }
+
+    async fn insert_request(
+        &self,
+        request: &CibaRequest,
+        pushes: &[NewWakeup],
+        audit: &[NewAuditEvent],
+    ) -> StoreResult<()> {
+        match &self.hot {
+            Some(hot) => hot.writer.insert_request(request, pushes, audit).await,
+            None => pooled::insert_request(self, request, pushes, audit).await,
+        }
+    }
+
+    async fn poll_pending(
+        &self,
+        auth_req_id_hash: &str,
+        client_id: &str,
+        now: i64,
+        slow_down_step: i64,
+    ) -> StoreResult<Option<PollOutcome>> {
+        match &self.hot {
+            Some(hot) => {
+                hot.writer
+                    .poll_pending(auth_req_id_hash, client_id, now, slow_down_step)
+                    .await
+            }
+            None => {
+                pooled::poll_pending(self, auth_req_id_hash, client_id, now, slow_down_step).await
+            }
+        }
+    }
+
+    async fn user_by_login_hint(&self, hint: &str) -> StoreResult<Option<User>> {
+        match &self.hot {
+            Some(hot) => hot.readers.user_by_login_hint(hint),
+            None => pooled::user_by_login_hint(self, hint).await,
+        }
+    }
+
+    async fn user_by_subject(&self, subject: &str) -> StoreResult<Option<User>> {
+        match &self.hot {
+            Some(hot) => hot.readers.user_by_subject(subject),
+            None => pooled::user_by_subject(self, subject).await,
+        }
+    }
+
+    async fn devices_of_user(&self, user_id: &str) -> StoreResult<Vec<Device>> {
+        match &self.hot {
+            Some(hot) => hot.readers.devices_of_user(user_id),
+            None => pooled::devices_of_user(self, user_id).await,
+        }
+    }
+}
+
+/// A write through the pool, holding its turn with the group-commit writer (when there is one).
+#[derive(Debug)]
+pub struct SqliteWrites<'a> {
+    pool: &'a SqlitePool,
+    _turn: Option<WriteTurn<'a>>,
+}
+
+/// The statement with its values (sqlx copies them as they are bound).
+fn bind(query: Query<'_>) -> sqlx::query::Query<'static, Sqlite, SqliteArguments> {
+    let mut bound = match query.sql {
+        Cow::Borrowed(sql) => sqlx::query(sql),
+        Cow::Owned(sql) => sqlx::query(AssertSqlSafe(sql)),
+    };
+    for value in query.values {
+        bound = match value {
+            Value::Text(v) => bound.bind(v),
+            Value::OptText(v) => bound.bind(v),
+            Value::Int(v) => bound.bind(v),
+            Value::OptInt(v) => bound.bind(v),
+            Value::Bool(v) => bound.bind(v),
+            Value::Bytes(v) => bound.bind(v),
+        };
+    }
+    bound
+}
+
+impl Exec for &SqlitePool {
+    type Row = SqliteRow;
+
+    async fn execute(&mut self, query: Query<'_>) -> StoreResult<u64> {
+        Ok(bind(query).execute(*self).await?.rows_affected())
+    }
+
+    async fn fetch_optional(&mut self, query: Query<'_>) -> StoreResult<Option<SqliteRow>> {
+        Ok(bind(query).fetch_optional(*self).await?)
+    }
+
+    async fn fetch_all(&mut self, query: Query<'_>) -> StoreResult<Vec<SqliteRow>> {
+        Ok(bind(query).fetch_all(*self).await?)
+    }
+}
+
+impl Exec for SqliteWrites<'_> {
+    type Row = SqliteRow;
+
+    async fn execute(&mut self, query: Query<'_>) -> StoreResult<u64> {
+        Exec::execute(&mut self.pool, query).await
+    }
+
+    async fn fetch_optional(&mut self, query: Query<'_>) -> StoreResult<Option<SqliteRow>> {
+        Exec::fetch_optional(&mut self.pool, query).await
+    }
+
+    async fn fetch_all(&mut self, query: Query<'_>) -> StoreResult<Vec<SqliteRow>> {
+        Exec::fetch_all(&mut self.pool, query).await
+    }
+}
+
+impl Writes for SqliteWrites<'_> {
+    type Tx = sqlx::Transaction<'static, Sqlite>;
+
+    async fn begin(&mut self) -> StoreResult<Self::Tx> {
+        Ok(self.pool.begin().await?)
+    }
+}
+
+impl Exec for sqlx::Transaction<'static, Sqlite> {
+    type Row = SqliteRow;
+
+    async fn execute(&mut self, query: Query<'_>) -> StoreResult<u64> {
+        Ok(bind(query).execute(&mut **self).await?.rows_affected())
+    }
+
+    async fn fetch_optional(&mut self, query: Query<'_>) -> StoreResult<Option<SqliteRow>> {
+        Ok(bind(query).fetch_optional(&mut **self).await?)
+    }
+
+    async fn fetch_all(&mut self, query: Query<'_>) -> StoreResult<Vec<SqliteRow>> {
+        Ok(bind(query).fetch_all(&mut **self).await?)
+    }
+}
+
+impl Transaction for sqlx::Transaction<'static, Sqlite> {
+    async fn commit(self) -> StoreResult<()> {
+        Ok(sqlx::Transaction::commit(self).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::request;
+
+    async fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        (dir, SqliteStore::open(&url, 4).await.unwrap())
+    }
+
+    #[test]
+    fn in_memory_databases_are_told_by_their_url() {
+        for url in [
+            "sqlite::memory:",
+            "sqlite://:memory:",
+            "sqlite:shared?mode=memory&cache=shared",
+        ] {
+            assert!(in_memory(url), "{url}");
+        }
+        for url in ["sqlite://data/ciba.db", "sqlite:ciba.db?mode=rwc"] {
+            assert!(!in_memory(url), "{url}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn database_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let (dir, s) = store().await;
+        s.ping().await.unwrap();
+        for name in ["t.db", "t.db-wal", "t.db-shm"] {
+            let mode = std::fs::metadata(dir.path().join(name))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "{name} is {mode:o}");
+        }
+    }
+
+    fn audit(n: usize) -> NewAuditEvent {
+        NewAuditEvent {
+            at: 100,
+            kind: "ciba_request",
+            user_id: Some("u".into()),
+            client_id: Some("c".into()),
+            device_id: None,
+            request_id: Some(format!("txn_{n}")),
+            detail: serde_json::json!({"n": n}),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_write_fails_alone_in_its_group_commit() {
+        let (_d, s) = store().await;
+        s.insert_request(&request(0, "taken"), &[], &[audit(0)])
+            .await
+            .unwrap();
+        let s = Arc::new(s);
+        // Concurrent writes share batches; every tenth reuses a taken auth_req_id hash.
+        let mut writes = tokio::task::JoinSet::new();
+        for n in 1..=200 {
+            let s = s.clone();
+            writes.spawn(async move {
+                let hash = if n % 10 == 0 {
+                    "taken".to_owned()
+                } else {
+                    format!("h{n}")
+                };
+                let push = NewWakeup {
+                    device_id: "d".into(),
+                    provider: PushProvider::Fcm,
+                    deadline: 400,
+                };
+                (
+                    n,
+                    s.insert_request(&request(n, &hash), &[push], &[audit(n)])
+                        .await,
+                )
+            });
+        }
+        let mut conflicts = 0;
+        while let Some(joined) = writes.join_next().await {
+            let (n, result) = joined.unwrap();
+            let stored = s.request(&format!("txn_{n}")).await.unwrap();
+            if n % 10 == 0 {
+                assert!(
+                    matches!(result, Err(StoreError::Conflict(_))),
+                    "{n}: {result:?}"
+                );
+                assert!(stored.is_none(), "{n} was stored");
+                conflicts += 1;
+            } else {
+                result.unwrap();
+                assert_eq!(stored.unwrap().auth_req_id_hash, format!("h{n}"));
+                assert_eq!(
+                    s.wakeups_of_request(&format!("txn_{n}"))
+                        .await
+                        .unwrap()
+                        .len(),
+                    1
+                );
+            }
+        }
+        assert_eq!(conflicts, 20);
+        // The failed requests left no audit rows or pushes behind: all or nothing per request.
+        let events = s.audit_events(None, None, 1000).await.unwrap();
+        assert_eq!(events.len(), 181);
+        assert!(s.wakeups_of_request("txn_10").await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn close_commits_what_was_queued_and_refuses_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let s = Arc::new(SqliteStore::open(&url, 2).await.unwrap());
+        let mut writes = tokio::task::JoinSet::new();
+        for n in 0..50 {
+            let s = s.clone();
+            writes.spawn(async move {
+                (
+                    n,
+                    s.insert_request(&request(n, &format!("h{n}")), &[], &[])
+                        .await,
+                )
+            });
+        }
+        tokio::task::yield_now().await;
+        s.close().await;
+        let late = s.insert_request(&request(99, "h99"), &[], &[]).await;
+        assert!(matches!(late, Err(StoreError::Database(_))), "{late:?}");
+        // Reads are refused too, as the pool's are: the store's connections are closed.
+        assert!(s.user_by_login_hint("alice").await.is_err());
+        let mut acknowledged = Vec::new();
+        while let Some(joined) = writes.join_next().await {
+            let (n, result) = joined.unwrap();
+            if result.is_ok() {
+                acknowledged.push(n);
+            }
+        }
+        drop(s);
+        // The writes queued before the close were all committed, and are on disk.
+        assert_eq!(acknowledged.len(), 50);
+        let reopened = SqliteStore::open(&url, 2).await.unwrap();
+        for n in acknowledged {
+            assert!(
+                reopened
+                    .request(&format!("txn_{n}"))
+                    .await
+                    .unwrap()
+                    .is_some(),
+                "{n}"
+            );
+        }
+        assert!(reopened.request("txn_99").await.unwrap().is_none());
+    }
+}
