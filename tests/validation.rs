@@ -314,3 +314,71 @@ async fn discovery_jwks_and_health() {
         "not_found"
     );
 }
+
+#[tokio::test]
+async fn the_http_layer_answers_its_own_refusals_in_json() {
+    let server = TestServer::start().await;
+    let client = server.create_client(json!({})).await;
+    // A body over the 64 KiB limit, at an OAuth endpoint, the device API and the admin API.
+    let big = "x".repeat(70 * 1024);
+    let oversized = [
+        server
+            .http
+            .post(server.url("/token"))
+            .basic_auth(&client.id, Some(&client.secret))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "grant_type=urn:openid:params:grant-type:ciba&auth_req_id={big}"
+            )),
+        server
+            .http
+            .post(server.url("/admin/v1/users"))
+            .bearer_auth(ADMIN_TOKEN)
+            .header("content-type", "application/json")
+            .body(format!("{{\"username\":\"{big}\"}}")),
+    ];
+    for request in oversized {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.headers()["content-type"], "application/json");
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        let (status, body) = json_answer(response).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (413, Some("invalid_request")),
+            "{body}"
+        );
+    }
+    // No such route, and a route with the wrong method.
+    let (status, body) = json_answer(
+        server
+            .http
+            .get(server.url("/nowhere"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, body["error"].as_str()), (404, Some("not_found")));
+    let (status, body) =
+        json_answer(server.http.get(server.url("/token")).send().await.unwrap()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (405, Some("invalid_request"))
+    );
+    // A path parameter that is not text (invalid UTF-8 once decoded).
+    let (status, body) = json_answer(
+        server
+            .http
+            .get(server.url("/admin/v1/users/%FF%FE"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request")),
+        "{body}"
+    );
+}

@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::task::JoinSet;
 
 use crate::notify::SendOutcome;
 use crate::outbox::{LEASE_SECS, backoff};
@@ -45,13 +44,7 @@ pub async fn work_once(state: &AppState) -> usize {
             return 0;
         }
     };
-    let count = entries.len();
-    let mut running = JoinSet::new();
-    for entry in entries {
-        running.spawn(deliver(state.clone(), entry, now));
-    }
-    while running.join_next().await.is_some() {}
-    count
+    crate::outbox::deliver_all(entries, |entry| deliver(state.clone(), entry, now)).await
 }
 
 struct Prepared {

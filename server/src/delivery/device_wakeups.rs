@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use ciba_core::protocol::PushPayload;
 use serde_json::json;
-use tokio::task::JoinSet;
 
 use crate::ciba::{RequestState, WakeupDue};
 use crate::outbox::{LEASE_SECS, backoff};
@@ -38,13 +37,7 @@ pub async fn work_once(state: &AppState) -> usize {
             return 0;
         }
     };
-    let count = entries.len();
-    let mut running = JoinSet::new();
-    for entry in entries {
-        running.spawn(deliver(state.clone(), entry, now));
-    }
-    while running.join_next().await.is_some() {}
-    count
+    crate::outbox::deliver_all(entries, |entry| deliver(state.clone(), entry, now)).await
 }
 
 /// Why a claimed wake-up is not sent at all.

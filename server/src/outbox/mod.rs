@@ -41,6 +41,22 @@ where
     }
 }
 
+/// Sends every claimed row at once (each `deliver` future records its own outcome) and waits
+/// for all of them; returns how many there were.
+pub async fn deliver_all<T, F, Fut>(entries: Vec<T>, deliver: F) -> usize
+where
+    F: Fn(T) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let count = entries.len();
+    let mut running = tokio::task::JoinSet::new();
+    for entry in entries {
+        running.spawn(deliver(entry));
+    }
+    while running.join_next().await.is_some() {}
+    count
+}
+
 /// What went wrong with an outgoing request that got no answer.
 pub fn describe_transport_error(error: &reqwest::Error) -> String {
     let kind = if error.is_timeout() {
