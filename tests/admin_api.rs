@@ -3,7 +3,7 @@
 use ciba_core::protocol::DenyReason;
 use ciba_e2e::*;
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn admin_api_requires_the_token() {
@@ -208,17 +208,30 @@ async fn audit_log_records_requests_decisions_and_fraud_reports() {
         .await;
     assert_eq!(status, 400);
 
-    // The fraud report locked the user: new requests are refused, with a clear description…
+    // The fraud report locked the user: new requests are refused with a generic access_denied
+    // (a client must not learn that the user reported fraud); the reason is in the audit log…
     let answer = server
         .backchannel(&client, &[("scope", "openid"), ("login_hint", "carol")])
         .await;
     assert_eq!((answer.status, answer.error()), (400, "access_denied"));
+    let description = answer.body["error_description"].as_str().unwrap();
     assert!(
-        answer.body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("locked")
+        !description.contains("lock")
+            && !description.contains("fraud")
+            && !description.contains("recogni"),
+        "{description}"
     );
+    let (_, audit) = server
+        .admin(Method::GET, &format!("/admin/v1/audit?user_id={id}"), None)
+        .await;
+    let refused: Vec<&Value> = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "ciba_request_refused")
+        .collect();
+    assert_eq!(refused.len(), 1, "{audit}");
+    assert_eq!(refused[0]["detail"]["reason"], "user_locked");
     // …until an administrator unlocks them.
     let (status, unlocked) = server
         .admin(Method::POST, &format!("/admin/v1/users/{id}/unlock"), None)

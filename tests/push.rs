@@ -381,7 +381,7 @@ async fn unavailable_provider_is_retried_after_its_retry_after() {
 }
 
 #[tokio::test]
-async fn refused_credentials_make_the_server_not_ready_without_hammering_the_provider() {
+async fn refused_credentials_degrade_the_server_without_taking_it_out_or_hammering_the_provider() {
     let mocks = PushMocks::start().await;
     let server = push_server(&mocks).await;
     let (_user, sdk, _) = server
@@ -406,11 +406,25 @@ async fn refused_credentials_make_the_server_not_ready_without_hammering_the_pro
         waiting[0].next_attempt_at >= server.clock.now() + 60,
         "{waiting:?}"
     );
+    // Still ready (polls and other providers work): the trouble is reported, not fatal.
     let (status, body) = readyz().await;
-    assert_eq!(status, 503);
+    assert_eq!(status, 200, "{body}");
     assert!(
-        body.contains("fcm") && body.contains("invalid_grant"),
+        body.starts_with("ready; degraded")
+            && body.contains("fcm")
+            && body.contains("invalid_grant"),
         "{body}"
+    );
+    let metrics = server.metrics().await;
+    assert!(
+        metrics.contains("ciba_push_credentials_refused{provider=\"fcm\"} 1"),
+        "{metrics}"
+    );
+    // A poll flow is served meanwhile.
+    let auth_req_id = server.start_ciba(&client, "frank").await;
+    assert_eq!(
+        server.poll(&client, &auth_req_id).await.error(),
+        "authorization_pending"
     );
 
     // Another push meanwhile fails at once, without asking the token endpoint again.
@@ -426,6 +440,12 @@ async fn refused_credentials_make_the_server_not_ready_without_hammering_the_pro
     assert_eq!(mocks.fcm.tokens.received().len(), 2, "one fetch for both");
     wait_pushes(&server, &second, |p| p[0].status == "sent").await;
     assert_eq!(readyz().await, (200, "ready".to_owned()));
+    assert!(
+        server
+            .metrics()
+            .await
+            .contains("ciba_push_credentials_refused{provider=\"fcm\"} 0")
+    );
 }
 
 #[tokio::test]

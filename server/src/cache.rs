@@ -1,5 +1,7 @@
-//! A short-lived cache of client registrations: every OAuth call authenticates its client, and
-//! clients change rarely. Entries live two seconds, so a client deleted or changed on another
+//! Short-lived state in memory, per instance: the client registrations (every OAuth call
+//! authenticates its client, and clients change rarely) and the clients' request rates.
+//!
+//! The registration cache: clients change rarely. Entries live two seconds, so a client deleted or changed on another
 //! instance stops working there within that time; the instance that deletes it forgets it at once.
 
 use std::collections::HashMap;
@@ -12,35 +14,83 @@ const TTL: Duration = Duration::from_secs(2);
 /// Bounds memory when many distinct client ids are tried.
 const MAX_ENTRIES: usize = 10_000;
 
-/// Registered clients by id, fresh for [`TTL`]. Unknown ids are not cached.
+/// Registered clients by id, fresh for [`TTL`]. Unknown ids are cached too (as unknown), so a
+/// client id that does not exist costs what a registered one costs: client authentication does
+/// not tell by its timing which ids are registered.
 #[derive(Debug, Default)]
 pub struct ClientCache {
-    entries: Mutex<HashMap<String, (Instant, Client)>>,
+    entries: Mutex<HashMap<String, (Instant, Option<Client>)>>,
 }
 
 impl ClientCache {
-    /// The client, from the cache when fresh, otherwise from the store.
+    /// The client (or that there is none), from the cache when fresh, otherwise from the store.
     pub async fn get(&self, store: &dyn Store, id: &str) -> StoreResult<Option<Client>> {
         if let Ok(entries) = self.entries.lock()
             && let Some((at, client)) = entries.get(id)
             && at.elapsed() < TTL
         {
-            return Ok(Some(client.clone()));
+            return Ok(client.clone());
         }
         let client = store.client(id).await?;
-        if let (Some(c), Ok(mut entries)) = (&client, self.entries.lock()) {
+        if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= MAX_ENTRIES {
                 entries.clear();
             }
-            entries.insert(id.to_owned(), (Instant::now(), c.clone()));
+            entries.insert(id.to_owned(), (Instant::now(), client.clone()));
         }
         Ok(client)
     }
 
-    /// Forgets a client (deleted or changed on this instance).
+    /// Forgets a client (created, deleted or changed on this instance).
     pub fn forget(&self, id: &str) {
         if let Ok(mut entries) = self.entries.lock() {
             entries.remove(id);
         }
+    }
+}
+
+/// Backchannel requests per client in the current second (of the injected clock), per instance:
+/// what `[ciba] client_requests_per_second` limits.
+#[derive(Debug, Default)]
+pub struct ClientRates {
+    windows: Mutex<HashMap<String, (i64, u32)>>,
+}
+
+impl ClientRates {
+    /// Counts a request of `client_id` at second `now`; false when it is over `limit` requests
+    /// in that second.
+    pub fn allow(&self, client_id: &str, now: i64, limit: u32) -> bool {
+        let mut windows = match self.windows.lock() {
+            Ok(w) => w,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if windows.len() >= MAX_ENTRIES && !windows.contains_key(client_id) {
+            windows.retain(|_, (second, _)| *second == now);
+        }
+        let window = windows.entry(client_id.to_owned()).or_insert((now, 0));
+        if window.0 != now {
+            *window = (now, 0);
+        }
+        if window.1 >= limit {
+            return false;
+        }
+        window.1 += 1;
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ClientRates;
+
+    #[test]
+    fn a_client_gets_its_limit_per_second() {
+        let rates = ClientRates::default();
+        for _ in 0..3 {
+            assert!(rates.allow("c", 100, 3));
+        }
+        assert!(!rates.allow("c", 100, 3));
+        assert!(rates.allow("other", 100, 3), "per client");
+        assert!(rates.allow("c", 101, 3), "a new second");
     }
 }

@@ -34,6 +34,35 @@ pub struct Settings {
     pub notifications: NotificationSettings,
     /// Wake-up pushes to devices through FCM and APNs.
     pub push: PushSettings,
+    /// The HTTP listener's limits.
+    pub http: HttpSettings,
+}
+
+/// The HTTP listener's limits: what a client that connects and then stalls (slowloris), sends a
+/// body slowly, or opens connections without end can hold.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Time to send a request's head, counted from when the connection waits for it (a new
+    /// connection, or a kept-alive one between requests), milliseconds.
+    pub header_read_timeout_ms: u64,
+    /// Time to read a request's body and answer it, milliseconds; `408` after that.
+    pub request_timeout_ms: u64,
+    /// Open connections at most; more are closed at once.
+    pub max_connections: usize,
+    /// On shutdown, how long requests in flight may finish, milliseconds.
+    pub shutdown_grace_ms: u64,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            header_read_timeout_ms: 10_000,
+            request_timeout_ms: 30_000,
+            max_connections: 4096,
+            shutdown_grace_ms: 10_000,
+        }
+    }
 }
 
 /// Wake-up pushes to devices (DEVICE-PROTOCOL.md §4). A provider without its table is not
@@ -183,6 +212,12 @@ pub struct CibaSettings {
     /// Lock the user (refuse further CIBA requests until an admin unlocks) when they deny a
     /// request as not recognised — a fraud report.
     pub lock_user_on_fraud_report: bool,
+    /// Pending, unexpired requests a user may have at once (push bombing, MFA fatigue); `0`: no
+    /// limit. Over it: `429 too_many_pending_requests`.
+    pub max_pending_requests_per_user: u32,
+    /// Backchannel requests a client may send per second, per instance; `0`: no limit. Over
+    /// it: `429 slow_down` with `Retry-After`.
+    pub client_requests_per_second: u32,
 }
 
 /// Token settings.
@@ -220,6 +255,7 @@ impl Default for Settings {
             enrollment: EnrollmentSettings::default(),
             notifications: NotificationSettings::default(),
             push: PushSettings::default(),
+            http: HttpSettings::default(),
         }
     }
 }
@@ -237,6 +273,8 @@ impl Default for CibaSettings {
                 .map(String::from)
                 .to_vec(),
             lock_user_on_fraud_report: true,
+            max_pending_requests_per_user: 5,
+            client_requests_per_second: 50,
         }
     }
 }
@@ -334,6 +372,13 @@ impl Settings {
         }
         if !c.default_client_scope.iter().any(|s| s == "openid") {
             return bad("ciba.default_client_scope must contain openid".into());
+        }
+        let h = &self.http;
+        if h.header_read_timeout_ms == 0 || h.request_timeout_ms == 0 || h.max_connections == 0 {
+            return bad(
+                "http.header_read_timeout_ms, http.request_timeout_ms and http.max_connections must be positive"
+                    .into(),
+            );
         }
         if self.tokens.access_token_ttl <= 0
             || self.tokens.id_token_ttl <= 0

@@ -43,6 +43,12 @@ pub enum OAuthCode {
     InvalidAuthorizationDetails,
     /// `invalid_client_metadata` (RFC 7591): a registration is refused.
     InvalidClientMetadata,
+    /// `slow_down`, as `429 Too Many Requests`: the client sends backchannel requests faster
+    /// than `[ciba] client_requests_per_second`.
+    RateLimited,
+    /// `too_many_pending_requests` (`429`): the user has `[ciba]
+    /// max_pending_requests_per_user` pending requests already.
+    TooManyPendingRequests,
 }
 
 impl OAuthCode {
@@ -63,6 +69,8 @@ impl OAuthCode {
             Self::InvalidBindingMessage => "invalid_binding_message",
             Self::InvalidAuthorizationDetails => "invalid_authorization_details",
             Self::InvalidClientMetadata => "invalid_client_metadata",
+            Self::RateLimited => "slow_down",
+            Self::TooManyPendingRequests => "too_many_pending_requests",
         }
     }
 }

@@ -56,14 +56,74 @@ pub async fn serve(
 /// Runs only the HTTP application, without the background sweeper and delivery workers: the
 /// caller runs their rounds itself (`delivery::client_notifications::work_once`,
 /// `delivery::device_wakeups::work_once`), as tests do to drive them step by step.
+///
+/// HTTP/1.1 with the limits of `[http]`: a request head must arrive within
+/// `header_read_timeout_ms` (also between requests on a kept-alive connection), a request must
+/// be read and answered within `request_timeout_ms` (`408` otherwise), at most
+/// `max_connections` are open (more are closed at once). On `shutdown` no new connection is
+/// accepted, idle ones close, and requests in flight get `shutdown_grace_ms` to finish.
 pub async fn serve_http(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+
+    let limits = state.settings.http.clone();
+    let header_timeout = Duration::from_millis(limits.header_read_timeout_ms);
+    let connections = std::sync::Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let service = TowerToHyperService::new(app(state.clone()));
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, _peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                // Out of file descriptors or a connection reset before it was accepted: the
+                // listener itself is fine; wait a little rather than spin.
+                Err(e) => {
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            state.metrics.connection_refused();
+            tracing::warn!(
+                max = limits.max_connections,
+                "connection refused: too many open connections"
+            );
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .serve_connection(TokioIo::new(stream), service.clone());
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            // An error here is the client's doing (a reset, a timeout): nothing to report.
+            let _ = connection.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    let grace = Duration::from_millis(limits.shutdown_grace_ms);
+    if tokio::time::timeout(grace, graceful.shutdown())
         .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace_ms = limits.shutdown_grace_ms,
+            "requests still in flight at the end of the shutdown grace period were cut"
+        );
+    }
+    Ok(())
 }
 
 async fn sweep_forever(state: AppState) {

@@ -40,6 +40,25 @@ struct KindCounters {
     latency_sum: AtomicU64,
 }
 
+/// Why a backchannel request was refused by a limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitReason {
+    /// The user has as many pending requests as allowed.
+    UserPending,
+    /// The client sends faster than allowed.
+    ClientRate,
+}
+
+impl LimitReason {
+    /// The metric label and the audit log's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UserPending => "user_pending_limit",
+            Self::ClientRate => "client_rate_limit",
+        }
+    }
+}
+
 /// The server's metrics.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -47,9 +66,52 @@ pub struct Metrics {
     push: KindCounters,
     fcm: ProviderCounters,
     apns: ProviderCounters,
+    refused_user_pending: AtomicU64,
+    refused_client_rate: AtomicU64,
+    connections_refused: AtomicU64,
 }
 
 impl Metrics {
+    /// A backchannel request was refused by a limit.
+    pub fn request_limited(&self, reason: LimitReason) {
+        match reason {
+            LimitReason::UserPending => &self.refused_user_pending,
+            LimitReason::ClientRate => &self.refused_client_rate,
+        }
+        .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection was closed at once: too many were open.
+    pub fn connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn render_limits(&self, out: &mut String) {
+        let name = "ciba_requests_limited_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Backchannel requests refused by a limit.\n# TYPE {name} counter"
+        );
+        for reason in [LimitReason::UserPending, LimitReason::ClientRate] {
+            let n = match reason {
+                LimitReason::UserPending => &self.refused_user_pending,
+                LimitReason::ClientRate => &self.refused_client_rate,
+            };
+            let _ = writeln!(
+                out,
+                "{name}{{reason=\"{}\"}} {}",
+                reason.as_str(),
+                n.load(Ordering::Relaxed)
+            );
+        }
+        let name = "ciba_connections_refused_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Connections closed at once because too many were open.\n# TYPE {name} counter\n{name} {}",
+            self.connections_refused.load(Ordering::Relaxed)
+        );
+    }
+
     fn kind(&self, kind: NotificationKind) -> &KindCounters {
         match kind {
             NotificationKind::Ping => &self.ping,
@@ -249,6 +311,7 @@ impl Metrics {
             let _ = writeln!(out, "{name}_count{{kind=\"{label}\"}} {count}");
         }
         self.render_push(&mut out);
+        self.render_limits(&mut out);
         out
     }
 }

@@ -39,6 +39,8 @@ pub struct Inner {
     pub metrics: crate::metrics::Metrics,
     /// Recently read client registrations.
     pub clients: crate::cache::ClientCache,
+    /// Backchannel requests per client in the current second.
+    pub client_rates: crate::cache::ClientRates,
     /// The FCM and APNs clients that wake devices, and their health.
     pub push: crate::push::PushService,
 }
@@ -102,6 +104,7 @@ impl AppState {
             notify_wake: tokio::sync::Notify::new(),
             metrics: crate::metrics::Metrics::default(),
             clients: crate::cache::ClientCache::default(),
+            client_rates: crate::cache::ClientRates::default(),
             push,
         })))
     }
@@ -135,13 +138,24 @@ impl AppState {
         self.readiness().await.is_ok()
     }
 
-    /// Ready, or why not: starting, the database unavailable, or a push provider refusing our
-    /// credentials.
+    /// Ready — the server is initialised and its database answers — or why not. Trouble with a
+    /// push provider's credentials is not a reason: it is a degraded state that
+    /// [`Self::degradations`] reports.
     pub async fn readiness(&self) -> Result<(), String> {
         if !self.keys.initialized() || self.store.ping().await.is_err() {
             return Err("the database is unavailable or the server is starting".into());
         }
-        self.push.readiness()
+        Ok(())
+    }
+
+    /// What works less well than it should while the server is ready (push providers refusing
+    /// our credentials).
+    pub fn degradations(&self) -> Vec<String> {
+        self.push
+            .credential_problems()
+            .into_iter()
+            .map(|(provider, why)| format!("push provider {provider}: {why}"))
+            .collect()
     }
 
     /// Whether `token` is the admin token (constant-time).

@@ -124,6 +124,9 @@ impl Authenticator {
             }
             _ => {}
         }
+        if action == DecisionAction::Approve {
+            super::transactions::check_display_safe(view)?;
+        }
         let claims = DecisionClaims {
             iss: account.device_id.clone(),
             aud: account.issuer.clone(),

@@ -28,10 +28,22 @@ impl Authenticator {
                 )
                 .await?;
             let list: TransactionList = decode("transaction list", &answer)?;
-            all.extend(list.transactions.into_iter().map(|view| Transaction {
-                account_id: account.id.clone(),
-                view,
-            }));
+            // A transaction whose text would not render as it reads is never shown.
+            all.extend(
+                list.transactions
+                    .into_iter()
+                    .filter(|view| {
+                        let safe = view.is_display_safe();
+                        if !safe {
+                            tracing::warn!(txn = %view.id, "transaction not shown: it carries control or bidirectional formatting characters");
+                        }
+                        safe
+                    })
+                    .map(|view| Transaction {
+                        account_id: account.id.clone(),
+                        view,
+                    }),
+            );
         }
         // Stable: the server's order is kept among equal times.
         all.sort_by_key(|t| std::cmp::Reverse(t.view.requested_at));
@@ -124,10 +136,24 @@ impl Authenticator {
                 view.id
             )));
         }
+        check_display_safe(&view)?;
         Ok(Transaction {
             account_id: account.id.clone(),
             view,
         })
+    }
+}
+
+/// Refuses a transaction whose text would not render as it reads (control characters,
+/// bidirectional overrides): the user would approve something other than what is signed.
+pub(crate) fn check_display_safe(view: &TransactionView) -> Result<(), AuthenticatorError> {
+    if view.is_display_safe() {
+        Ok(())
+    } else {
+        Err(AuthenticatorError::Protocol(format!(
+            "transaction {} carries control or bidirectional formatting characters; it is not shown or signed",
+            view.id
+        )))
     }
 }
 

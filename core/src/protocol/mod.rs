@@ -6,6 +6,7 @@
 mod consent;
 mod decision;
 mod device;
+mod display;
 mod enrollment;
 mod error;
 mod push;
@@ -19,6 +20,7 @@ pub use decision::{
 pub use device::{
     DeviceStatus, DeviceStatusResponse, KeyRotationRequest, KeyRotationResponse, NewKeyProofClaims,
 };
+pub use display::{is_display_safe, is_display_safe_char, json_is_display_safe};
 pub use enrollment::{
     Attestation, DeviceInfo, ENROLLMENT_URI_SCHEME, EnrolledUser, EnrollmentRequest,
     EnrollmentResponse, EnrollmentUri, Platform, PushEnvironment, PushProvider, PushRegistration,

@@ -62,6 +62,21 @@ pub struct TransactionView {
 }
 
 impl TransactionView {
+    /// Whether everything the user would be shown — the client's name, the scope, the binding
+    /// message, every string of the authorization details — is text that renders as it reads
+    /// (see [`super::is_display_safe`]).
+    pub fn is_display_safe(&self) -> bool {
+        use super::{is_display_safe, json_is_display_safe};
+        is_display_safe(&self.client.name)
+            && self.scope.iter().all(|s| is_display_safe(s))
+            && self.binding_message.as_deref().is_none_or(is_display_safe)
+            && self
+                .authorization_details
+                .iter()
+                .flatten()
+                .all(json_is_display_safe)
+    }
+
     /// The consent string of what this transaction shows (see [`super::consent_string`]).
     pub fn consent_string(&self) -> Result<String, ProtocolError> {
         super::consent_string(

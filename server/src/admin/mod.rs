@@ -107,12 +107,29 @@ pub async fn create_user(state: &AppState, _: &Admin, req: NewUserRequest) -> Re
         status: UserStatus::Active,
         created_at: now,
     };
+    // A login hint must name one user whatever kind of identifier it is, so each value is
+    // refused if it is any user's username, email, phone or subject. The store's constraint
+    // holds this by construction; the look-ups only say which field clashed.
+    for (field, value) in [
+        ("username", Some(&user.username)),
+        ("email", user.email.as_ref()),
+        ("phone", user.phone.as_ref()),
+    ] {
+        if let Some(value) = value
+            && state.store.user_by_login_hint(value).await?.is_some()
+        {
+            return Err(Error::admin(
+                AdminCode::Conflict,
+                format!("the {field} is already another user's username, email, phone or subject"),
+            ));
+        }
+    }
     match state.store.insert_user(&user).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
             return Err(Error::admin(
                 AdminCode::Conflict,
-                "the username, email or phone is already taken",
+                "the username, email or phone is already another user's identifier",
             ));
         }
         Err(e) => return Err(e.into()),
@@ -141,22 +158,36 @@ pub async fn delete_user(state: &AppState, _: &Admin, id: &str) -> Result<()> {
 }
 
 /// `POST /admin/v1/users/{id}/lock` and `…/unlock`: refuse CIBA requests for the user until
-/// unlocked; accept them again (after a fraud report was investigated).
+/// unlocked — locking also cancels the user's pending and approved requests, whose ping and push
+/// clients are told — or accept them again (after a fraud report was investigated; cancelled
+/// requests stay cancelled).
 pub async fn set_user_status(
     state: &AppState,
     admin: &Admin,
     id: &str,
     status: UserStatus,
 ) -> Result<User> {
-    if !state.store.set_user_status(id, status).await? {
-        return Err(not_found("user"));
-    }
+    let now = state.now();
+    let detail = match status {
+        UserStatus::Locked => {
+            let cancelled = crate::ciba::lock_user(state, id, now)
+                .await?
+                .ok_or_else(|| not_found("user"))?;
+            json!({"by": "admin", "cancelled_requests": cancelled})
+        }
+        UserStatus::Active => {
+            if !state.store.set_user_status(id, status).await? {
+                return Err(not_found("user"));
+            }
+            json!({"by": "admin"})
+        }
+    };
     let kind = match status {
         UserStatus::Locked => "user_locked",
         UserStatus::Active => "user_unlocked",
     };
-    let mut event = audit_event(state.now(), kind, Some(id));
-    event.detail = json!({"by": "admin"});
+    let mut event = audit_event(now, kind, Some(id));
+    event.detail = detail;
     state.audit(event).await;
     user(state, admin, id).await
 }
@@ -176,6 +207,8 @@ pub async fn create_client(
     )
     .map_err(Error::for_admin)?;
     state.store.insert_client(&client).await?;
+    // An earlier look-up of this id may have been cached as unknown.
+    state.clients.forget(&client.id);
     let mut event = audit_event(now, "client_created", None);
     event.client_id = Some(client.id.clone());
     state.audit(event).await;

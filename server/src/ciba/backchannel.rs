@@ -8,9 +8,11 @@ use super::{is_scope_token, validate_binding_message, validate_requested_expiry}
 use crate::clients::AuthenticatedClient;
 use crate::crypto::{hash_secret, ordered_id, random_b64u};
 use crate::error::{Error, OAuthCode, Result};
+use crate::metrics::LimitReason;
 use crate::state::AppState;
 use crate::store::{
-    CibaRequest, Client, DeliveryMode, NewAuditEvent, RequestStatus, User, UserStatus,
+    CibaRequest, Client, DeliveryMode, InsertOutcome, NewAuditEvent, RequestStatus, User,
+    UserStatus,
 };
 use crate::tokens::verify_own_id_token;
 
@@ -64,6 +66,22 @@ pub async fn start_request(
 ) -> Result<BackchannelResponse> {
     let client = client.client();
     let settings = &state.settings.ciba;
+    let now = state.now();
+    if settings.client_requests_per_second > 0
+        && !state
+            .client_rates
+            .allow(&client.id, now, settings.client_requests_per_second)
+    {
+        state.metrics.request_limited(LimitReason::ClientRate);
+        tracing::warn!(client = %client.id, "backchannel request refused: client rate limit");
+        return Err(Error::oauth(
+            OAuthCode::RateLimited,
+            format!(
+                "more than {} backchannel requests per second; retry after a second",
+                settings.client_requests_per_second
+            ),
+        ));
+    }
     if params.request.is_some() || params.request_uri.is_some() {
         return Err(Error::invalid_request(
             "signed authentication requests are not supported by this server yet",
@@ -93,7 +111,7 @@ pub async fn start_request(
     };
 
     let scope = requested_scope(params.scope.as_deref(), client)?;
-    let user = resolve_user(state, &params).await?;
+    let user = resolve_user(state, client, &params).await?;
     let binding_message = params.binding_message;
     if let Some(message) = &binding_message {
         validate_binding_message(message, settings.binding_message_max_chars)?;
@@ -110,7 +128,6 @@ pub async fn start_request(
     // The user code is only meaningful where both sides enabled it; this server does not, so
     // it is ignored (CIBA §7.1).
 
-    let now = state.now();
     let auth_req_id = random_b64u(20)?;
     let request = CibaRequest {
         id: ordered_id("txn_", now)?,
@@ -172,10 +189,29 @@ pub async fn start_request(
             json!({"reason": reason, "devices": skipped}),
         ));
     }
-    state
+    let max_pending = Some(settings.max_pending_requests_per_user).filter(|n| *n > 0);
+    match state
         .store
-        .insert_request(&request, &plan.pushes, &audit)
-        .await?;
+        .insert_request(&request, &plan.pushes, &audit, max_pending)
+        .await?
+    {
+        InsertOutcome::Inserted => {}
+        InsertOutcome::UserAtLimit => {
+            state.metrics.request_limited(LimitReason::UserPending);
+            tracing::warn!(client = %client.id, user = %user.id, "backchannel request refused: the user's pending-request limit");
+            let mut refused = event(
+                "ciba_request_refused",
+                json!({"reason": LimitReason::UserPending.as_str(),
+                       "limit": settings.max_pending_requests_per_user}),
+            );
+            refused.request_id = None;
+            state.audit(refused).await;
+            return Err(Error::oauth(
+                OAuthCode::TooManyPendingRequests,
+                "the user has too many pending requests; retry once they have decided or expired",
+            ));
+        }
+    }
     if !plan.pushes.is_empty() {
         state.push.wake.notify_one();
     }
@@ -225,8 +261,14 @@ fn requested_scope(raw: Option<&str>, client: &Client) -> Result<Vec<String>> {
     Ok(scope)
 }
 
-/// Exactly one of `login_hint`, `id_token_hint`, `login_hint_token` identifies the user.
-async fn resolve_user(state: &AppState, params: &BackchannelRequest) -> Result<User> {
+/// Exactly one of `login_hint`, `id_token_hint`, `login_hint_token` identifies the user. A user
+/// who cannot be asked is refused with the same generic `access_denied` whatever the reason; the
+/// reason goes to the audit log only (a client must not learn that a user reported fraud).
+async fn resolve_user(
+    state: &AppState,
+    client: &Client,
+    params: &BackchannelRequest,
+) -> Result<User> {
     let hints = [
         params.login_hint.as_deref(),
         params.id_token_hint.as_deref(),
@@ -245,9 +287,12 @@ async fn resolve_user(state: &AppState, params: &BackchannelRequest) -> Result<U
             state.store.user_by_login_hint(login_hint).await?
         }
         [_, Some(id_token), _] => {
-            let subject = verify_own_id_token(state.keys().await?, &state.issuer, id_token)
+            let keys = state.keys().await?;
+            let subject = verify_own_id_token(keys, &state.issuer, &client.id, id_token)
                 .ok_or_else(|| {
-                    Error::invalid_request("id_token_hint is not an ID token issued by this server")
+                    Error::invalid_request(
+                        "id_token_hint is not an ID token this server issued to this client",
+                    )
                 })?;
             state.store.user_by_subject(&subject).await?
         }
@@ -258,13 +303,22 @@ async fn resolve_user(state: &AppState, params: &BackchannelRequest) -> Result<U
         }
     };
     let user = user.ok_or_else(|| Error::oauth(OAuthCode::UnknownUserId, "no such user"))?;
-    if user.status == UserStatus::Locked {
-        return Err(Error::oauth(
-            OAuthCode::AccessDenied,
-            "this user is locked after reporting a request as not recognised; an administrator must unlock them",
-        ));
-    }
     if !user.is_active() {
+        let reason = match user.status {
+            UserStatus::Locked => "user_locked",
+            UserStatus::Active => "user_inactive",
+        };
+        state
+            .audit(NewAuditEvent {
+                at: state.now(),
+                kind: "ciba_request_refused",
+                user_id: Some(user.id.clone()),
+                client_id: Some(client.id.clone()),
+                device_id: None,
+                request_id: None,
+                detail: json!({"reason": reason}),
+            })
+            .await;
         return Err(Error::oauth(
             OAuthCode::AccessDenied,
             "this user cannot be authenticated at the moment",

@@ -18,6 +18,22 @@ pub use validate::{is_scope_token, validate_binding_message, validate_requested_
 
 pub use crate::clients::CIBA_GRANT_TYPE;
 
+/// Locks a user (a fraud report, or an administrator): their pending and approved requests are
+/// cancelled — a later poll gets `access_denied`, a later decision is refused — and the ping and
+/// push clients of those requests are notified. `None` when there is no such user.
+pub async fn lock_user(
+    state: &crate::state::AppState,
+    user_id: &str,
+    now: i64,
+) -> crate::error::Result<Option<u64>> {
+    let deadline = now + state.settings.notifications.retry_window;
+    let cancelled = state.store.lock_user(user_id, now, deadline).await?;
+    if cancelled.is_some_and(|n| n > 0) {
+        state.notify_wake.notify_one();
+    }
+    Ok(cancelled)
+}
+
 /// Signs the tokens of an approved request for its user: the one place that turns a request into
 /// a [`crate::tokens::TokenRequest`]. `auth_req_id` is set for push-mode delivery (the ID token
 /// then carries it).

@@ -122,9 +122,9 @@ impl RequestState {
                 "expired_token",
                 "the request expired before the user decided",
             ),
-            Self::Redeemed | Self::Cancelled => {
-                Error("transaction_failed", "the request was withdrawn")
-            }
+            // Withdrawn because the user was locked or removed: the user cannot be asked.
+            Self::Cancelled => Error("access_denied", "the request was withdrawn"),
+            Self::Redeemed => Error("transaction_failed", "the tokens were already issued"),
         }
     }
 
@@ -235,10 +235,8 @@ mod tests {
             error(at(RequestStatus::Redeemed, NOW)),
             "transaction_failed"
         );
-        assert_eq!(
-            error(at(RequestStatus::Cancelled, NOW)),
-            "transaction_failed"
-        );
+        // Withdrawn because the user was locked or removed.
+        assert_eq!(error(at(RequestStatus::Cancelled, NOW)), "access_denied");
     }
 
     #[test]

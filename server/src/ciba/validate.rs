@@ -67,6 +67,13 @@ pub fn validate_authorization_details(raw: &str) -> Result<Option<Vec<serde_json
         if !item.is_object() || !ok {
             return bad("every authorization_details entry must be an object with a string type");
         }
+        // Shown on the phone: text that renders other than it reads (ESC sequences, NUL,
+        // bidirectional overrides) would let the approved text differ from what is signed.
+        if !ciba_core::protocol::json_is_display_safe(item) {
+            return bad(
+                "authorization_details holds control or bidirectional formatting characters",
+            );
+        }
     }
     Ok(if items.is_empty() {
         None
@@ -118,6 +125,8 @@ mod tests {
             "<script>",
             "tab\t",
             "a\u{202e}b",
+            "bell\u{7}",
+            "esc\u{1b}",
             &"x".repeat(65),
         ] {
             let e = validate_binding_message(bad, 64).unwrap_err();
@@ -150,6 +159,9 @@ mod tests {
             r#"[{"amount":1}]"#,
             r#"[{"type":""}]"#,
             "not json",
+            r#"[{"type":"payment","creditor":"\u202eEMCA"}]"#,
+            r#"[{"type":"payment","note":"\u001b[31mred"}]"#,
+            r#"[{"type":"payment","items":["ok","\u0000"]}]"#,
         ] {
             assert_eq!(
                 validate_authorization_details(bad).unwrap_err().code(),

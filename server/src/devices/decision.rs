@@ -15,7 +15,7 @@ use crate::error::{DeviceCode, Error, Result};
 use crate::state::AppState;
 use crate::store::{
     CibaRequest, Decision, DeliveryMode, Device, NewAuditEvent, NewClientNotification,
-    NotificationKind, RequestStatus, UserStatus,
+    NotificationKind, RequestStatus,
 };
 
 fn invalid(description: &str) -> Error {
@@ -85,7 +85,11 @@ pub async fn record_decision(
     let decision = Decision {
         approved,
         device_id: device.id.clone(),
-        amr: claims.amr.clone(),
+        amr: if approved {
+            verified_amr(device)
+        } else {
+            Vec::new()
+        },
         deny_reason: claims.deny_reason.map(|r| r.as_str().to_owned()),
         notification,
     };
@@ -118,7 +122,8 @@ pub async fn record_decision(
     state
         .audit(audit(
             "decision",
-            json!({"action": if approved { "approve" } else { "deny" }, "amr": claims.amr,
+            json!({"action": if approved { "approve" } else { "deny" }, "claimed_amr": claims.amr,
+                   "amr": decision.amr,
                    "deny_reason": decision.deny_reason}),
         ))
         .await;
@@ -131,13 +136,13 @@ pub async fn record_decision(
             ))
             .await;
         if state.settings.ciba.lock_user_on_fraud_report
-            && state
-                .store
-                .set_user_status(&device.user_id, UserStatus::Locked)
-                .await?
+            && let Some(cancelled) = crate::ciba::lock_user(state, &device.user_id, now).await?
         {
             state
-                .audit(audit("user_locked", json!({"reason": "fraud_reported"})))
+                .audit(audit(
+                    "user_locked",
+                    json!({"reason": "fraud_reported", "cancelled_requests": cancelled}),
+                ))
                 .await;
         }
     }
@@ -149,6 +154,15 @@ pub async fn record_decision(
             DecisionStatus::Denied
         },
     })
+}
+
+/// The authentication methods (RFC 8176) the server itself established for a decision by
+/// `device`, which are what tokens carry: possession of the enrolled key, proven by the decision's
+/// signature. Until a device's key is attested to live in secure hardware it counts as `swk`
+/// (software-secured key); what the app says about how it verified the user (`face`, `hwk`,
+/// `mfa`, …) is a claim, kept in the audit log and never copied into a token.
+fn verified_amr(_device: &Device) -> Vec<String> {
+    vec!["swk".to_owned()]
 }
 
 /// Everything that makes a decision valid except freshness of its `jti` and the state change.

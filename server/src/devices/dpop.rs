@@ -1,19 +1,40 @@
 use ciba_core::jose::{DpopClaims, Jwk};
-use ciba_core::protocol::{DPOP_REPLAY_WINDOW_SECS, DPOP_TYP};
+use ciba_core::protocol::DPOP_TYP;
 
 use super::invalid_dpop;
-use super::proof::{Proof, ProofFault, ReplayScope, first_use, iat_is_fresh, jti_is_well_formed};
+use super::proof::{
+    Proof, ProofFault, ReplayScope, first_use, iat_is_fresh, jti_is_well_formed, remember_until,
+};
 use crate::error::{DeviceCode, Error, Result};
 use crate::state::AppState;
 use crate::store::Device;
 
-/// A verified DPoP proof. Only [`verify_dpop`] makes one.
+/// A DPoP proof whose signature, method, URL, time and `jti` were checked. Only [`verify_dpop`]
+/// makes one. Its `jti` is not remembered yet: nothing is written for a caller until it is known
+/// to be an enrolled device or to hold an enrollment code that exists ([`DeviceProof::use_once`]).
 #[derive(Debug, Clone)]
 pub struct DeviceProof {
     /// The proof's public key.
     pub jwk: Jwk,
     /// Its RFC 7638 thumbprint.
     pub jkt: String,
+    jti: String,
+    /// Until when the `jti` must be remembered.
+    remember_until: i64,
+    /// When it was checked.
+    now: i64,
+}
+
+impl DeviceProof {
+    /// Records the proof's `jti` in the replay cache shared by every instance: a proof works once.
+    pub(super) async fn use_once(&self, state: &AppState) -> Result<()> {
+        let (jkt, jti, until) = (&self.jkt, &self.jti, self.remember_until);
+        if first_use(state, ReplayScope::Dpop, jkt, jti, until, self.now).await? {
+            Ok(())
+        } else {
+            Err(invalid_dpop("the DPoP proof was already used"))
+        }
+    }
 }
 
 /// An enrolled, active device that proved possession of its key for this request. Only
@@ -44,14 +65,10 @@ fn dpop_fault(fault: ProofFault) -> Error {
 }
 
 /// Verifies the DPoP proof of a device request (RFC 9449 §4.3, DEVICE-PROTOCOL.md §2):
-/// signature by the header's key, `typ`, `alg`, `htm`, `htu`, `iat` within ±60 s, and a `jti`
-/// not seen in the last 120 s on any instance. `method` and `path` are the request's.
-pub async fn verify_dpop(
-    state: &AppState,
-    method: &str,
-    path: &str,
-    proof: &str,
-) -> Result<DeviceProof> {
+/// signature by the header's key, `typ`, `alg`, `htm`, `htu`, `iat` within ±60 s, a well-formed
+/// `jti`. `method` and `path` are the request's. Reads and writes nothing: whether the `jti` was
+/// seen before is asked once the caller is known ([`DeviceProof::use_once`]).
+pub fn verify_dpop(state: &AppState, method: &str, path: &str, proof: &str) -> Result<DeviceProof> {
     let proof = Proof::open(proof, 8192, Some(DPOP_TYP)).map_err(dpop_fault)?;
     let jwk = proof.embedded_key().map_err(dpop_fault)?;
     let claims: DpopClaims = proof.verified_claims(&jwk).map_err(dpop_fault)?;
@@ -71,11 +88,13 @@ pub async fn verify_dpop(
     let jkt = jwk
         .thumbprint()
         .map_err(|_| invalid_dpop("the DPoP key has no thumbprint"))?;
-    let until = now + DPOP_REPLAY_WINDOW_SECS;
-    if !first_use(state, ReplayScope::Dpop, &jkt, &claims.jti, until, now).await? {
-        return Err(invalid_dpop("the DPoP proof was already used"));
-    }
-    Ok(DeviceProof { jwk, jkt })
+    Ok(DeviceProof {
+        jwk,
+        jkt,
+        remember_until: remember_until(claims.iat, now),
+        jti: claims.jti,
+        now,
+    })
 }
 
 /// Verifies the DPoP proof and finds the enrolled, active device that owns its key.
@@ -85,7 +104,7 @@ pub async fn authenticate_device(
     path: &str,
     proof: &str,
 ) -> Result<AuthenticatedDevice> {
-    let proof = verify_dpop(state, method, path, proof).await?;
+    let proof = verify_dpop(state, method, path, proof)?;
     let device = enrolled_device(state, &proof).await?;
     if !device.is_active() {
         return Err(Error::device(
@@ -93,6 +112,7 @@ pub async fn authenticate_device(
             "this device was revoked",
         ));
     }
+    proof.use_once(state).await?;
     Ok(AuthenticatedDevice { device })
 }
 

@@ -69,6 +69,12 @@ pub async fn enroll(
         return Err(invalid_code());
     }
     let now = state.now();
+    let code_hash = hash_secret(&req.code);
+    // Nothing is written (not even the proof's jti) for a caller without a live code.
+    if !state.store.enrollment_code_usable(&code_hash, now).await? {
+        return Err(invalid_code());
+    }
+    proof.use_once(state).await?;
     let public_jwk = serde_json::to_string(&proof.jwk).map_err(Error::internal)?;
     let device = Device {
         id: random_id("dev_")?,
@@ -89,11 +95,7 @@ pub async fn enroll(
         enrolled_at: now,
         revoked_at: None,
     };
-    let user_id = match state
-        .store
-        .enroll_device(&hash_secret(&req.code), now, &device)
-        .await?
-    {
+    let user_id = match state.store.enroll_device(&code_hash, now, &device).await? {
         EnrollOutcome::Enrolled { user_id } => user_id,
         EnrollOutcome::InvalidCode => return Err(invalid_code()),
         EnrollOutcome::KeyAlreadyEnrolled => {
@@ -117,7 +119,10 @@ pub async fn enroll(
             device_id: Some(device.id.clone()),
             request_id: None,
             detail: json!({"platform": device.platform.as_str(), "push_provider": device.push_provider.as_str(),
-                           "attestation": req.attestation.as_ref().map(|a| a.format.clone())}),
+                           // What the device sent is a claim until it is verified; this server
+                           // does not verify attestations yet, so none counts as verified.
+                           "attestation": {"claimed_format": req.attestation.as_ref().map(|a| a.format.clone()),
+                                           "verified": false}}),
         })
         .await;
     tracing::info!(device = %device.id, "device enrolled");

@@ -1,12 +1,13 @@
 //! Device lifecycle (DEVICE-PROTOCOL.md §7): push token rotation, key rotation, unenrollment.
 
 use ciba_core::protocol::{
-    DPOP_REPLAY_WINDOW_SECS, KeyRotationRequest, KeyRotationResponse, NewKeyProofClaims,
-    PushRegistration,
+    KeyRotationRequest, KeyRotationResponse, NewKeyProofClaims, PushRegistration,
 };
 use serde_json::json;
 
-use super::proof::{Proof, ProofFault, ReplayScope, first_use, iat_is_fresh, jti_is_well_formed};
+use super::proof::{
+    Proof, ProofFault, ReplayScope, first_use, iat_is_fresh, jti_is_well_formed, remember_until,
+};
 use super::{AuthenticatedDevice, validate_push};
 use crate::error::{DeviceCode, Error, Result};
 use crate::state::AppState;
@@ -92,7 +93,7 @@ pub async fn rotate_key(
     if new_jkt == device.jkt {
         return Err(bad("the new key is the old key"));
     }
-    let until = now + DPOP_REPLAY_WINDOW_SECS;
+    let until = remember_until(claims.iat, now);
     if !first_use(
         state,
         ReplayScope::Rotation,

@@ -28,6 +28,7 @@ fn invalid_dpop(description: &str) -> Error {
 /// it was revoked, so this takes a DPoP proof, not an active device.
 pub async fn status(state: &AppState, proof: &DeviceProof) -> Result<DeviceStatusResponse> {
     let device = dpop::enrolled_device(state, proof).await?;
+    proof.use_once(state).await?;
     Ok(DeviceStatusResponse {
         status: if device.is_active() {
             ciba_core::protocol::DeviceStatus::Active

@@ -5,7 +5,7 @@
 //! steps and its own wording of failures ([`ProofFault`] says which step failed).
 
 use ciba_core::jose::{CompactJws, Jwk};
-use ciba_core::protocol::DPOP_IAT_TOLERANCE_SECS;
+use ciba_core::protocol::{DPOP_IAT_TOLERANCE_SECS, DPOP_REPLAY_WINDOW_SECS};
 use serde::de::DeserializeOwned;
 
 use crate::crypto::{hash_secret, verify_es256};
@@ -82,6 +82,13 @@ pub(super) fn iat_is_fresh(iat: i64, now: i64) -> bool {
     (iat - now).abs() <= DPOP_IAT_TOLERANCE_SECS
 }
 
+/// Until when a fresh proof's `jti` must be remembered: as long as the proof itself would be
+/// accepted — `iat` + the skew, the far edge included (an entry expires when `now` reaches it) —
+/// and at least the protocol's 120 s from now.
+pub(super) fn remember_until(iat: i64, now: i64) -> i64 {
+    (now + DPOP_REPLAY_WINDOW_SECS).max(iat + DPOP_IAT_TOLERANCE_SECS + 1)
+}
+
 /// A `jti` of at least 96 bits (16 b64u characters), and not absurdly long.
 pub(super) fn jti_is_well_formed(jti: &str) -> bool {
     (16..=256).contains(&jti.len())
@@ -140,6 +147,17 @@ mod tests {
         assert!(jti_is_well_formed(&"a".repeat(16)));
         assert!(!jti_is_well_formed(&"a".repeat(15)));
         assert!(!jti_is_well_formed(&"a".repeat(257)));
+    }
+
+    #[test]
+    fn a_jti_is_remembered_as_long_as_its_proof_is_accepted() {
+        // A proof dated 60 s ahead is accepted until iat + 60 = now + 120, that second included.
+        let now = 1000;
+        let until = remember_until(now + 60, now);
+        assert!(iat_is_fresh(now + 60, now + 120));
+        assert!(until > now + 120, "{until}");
+        assert_eq!(remember_until(now, now), now + 120);
+        assert_eq!(remember_until(now - 60, now), now + 120);
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub enum Rejection {
     BodyTooLarge,
     /// The body could not be read (the connection broke, bad framing).
     BodyUnreadable,
+    /// The request was not read and answered within `[http] request_timeout_ms`.
+    Timeout,
 }
 
 /// Handler result.
@@ -68,6 +70,10 @@ fn status_of(error: &Error) -> (StatusCode, Option<&'static str>) {
             StatusCode::UNAUTHORIZED,
             tried_basic.then_some("Basic realm=\"ciba\""),
         ),
+        Error::OAuth {
+            code: OAuthCode::RateLimited | OAuthCode::TooManyPendingRequests,
+            ..
+        } => (StatusCode::TOO_MANY_REQUESTS, None),
         Error::OAuth { .. } => (StatusCode::BAD_REQUEST, None),
         Error::Device { code, .. } => (
             match code {
@@ -120,6 +126,11 @@ impl Rejection {
                 "invalid_request",
                 "the request body could not be read",
             ),
+            Self::Timeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "invalid_request",
+                "the request took too long to arrive and be answered",
+            ),
         }
     }
 }
@@ -171,7 +182,20 @@ impl IntoResponse for ApiError {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let (status, challenge) = status_of(&self);
-        render(status, self.code(), self.description(), challenge)
+        let mut response = render(status, self.code(), self.description(), challenge);
+        if matches!(
+            self,
+            Error::OAuth {
+                code: OAuthCode::RateLimited,
+                ..
+            }
+        ) {
+            // The limit counts per second.
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
     }
 }
 

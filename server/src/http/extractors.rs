@@ -143,7 +143,12 @@ impl FromRequestParts<AppState> for DeviceProof {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let proof = dpop_header(&parts.headers)?;
-        Ok(verify_dpop(state, parts.method.as_str(), parts.uri.path(), proof).await?)
+        Ok(verify_dpop(
+            state,
+            parts.method.as_str(),
+            parts.uri.path(),
+            proof,
+        )?)
     }
 }
 

@@ -70,6 +70,10 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async { Rejection::NoSuchEndpoint })
         .method_not_allowed_fallback(|| async { Rejection::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            request_deadline,
+        ))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 let route = req
@@ -81,6 +85,20 @@ pub fn app(state: AppState) -> Router {
             }),
         )
         .with_state(state)
+}
+
+/// Bounds the time to read a request's body and answer it (`[http] request_timeout_ms`): a
+/// client that stops half-way through its body cannot hold a connection and a task for ever.
+async fn request_deadline(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let limit = std::time::Duration::from_millis(state.settings.http.request_timeout_ms);
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => Rejection::Timeout.into_response(),
+    }
 }
 
 /// A JSON answer that no cache keeps (tokens, codes, anything about a user).
@@ -110,13 +128,23 @@ async fn jwks(State(state): State<AppState>) -> ApiResult<Response> {
 
 async fn readyz(State(state): State<AppState>) -> Response {
     match state.readiness().await {
-        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Ok(()) => {
+            let degradations = state.degradations();
+            if degradations.is_empty() {
+                (StatusCode::OK, "ready".to_owned()).into_response()
+            } else {
+                let text = format!("ready; degraded: {}", degradations.join("; "));
+                (StatusCode::OK, text).into_response()
+            }
+        }
         Err(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}")).into_response(),
     }
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    let mut response = state.metrics.render().into_response();
+    let mut text = state.metrics.render();
+    state.push.render_health(&mut text);
+    let mut response = text.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4"),

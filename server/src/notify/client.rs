@@ -1,6 +1,6 @@
 //! The HTTP client of ping and push callbacks: rustls on the server's one crypto provider
 //! (aws-lc-rs), TLS 1.2+ (1.3 preferred), system trust plus operator-given roots, bounded
-//! timeouts, no redirects, and a resolver that only ever connects to allowed addresses.
+//! timeouts, no redirects, no proxy, and a resolver that only ever connects to allowed addresses.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -55,6 +55,9 @@ impl NotificationClient {
         let shared = Arc::new(settings.clone());
         let http = reqwest::Client::builder()
             .use_preconfigured_tls(tls)
+            // Never through a proxy from the environment (HTTPS_PROXY, …): a proxy resolves and
+            // connects itself, so the guarded resolver below would never run.
+            .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
             .timeout(Duration::from_millis(settings.timeout_ms))

@@ -62,16 +62,37 @@ pub fn check_address(ip: IpAddr, settings: &NotificationSettings) -> Result<(), 
 }
 
 /// Whether an address is on the public internet: not loopback, private (RFC 1918, unique local),
-/// link-local, shared (CGNAT), unspecified, broadcast, multicast or documentation — IPv4-mapped
-/// and IPv4-compatible IPv6 addresses are judged by their IPv4 address.
+/// link-local, shared (CGNAT), unspecified, broadcast, multicast or documentation. IPv6 forms that
+/// carry an IPv4 address — IPv4-mapped, IPv4-compatible, SIIT IPv4-translated (`::ffff:0:a.b.c.d`),
+/// 6to4 (`2002::/16`), Teredo (`2001::/32`) — are judged by that IPv4 address as well, since a
+/// relay or translator would deliver to it; NAT64 prefixes are refused outright.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped().or_else(|| ipv4_compatible(v6)) {
-            Some(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => match embedded_ipv4(v6) {
+            Some(v4) => is_public_v4(v4) && is_public_v6(v6),
             None => is_public_v6(v6),
         },
     }
+}
+
+/// The IPv4 address an IPv6 address carries, in the transition forms that route to it.
+fn embedded_ipv4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = v6.segments();
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
+    if let Some(mapped) = v6.to_ipv4_mapped() {
+        return Some(mapped);
+    }
+    if s[..4] == [0; 4] && s[4] == 0xffff && s[5] == 0 {
+        return Some(v4(s[6], s[7])); // SIIT IPv4-translated ::ffff:0:a.b.c.d (RFC 6145)
+    }
+    if s[0] == 0x2002 {
+        return Some(v4(s[1], s[2])); // 6to4 (RFC 3056)
+    }
+    if s[0] == 0x2001 && s[1] == 0 {
+        return Some(v4(!s[6], !s[7])); // Teredo client, obfuscated (RFC 4380)
+    }
+    ipv4_compatible(v6)
 }
 
 fn ipv4_compatible(v6: Ipv6Addr) -> Option<Ipv4Addr> {
@@ -106,7 +127,8 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || (first & 0xffc0) == 0xfe80 // link-local fe80::/10
         || (first & 0xffc0) == 0xfec0 // site-local (deprecated)
         || first == 0x2001 && ip.segments()[1] == 0x0db8 // documentation
-        || first == 0x0064 && ip.segments()[1] == 0xff9b) // NAT64 (maps to IPv4 of any kind)
+        || first == 0x0064 && ip.segments()[1] == 0xff9b // NAT64, well-known and local-use (any IPv4)
+        || first == 0x0100 && ip.segments()[1..4] == [0, 0, 0]) // discard-only 100::/64
 }
 
 /// Keeps the resolved addresses that may be called; an error when none is left.
@@ -163,6 +185,14 @@ mod tests {
             "::ffff:169.254.169.254",
             "::127.0.0.1",
             "64:ff9b::a00:1",
+            "64:ff9b:1::a00:1",
+            "2002:7f00:1::1",
+            "2002:a9fe:a9fe::1",
+            "2002:c0a8:101::1",
+            "::ffff:0:7f00:1",
+            "::ffff:0:a00:1",
+            "2001:0:4136:e378:8000:63bf:80ff:fffe",
+            "100::1",
         ] {
             let ip: IpAddr = ip.parse().unwrap();
             assert!(!is_public(ip), "{ip} must not be public");
@@ -174,6 +204,7 @@ mod tests {
             "2606:4700::1111",
             "::ffff:8.8.8.8",
             "172.32.0.1",
+            "2002:808:808::1",
         ] {
             assert!(is_public(ip.parse().unwrap()), "{ip} is public");
         }

@@ -9,7 +9,8 @@
 //! `delivery::client_notifications`.)
 //! Throttling, 5xx and network errors are retried with backoff (honouring `Retry-After`) until
 //! the request expires; dead tokens are marked invalid (the device polls until it registers a
-//! new one); refused credentials are logged once, shown on `/readyz` and retried slowly.
+//! new one); refused credentials are logged once, shown in `/metrics` and `/readyz`'s text (the
+//! instance stays ready: polls and other providers still work) and retried slowly.
 
 mod apns;
 mod error;
@@ -75,20 +76,37 @@ impl PushService {
         }
     }
 
-    /// Ready unless a provider refused our credentials (the reason otherwise).
-    pub fn readiness(&self) -> Result<(), String> {
+    /// The providers whose credentials are refused now, with why. Not a readiness matter: an
+    /// instance whose FCM key was revoked still serves every poll flow and every APNs device, so
+    /// taking it out of the load balancer would only make things worse. It shows in `/readyz`'s
+    /// text, in `/metrics` and in the logs.
+    pub fn credential_problems(&self) -> Vec<(&'static str, String)> {
         let failures = match self.auth_failures.lock() {
             Ok(f) => f,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if failures.is_empty() {
-            return Ok(());
-        }
-        Err(failures
+        failures
             .iter()
-            .map(|(provider, why)| format!("push provider {provider}: {why}"))
-            .collect::<Vec<_>>()
-            .join("; "))
+            .map(|(provider, why)| (*provider, why.clone()))
+            .collect()
+    }
+
+    /// The `ciba_push_credentials_refused{provider}` gauge (1 while a configured provider refuses
+    /// our credentials), in the Prometheus text format.
+    pub fn render_health(&self, out: &mut String) {
+        use std::fmt::Write;
+        let problems = self.credential_problems();
+        let name = "ciba_push_credentials_refused";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Whether the push provider refuses the server's credentials (1) or not (0).\n# TYPE {name} gauge"
+        );
+        for (provider, configured) in [("fcm", self.fcm.is_some()), ("apns", self.apns.is_some())] {
+            if configured {
+                let refused = u8::from(problems.iter().any(|(p, _)| *p == provider));
+                let _ = writeln!(out, "{name}{{provider=\"{provider}\"}} {refused}");
+            }
+        }
     }
 
     /// Keeps the health of `provider` from the outcome of a send: a refusal of credentials is
@@ -103,7 +121,7 @@ impl PushService {
                 if !failures.contains_key(provider) {
                     tracing::error!(
                         provider,
-                        "PUSH CREDENTIALS REFUSED: {why}; pushes to {provider} devices are retried slowly and /readyz reports not ready until a push succeeds"
+                        "PUSH CREDENTIALS REFUSED: {why}; pushes to {provider} devices are retried slowly and /metrics shows ciba_push_credentials_refused until a push succeeds"
                     );
                     failures.insert(provider, why.clone());
                 }

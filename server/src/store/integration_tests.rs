@@ -160,6 +160,9 @@ suite!(
     users_round_trip,
     clients_round_trip,
     devices_round_trip,
+    a_login_hint_names_at_most_one_user,
+    the_pending_limit_per_user_holds_under_concurrency,
+    locking_a_user_cancels_and_notifies_their_requests,
 );
 
 async fn jti_is_remembered_until_it_expires(s: Fresh) {
@@ -187,7 +190,7 @@ async fn migrations_run_once_across_reopen(s: Fresh) {
 
 async fn pending_polls_share_slow_down(s: Fresh) {
     let s = s.store;
-    s.insert_request(&tests::request(1, "h1"), &[], &[])
+    s.insert_request(&tests::request(1, "h1"), &[], &[], None)
         .await
         .unwrap();
     assert_eq!(
@@ -286,7 +289,9 @@ async fn request_round_trips_with_its_wakeups_and_audit_trail(s: Fresh) {
         },
     ];
     let audit = audit_trail(&request);
-    s.insert_request(&request, &pushes, &audit).await.unwrap();
+    s.insert_request(&request, &pushes, &audit, None)
+        .await
+        .unwrap();
 
     assert_eq!(s.request(&request.id).await.unwrap(), Some(request.clone()));
     assert_eq!(
@@ -378,7 +383,7 @@ async fn request_decisions_and_outbox_claims_round_trip(s: Fresh) {
     let s = s.store;
     // Approved, polled and redeemed: every lifecycle column set.
     let approved = distinctive_request(2);
-    s.insert_request(&approved, &[], &[]).await.unwrap();
+    s.insert_request(&approved, &[], &[], None).await.unwrap();
     let polled_at = approved.created_at + 9;
     assert_eq!(
         s.poll_pending(
@@ -424,7 +429,7 @@ async fn request_decisions_and_outbox_claims_round_trip(s: Fresh) {
 
     // Denied with a reason, and a ping enqueued with the decision.
     let denied = distinctive_request(3);
-    s.insert_request(&denied, &[], &[]).await.unwrap();
+    s.insert_request(&denied, &[], &[], None).await.unwrap();
     let denial = Decision {
         approved: false,
         device_id: "dev-denier".into(),
@@ -659,4 +664,183 @@ async fn devices_round_trip(s: Fresh) {
         s.devices_of_user(&user.id).await.unwrap().last(),
         Some(&revoked)
     );
+}
+
+fn plain_user(id: &str, username: &str, email: Option<&str>, phone: Option<&str>) -> User {
+    User {
+        id: id.into(),
+        subject: format!("sub-{id}"),
+        username: username.into(),
+        email: email.map(str::to_owned),
+        phone: phone.map(str::to_owned),
+        display_name: None,
+        status: UserStatus::Active,
+        created_at: 1,
+    }
+}
+
+async fn a_login_hint_names_at_most_one_user(s: Fresh) {
+    let s = s.store;
+    let alice = plain_user("usr_a", "alice", Some("alice@bank.example"), Some("+3312"));
+    s.insert_user(&alice).await.unwrap();
+    // Another user whose username is alice's email (or phone, or subject) is refused whole.
+    for (username, email) in [
+        ("alice@bank.example", None),
+        ("mallory", Some("alice")),
+        ("+3312", None),
+        ("sub-usr_a", None),
+    ] {
+        let mallory = plain_user("usr_m", username, email, None);
+        assert!(
+            matches!(s.insert_user(&mallory).await, Err(StoreError::Conflict(_))),
+            "{username} {email:?}"
+        );
+        assert_eq!(s.user("usr_m").await.unwrap(), None, "nothing of it stored");
+    }
+    for hint in ["alice", "alice@bank.example", "+3312", "sub-usr_a"] {
+        assert_eq!(
+            s.user_by_login_hint(hint).await.unwrap().map(|u| u.id),
+            Some("usr_a".to_owned()),
+            "{hint}"
+        );
+    }
+    // A user may use one value twice (the email as the username).
+    let bob = plain_user("usr_b", "bob@bank.example", Some("bob@bank.example"), None);
+    s.insert_user(&bob).await.unwrap();
+    assert_eq!(
+        s.user_by_login_hint("bob@bank.example")
+            .await
+            .unwrap()
+            .map(|u| u.id),
+        Some("usr_b".to_owned())
+    );
+    // Deleting a user frees their identifiers.
+    assert!(s.delete_user("usr_b").await.unwrap());
+    assert_eq!(
+        s.user_by_login_hint("bob@bank.example").await.unwrap(),
+        None
+    );
+}
+
+async fn the_pending_limit_per_user_holds_under_concurrency(s: Fresh) {
+    let s = s.store;
+    // An expired request does not count.
+    let mut expired = tests::request(0, "h0");
+    expired.expires_at = 50;
+    assert_eq!(
+        s.insert_request(&expired, &[], &[], Some(5)).await.unwrap(),
+        InsertOutcome::Inserted
+    );
+    let mut burst = tokio::task::JoinSet::new();
+    for n in 1..=40 {
+        let s = s.clone();
+        burst.spawn(async move {
+            let audit = NewAuditEvent {
+                at: 100,
+                kind: "ciba_request",
+                user_id: Some("u".into()),
+                client_id: Some("c".into()),
+                device_id: None,
+                request_id: Some(format!("txn_{n}")),
+                detail: serde_json::json!({}),
+            };
+            let request = tests::request(n, &format!("h{n}"));
+            (
+                n,
+                s.insert_request(&request, &[], &[audit], Some(5))
+                    .await
+                    .unwrap(),
+            )
+        });
+    }
+    let mut outcomes = Vec::new();
+    while let Some(joined) = burst.join_next().await {
+        outcomes.push(joined.unwrap());
+    }
+    let mut inserted = Vec::new();
+    for (n, outcome) in outcomes {
+        let stored = s.request(&format!("txn_{n}")).await.unwrap();
+        match outcome {
+            InsertOutcome::Inserted => {
+                assert!(stored.is_some());
+                inserted.push(n);
+            }
+            InsertOutcome::UserAtLimit => assert!(stored.is_none(), "{n} was stored"),
+        }
+    }
+    assert_eq!(inserted.len(), 5, "{inserted:?}");
+    assert_eq!(s.pending_requests_of_user("u", 100).await.unwrap().len(), 5);
+    // Refused requests left no audit rows either.
+    assert_eq!(s.audit_events(None, None, 100).await.unwrap().len(), 5);
+}
+
+async fn locking_a_user_cancels_and_notifies_their_requests(s: Fresh) {
+    let s = s.store;
+    s.insert_user(&plain_user("u", "carol", None, None))
+        .await
+        .unwrap();
+    for (id, mode) in [("c", DeliveryMode::Ping), ("poll", DeliveryMode::Poll)] {
+        s.insert_client(&Client {
+            id: id.into(),
+            name: id.into(),
+            logo_uri: None,
+            delivery_mode: mode,
+            notification_endpoint: None,
+            auth_method: ClientAuthMethod::ClientSecretBasic,
+            secret_hash: None,
+            scope: vec!["openid".into()],
+            user_code_parameter: false,
+            request_signing_alg: None,
+            jwks: None,
+            jwks_uri: None,
+            created_at: 1,
+        })
+        .await
+        .unwrap();
+    }
+    // A pending and an approved request of the ping client, a pending one of the poll client.
+    s.insert_request(&tests::request(1, "h1"), &[], &[], None)
+        .await
+        .unwrap();
+    s.insert_request(&tests::request(2, "h2"), &[], &[], None)
+        .await
+        .unwrap();
+    let decision = Decision {
+        approved: true,
+        device_id: "d".into(),
+        amr: vec!["swk".into()],
+        deny_reason: None,
+        notification: None,
+    };
+    assert!(s.decide("txn_2", &decision, 110).await.unwrap());
+    let mut polled = tests::request(3, "h3");
+    polled.client_id = "poll".into();
+    s.insert_request(&polled, &[], &[], None).await.unwrap();
+
+    assert_eq!(s.lock_user("u", 120, 600).await.unwrap(), Some(3));
+    for n in 1..=3 {
+        let r = s.request(&format!("txn_{n}")).await.unwrap().unwrap();
+        assert_eq!(r.status, RequestStatus::Cancelled, "txn_{n}");
+    }
+    assert_eq!(
+        s.user("u").await.unwrap().unwrap().status,
+        UserStatus::Locked
+    );
+    // The ping client is told about both of its requests; the poll client polls.
+    let mut told: Vec<String> = s
+        .claim_client_notifications(120, 180, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| {
+            assert_eq!(n.kind, NotificationKind::Ping);
+            assert_eq!(n.deadline, 600);
+            n.request_id
+        })
+        .collect();
+    told.sort();
+    assert_eq!(told, ["txn_1", "txn_2"]);
+    // A later decision is refused.
+    assert!(!s.decide("txn_1", &decision, 130).await.unwrap());
+    assert_eq!(s.lock_user("nobody", 120, 600).await.unwrap(), None);
 }

@@ -133,6 +133,9 @@ pub trait Store: Send + Sync + 'static {
     // --- enrollment and devices
     /// Inserts an enrollment (its code only as a hash).
     async fn insert_enrollment(&self, enrollment: &Enrollment) -> StoreResult<()>;
+    /// Whether an enrollment code (by hash) exists, unused and unexpired at `now`. Only a hint:
+    /// [`Store::enroll_device`] decides atomically.
+    async fn enrollment_code_usable(&self, code_hash: &str, now: i64) -> StoreResult<bool>;
     /// Consumes an unused, unexpired enrollment code and stores the device, atomically: a code
     /// works once even under concurrent calls, and a refused device leaves the code unused.
     async fn enroll_device(
@@ -168,15 +171,29 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     /// Sets a user's status; false when there is no such user.
     async fn set_user_status(&self, id: &str, status: UserStatus) -> StoreResult<bool>;
+    /// Locks a user and, in the same transaction, cancels every pending or approved (not yet
+    /// redeemed) request of theirs and enqueues a notification (due now, until
+    /// `notification_deadline`) for each of those requests whose client is in ping or push mode.
+    /// Returns how many requests were cancelled; `None` when there is no such user.
+    async fn lock_user(
+        &self,
+        id: &str,
+        now: i64,
+        notification_deadline: i64,
+    ) -> StoreResult<Option<u64>>;
 
     // --- CIBA requests
-    /// Inserts a new pending request, its wake-up pushes and its audit events, in one transaction.
+    /// Inserts a new pending request, its wake-up pushes and its audit events, in one
+    /// transaction — unless its user already has `max_pending` pending, unexpired requests (at
+    /// the request's `created_at`), in which case nothing is stored. The count and the insert
+    /// are atomic: concurrent requests for one user cannot exceed the limit together.
     async fn insert_request(
         &self,
         request: &CibaRequest,
         pushes: &[NewWakeup],
         audit: &[NewAuditEvent],
-    ) -> StoreResult<()>;
+        max_pending: Option<u32>,
+    ) -> StoreResult<InsertOutcome>;
     /// A request by transaction id.
     async fn request(&self, id: &str) -> StoreResult<Option<CibaRequest>>;
     /// A request by the hash of its `auth_req_id`.

@@ -34,6 +34,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "poll_fast_path",
         include_str!("../../migrations/postgres/0004_poll_fast_path.sql"),
     ),
+    (
+        5,
+        "user_identifiers",
+        include_str!("../../migrations/postgres/0005_user_identifiers.sql"),
+    ),
 ];
 
 /// PostgreSQL implementation of [`Store`](super::Store).
@@ -83,6 +88,8 @@ impl Engine for PgEngine {
     type Writes<'a> = &'a PgPool;
 
     const CLAIM_LOCK: &'static str = "FOR UPDATE SKIP LOCKED";
+    const USER_LOCK: Option<&'static str> =
+        Some("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))");
 
     fn pool(&self) -> &PgPool {
         &self.pool

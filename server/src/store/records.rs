@@ -503,6 +503,16 @@ pub struct WakeupDelivery {
     pub last_error: Option<String>,
 }
 
+/// What [`super::Store::insert_request`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsertOutcome {
+    /// The request, its wake-ups and its audit events were stored.
+    Inserted,
+    /// The user already had as many pending, unexpired requests as allowed: nothing was
+    /// stored.
+    UserAtLimit,
+}
+
 /// What a poll did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PollOutcome {

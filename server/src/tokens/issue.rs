@@ -104,9 +104,16 @@ pub fn issue_tokens(keys: &SigningKeys, req: &TokenRequest<'_>) -> Result<Issued
     })
 }
 
-/// Checks that `token` is an ID token this server issued (signature by one of its keys, `iss`)
-/// and returns its subject. Expired tokens are accepted, as CIBA allows for `id_token_hint`.
-pub fn verify_own_id_token(keys: &SigningKeys, issuer: &str, token: &str) -> Option<String> {
+/// Checks that `token` is an ID token this server issued to `client_id` (signature by one of its
+/// keys, `iss`, `aud`) and returns its subject. Expired tokens are accepted, as CIBA allows for
+/// `id_token_hint`; a token issued to another client is not (it would let one client ask about
+/// another client's users by their tokens).
+pub fn verify_own_id_token(
+    keys: &SigningKeys,
+    issuer: &str,
+    client_id: &str,
+    token: &str,
+) -> Option<String> {
     let jws = CompactJws::parse(token).ok()?;
     if jws.header.alg != "ES256" || jws.header.typ.as_deref() == Some("at+jwt") {
         return None;
@@ -121,6 +128,14 @@ pub fn verify_own_id_token(keys: &SigningKeys, issuer: &str, token: &str) -> Opt
     }
     let claims: Value = jws.claims().ok()?;
     if claims.get("iss")?.as_str()? != issuer {
+        return None;
+    }
+    let issued_to_client = match claims.get("aud")? {
+        Value::String(aud) => aud == client_id,
+        Value::Array(auds) => auds.iter().any(|a| a.as_str() == Some(client_id)),
+        _ => false,
+    };
+    if !issued_to_client {
         return None;
     }
     claims.get("sub")?.as_str().map(str::to_owned)

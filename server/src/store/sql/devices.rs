@@ -49,6 +49,19 @@ pub async fn insert_enrollment<E: Engine>(db: &E, e: &Enrollment) -> StoreResult
     Ok(())
 }
 
+pub async fn enrollment_code_usable<E: Engine>(
+    db: &E,
+    code_hash: &str,
+    now: i64,
+) -> StoreResult<bool> {
+    let query = Query::new(
+        "SELECT id FROM enrollments WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2",
+    )
+    .bind(code_hash)
+    .bind(now);
+    Ok(db.pool().fetch_optional(query).await?.is_some())
+}
+
 pub async fn enroll<E: Engine>(
     db: &E,
     code_hash: &str,

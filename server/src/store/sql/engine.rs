@@ -8,7 +8,9 @@ use std::future::Future;
 use super::query::Query;
 use super::row::Row;
 use super::{devices, requests, users};
-use crate::store::{CibaRequest, Device, NewAuditEvent, NewWakeup, PollOutcome, StoreResult, User};
+use crate::store::{
+    CibaRequest, Device, InsertOutcome, NewAuditEvent, NewWakeup, PollOutcome, StoreResult, User,
+};
 
 /// Runs statements. Errors are already [`StoreError`](crate::store::StoreError)s (a unique
 /// violation is a `Conflict`).
@@ -60,6 +62,10 @@ pub trait Engine: Debug + Clone + Send + Sync + 'static {
     /// What a claim of outbox rows locks the rows it takes with, so that instances sharing the
     /// database claim different rows without waiting for each other.
     const CLAIM_LOCK: &'static str;
+    /// A statement that serialises, until the end of the transaction, the new requests of one
+    /// user (`$1`), so that counting their pending requests and inserting one is atomic across
+    /// connections; `None` where writes are serialised anyway (SQLite has one writer).
+    const USER_LOCK: Option<&'static str>;
 
     /// The pool, for reads.
     fn pool(&self) -> Self::Pool<'_>;
@@ -80,8 +86,9 @@ pub trait Engine: Debug + Clone + Send + Sync + 'static {
         request: &CibaRequest,
         pushes: &[NewWakeup],
         audit: &[NewAuditEvent],
-    ) -> impl Future<Output = StoreResult<()>> + Send {
-        requests::insert(self, request, pushes, audit)
+        max_pending: Option<u32>,
+    ) -> impl Future<Output = StoreResult<InsertOutcome>> + Send {
+        requests::insert(self, request, pushes, audit, max_pending)
     }
 
     /// [`Store::poll_pending`](crate::store::Store::poll_pending).

@@ -23,7 +23,9 @@ pub use audit::AUDIT_INSERT;
 pub use devices::{OF_USER as DEVICES_OF_USER, device_from};
 pub use engine::{Engine, Exec, Transaction, Writes};
 pub use query::{Query, Value};
-pub use requests::{POLL_PENDING, REQUEST_INSERT, poll_outcome, poll_values};
+pub use requests::{
+    COUNT_PENDING_OF_USER, POLL_PENDING, REQUEST_INSERT, poll_outcome, poll_values,
+};
 pub use users::{BY_LOGIN_HINT as USER_BY_LOGIN_HINT, BY_SUBJECT as USER_BY_SUBJECT, user_from};
 pub use wakeups::PUSH_INSERT;
 /// The bound values of the statements the SQLite writer runs too.
@@ -114,6 +116,10 @@ impl<E: Engine> Store for SqlStore<E> {
         devices::insert_enrollment(&self.engine, enrollment).await
     }
 
+    async fn enrollment_code_usable(&self, code_hash: &str, now: i64) -> StoreResult<bool> {
+        devices::enrollment_code_usable(&self.engine, code_hash, now).await
+    }
+
     async fn enroll_device(
         &self,
         code_hash: &str,
@@ -163,13 +169,25 @@ impl<E: Engine> Store for SqlStore<E> {
         users::set_status(&self.engine, id, status).await
     }
 
+    async fn lock_user(
+        &self,
+        id: &str,
+        now: i64,
+        notification_deadline: i64,
+    ) -> StoreResult<Option<u64>> {
+        users::lock(&self.engine, id, now, notification_deadline).await
+    }
+
     async fn insert_request(
         &self,
         request: &CibaRequest,
         pushes: &[NewWakeup],
         audit: &[NewAuditEvent],
-    ) -> StoreResult<()> {
-        self.engine.insert_request(request, pushes, audit).await
+        max_pending: Option<u32>,
+    ) -> StoreResult<InsertOutcome> {
+        self.engine
+            .insert_request(request, pushes, audit, max_pending)
+            .await
     }
 
     async fn request(&self, id: &str) -> StoreResult<Option<CibaRequest>> {

@@ -52,15 +52,16 @@ pub async fn finish<E: Engine>(
     let mut writes = db.writes().await;
     let delivered = outcome == NotificationFinal::Delivered;
     let mut tx = writes.begin().await?;
+    // However it ended, the body goes: a push-mode body holds tokens, and nothing usable stays
+    // at rest once the delivery is over.
     tx.execute(
         Query::new(
             "UPDATE notification_outbox SET status = $1, lease_until = NULL, last_error = $2, \
-             delivered_at = $3, payload = CASE WHEN $4 THEN NULL ELSE payload END WHERE id = $5",
+             delivered_at = $3, payload = NULL WHERE id = $4",
         )
         .bind(outcome.as_str())
         .bind(error)
         .bind(delivered.then_some(now))
-        .bind(delivered)
         .bind(id),
     )
     .await?;

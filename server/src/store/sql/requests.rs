@@ -11,6 +11,11 @@ pub const REQUEST_INSERT: &str = "INSERT INTO requests (id, auth_req_id_hash, cl
      notification_token, notify_auth_req_id) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
 
+/// How many pending, unexpired requests a user (`$1`) has at `$2`: what the per-user limit
+/// counts, in the same transaction as the insert it allows.
+pub const COUNT_PENDING_OF_USER: &str = "SELECT COUNT(*) AS n FROM requests \
+     WHERE user_id = $1 AND status = 'pending' AND expires_at > $2";
+
 /// The values of [`REQUEST_INSERT`], for the pool and the group-commit writer alike.
 pub fn insert_values(r: &CibaRequest) -> [Value<'_>; 15] {
     [
@@ -127,11 +132,34 @@ pub async fn insert<E: Engine>(
     r: &CibaRequest,
     pushes: &[NewWakeup],
     audit: &[NewAuditEvent],
-) -> StoreResult<()> {
+    max_pending: Option<u32>,
+) -> StoreResult<InsertOutcome> {
     let mut writes = db.writes().await;
     let mut tx = writes.begin().await?;
+    if let Some(lock) = E::USER_LOCK.filter(|_| max_pending.is_some()) {
+        tx.execute(Query::new(lock).bind(&r.user_id)).await?;
+    }
+    // The insert first, so the transaction holds the write lock before it reads (a read that
+    // then writes can deadlock with another one on SQLite); then the count, this request
+    // included. Over the limit, dropping the transaction rolls the insert back.
     tx.execute(Query::with_values(REQUEST_INSERT, insert_values(r)))
         .await?;
+    if let Some(limit) = max_pending {
+        let row = tx
+            .fetch_optional(
+                Query::new(COUNT_PENDING_OF_USER)
+                    .bind(&r.user_id)
+                    .bind(r.created_at),
+            )
+            .await?;
+        let pending: i64 = match row {
+            Some(row) => row.try_get("n")?,
+            None => 0,
+        };
+        if pending > i64::from(limit) {
+            return Ok(InsertOutcome::UserAtLimit);
+        }
+    }
     // The pushes commit with the request: a crash cannot leave a request nobody is woken for.
     for p in pushes {
         tx.execute(Query::with_values(
@@ -146,7 +174,7 @@ pub async fn insert<E: Engine>(
             .await?;
     }
     tx.commit().await?;
-    Ok(())
+    Ok(InsertOutcome::Inserted)
 }
 
 pub async fn by_id<E: Engine>(db: &E, id: &str) -> StoreResult<Option<CibaRequest>> {

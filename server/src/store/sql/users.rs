@@ -2,10 +2,10 @@
 
 use super::prelude::*;
 
-/// A user by login hint (`$1`): subject, then username, email, phone.
-pub const BY_LOGIN_HINT: &str = "SELECT * FROM users WHERE subject = $1 OR username = $1 OR email = $1 OR phone = $1 \
-     ORDER BY CASE WHEN subject = $1 THEN 0 WHEN username = $1 THEN 1 WHEN email = $1 THEN 2 ELSE 3 END \
-     LIMIT 1";
+/// A user by login hint (`$1`): the one user whose subject, username, email or phone it is (the
+/// identifiers table holds each value once, whatever its kind).
+pub const BY_LOGIN_HINT: &str = "SELECT u.* FROM user_identifiers i JOIN users u ON u.id = i.user_id \
+     WHERE i.value = $1";
 
 /// A user by subject (`$1`).
 pub const BY_SUBJECT: &str = "SELECT * FROM users WHERE subject = $1";
@@ -23,8 +23,21 @@ pub fn user_from<R: Row + ?Sized>(row: &R) -> StoreResult<User> {
     })
 }
 
+/// The identifiers a login hint may name, by kind; a value the user has twice (an email used as
+/// the username) counts once.
+fn identifiers(u: &User) -> Vec<(&str, &'static str)> {
+    let mut ids: Vec<(&str, &'static str)> =
+        vec![(&u.subject, "subject"), (&u.username, "username")];
+    ids.extend(u.email.as_deref().map(|e| (e, "email")));
+    ids.extend(u.phone.as_deref().map(|p| (p, "phone")));
+    let mut seen = std::collections::HashSet::new();
+    ids.retain(|(value, _)| seen.insert(*value));
+    ids
+}
+
 pub async fn insert<E: Engine>(db: &E, u: &User) -> StoreResult<()> {
     let mut writes = db.writes().await;
+    let mut tx = writes.begin().await?;
     let query = Query::new(
         "INSERT INTO users (id, subject, username, email, phone, display_name, status, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -37,7 +50,19 @@ pub async fn insert<E: Engine>(db: &E, u: &User) -> StoreResult<()> {
     .bind(&u.display_name)
     .bind(u.status.as_str())
     .bind(u.created_at);
-    writes.execute(query).await?;
+    tx.execute(query).await?;
+    // A value already another user's identifier, of any kind, is a conflict: the whole insert
+    // rolls back.
+    for (value, kind) in identifiers(u) {
+        tx.execute(
+            Query::new("INSERT INTO user_identifiers (value, user_id, kind) VALUES ($1, $2, $3)")
+                .bind(value)
+                .bind(&u.id)
+                .bind(kind),
+        )
+        .await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 
@@ -79,6 +104,49 @@ pub async fn delete<E: Engine>(db: &E, id: &str) -> StoreResult<bool> {
         .await?;
     tx.commit().await?;
     Ok(done == 1)
+}
+
+/// Locks a user, cancels their pending and approved-but-unredeemed requests, and enqueues a
+/// notification for each cancelled request of a ping or push client, in one transaction.
+pub async fn lock<E: Engine>(
+    db: &E,
+    id: &str,
+    now: i64,
+    notification_deadline: i64,
+) -> StoreResult<Option<u64>> {
+    let mut writes = db.writes().await;
+    let mut tx = writes.begin().await?;
+    let locked = tx
+        .execute(Query::new("UPDATE users SET status = 'locked' WHERE id = $1").bind(id))
+        .await?;
+    if locked != 1 {
+        return Ok(None);
+    }
+    // Before the cancel, while they are still live: the clients to tell. A request that has its
+    // notification already (an approval of a ping client) keeps it; its client's next poll then
+    // gets access_denied.
+    tx.execute(
+        Query::new(
+            "INSERT INTO notification_outbox (request_id, client_id, kind, created_at, next_attempt_at, deadline) \
+             SELECT r.id, r.client_id, c.delivery_mode, $2, $2, $3 FROM requests r JOIN clients c ON c.id = r.client_id \
+             WHERE r.user_id = $1 AND r.status IN ('pending', 'approved') AND c.delivery_mode IN ('ping', 'push') \
+             ON CONFLICT (request_id, kind) DO NOTHING",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(notification_deadline),
+    )
+    .await?;
+    let cancelled = tx
+        .execute(
+            Query::new(
+                "UPDATE requests SET status = 'cancelled' WHERE user_id = $1 AND status IN ('pending', 'approved')",
+            )
+            .bind(id),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(Some(cancelled))
 }
 
 pub async fn set_status<E: Engine>(db: &E, id: &str, status: UserStatus) -> StoreResult<bool> {

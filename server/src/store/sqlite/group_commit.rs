@@ -16,8 +16,10 @@
 //! The writes that still go through sqlx's pool take a [`WriteTurn`] first — a FIFO lock the
 //! writer also takes for each batch — so they never sleep in SQLite's busy handler waiting for a
 //! writer that is always busy. A checkpointer thread keeps the WAL short (see [`checkpoint`]).
-//! ("durable" above is SQLite's `synchronous = NORMAL` in WAL mode: safe against a process crash;
-//! an OS crash may lose the last commits, never corrupt the database.)
+//! ("durable" above is SQLite's `synchronous = FULL` in WAL mode: every commit is synced to disk
+//! before anyone is answered, so an acknowledged redemption, code consumption or `jti` survives an
+//! OS crash or a power loss too. Batching is what pays for the sync: one per batch, not one per
+//! request.)
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -29,9 +31,12 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::direct::{bind, connect, execute_values};
 use crate::store::sql::{
-    AUDIT_INSERT, POLL_PENDING, PUSH_INSERT, REQUEST_INSERT, poll_outcome, poll_values, values,
+    AUDIT_INSERT, COUNT_PENDING_OF_USER, POLL_PENDING, PUSH_INSERT, REQUEST_INSERT, Value,
+    poll_outcome, poll_values, values,
 };
-use crate::store::{CibaRequest, NewAuditEvent, NewWakeup, PollOutcome, StoreError, StoreResult};
+use crate::store::{
+    CibaRequest, InsertOutcome, NewAuditEvent, NewWakeup, PollOutcome, StoreError, StoreResult,
+};
 
 /// The most jobs committed together (bounds the latency a batch adds to its first job).
 const MAX_BATCH: usize = 512;
@@ -79,7 +84,8 @@ enum Job {
         request: Box<CibaRequest>,
         pushes: Vec<NewWakeup>,
         audit: Vec<NewAuditEvent>,
-        reply: oneshot::Sender<StoreResult<()>>,
+        max_pending: Option<u32>,
+        reply: oneshot::Sender<StoreResult<InsertOutcome>>,
     },
     PollPending {
         hash: String,
@@ -101,7 +107,7 @@ impl GroupCommit {
     pub fn start(path: &Path, busy_timeout: Duration) -> StoreResult<Self> {
         let conn = connect(path, false, busy_timeout)?;
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
         )?;
         // A large cache: only the pool's rarer writes invalidate it between batches.
         conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
@@ -153,11 +159,13 @@ impl GroupCommit {
         request: &CibaRequest,
         pushes: &[NewWakeup],
         audit: &[NewAuditEvent],
-    ) -> StoreResult<()> {
+        max_pending: Option<u32>,
+    ) -> StoreResult<InsertOutcome> {
         self.submit(|reply| Job::InsertRequest {
             request: Box::new(request.clone()),
             pushes: pushes.to_vec(),
             audit: audit.to_vec(),
+            max_pending,
             reply,
         })
         .await
@@ -288,6 +296,7 @@ fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, gate: &tokio::sync:
 /// What a job produced, sent to its caller once the batch commits.
 enum Outcome {
     Unit,
+    Insert(InsertOutcome),
     Poll(Option<PollOutcome>),
 }
 
@@ -295,13 +304,21 @@ impl Job {
     /// Sends the job's answer.
     fn answer(self, result: StoreResult<Outcome>) {
         match (self, result) {
-            (Job::InsertRequest { reply, .. }, result) => {
-                let _ = reply.send(result.map(|_| ()));
+            (Job::InsertRequest { reply, .. }, Ok(Outcome::Insert(outcome))) => {
+                let _ = reply.send(Ok(outcome));
+            }
+            (Job::InsertRequest { reply, .. }, Ok(_)) => {
+                let _ = reply.send(Err(StoreError::Database(
+                    "an insert job ended without an insert outcome".into(),
+                )));
+            }
+            (Job::InsertRequest { reply, .. }, Err(e)) => {
+                let _ = reply.send(Err(e));
             }
             (Job::PollPending { reply, .. }, Ok(Outcome::Poll(outcome))) => {
                 let _ = reply.send(Ok(outcome));
             }
-            (Job::PollPending { reply, .. }, Ok(Outcome::Unit)) => {
+            (Job::PollPending { reply, .. }, Ok(Outcome::Unit | Outcome::Insert(_))) => {
                 let _ = reply.send(Err(StoreError::Database(
                     "a poll job ended without a poll outcome".into(),
                 )));
@@ -397,8 +414,9 @@ fn execute(conn: &Connection, job: &Job) -> StoreResult<Outcome> {
             request,
             pushes,
             audit,
+            max_pending,
             ..
-        } => insert_request(conn, request, pushes, audit).map(|()| Outcome::Unit),
+        } => insert_request(conn, request, pushes, audit, *max_pending).map(Outcome::Insert),
         Job::PollPending {
             hash,
             client_id,
@@ -441,7 +459,24 @@ fn insert_request(
     r: &CibaRequest,
     pushes: &[NewWakeup],
     audit: &[NewAuditEvent],
-) -> StoreResult<()> {
+    max_pending: Option<u32>,
+) -> StoreResult<InsertOutcome> {
+    // In the writer's transaction: the count sees the requests of earlier jobs of this batch.
+    if let Some(limit) = max_pending {
+        let mut statement = conn.prepare_cached(COUNT_PENDING_OF_USER)?;
+        bind(
+            &mut statement,
+            &[Value::from(&r.user_id), Value::from(r.created_at)],
+        )?;
+        let mut rows = statement.raw_query();
+        let pending: i64 = match rows.next()? {
+            Some(row) => row.get(0)?,
+            None => 0,
+        };
+        if pending >= i64::from(limit) {
+            return Ok(InsertOutcome::UserAtLimit);
+        }
+    }
     execute_values(conn, REQUEST_INSERT, &values::request_insert(r))?;
     for p in pushes {
         execute_values(conn, PUSH_INSERT, &values::push_insert(r, p))?;
@@ -449,7 +484,7 @@ fn insert_request(
     for e in audit {
         execute_values(conn, AUDIT_INSERT, &values::audit_insert(e))?;
     }
-    Ok(())
+    Ok(InsertOutcome::Inserted)
 }
 
 fn poll_pending(
@@ -501,7 +536,7 @@ mod tests {
         let mut writes = tokio::task::JoinSet::new();
         for n in 0..300 {
             let writer = writer.clone();
-            writes.spawn(async move { writer.insert_request(&request(n), &[], &[]).await });
+            writes.spawn(async move { writer.insert_request(&request(n), &[], &[], None).await });
         }
         let rounds = tokio::task::spawn_blocking(move || {
             let pages: Vec<i64> = (0..20)
@@ -532,7 +567,7 @@ mod tests {
         };
         let before = round(i64::MAX).await.unwrap();
         writer
-            .insert_request(&request(1000), &[], &[])
+            .insert_request(&request(1000), &[], &[], None)
             .await
             .unwrap();
         let after = round(i64::MAX).await.unwrap();

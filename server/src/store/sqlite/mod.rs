@@ -50,6 +50,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "poll_fast_path",
         include_str!("../../../migrations/sqlite/0004_poll_fast_path.sql"),
     ),
+    (
+        5,
+        "user_identifiers",
+        include_str!("../../../migrations/sqlite/0005_user_identifiers.sql"),
+    ),
 ];
 
 /// How long a connection waits for another one's write lock.
@@ -65,6 +70,9 @@ pub struct SqliteEngine {
     pool: SqlitePool,
     /// Absent for an in-memory database, which another connection cannot open.
     hot: Option<Arc<HotPath>>,
+    /// Without a hot path (an in-memory database, one connection), writes take turns here too,
+    /// so that a write session never waits for the pool's only connection while holding it.
+    memory_turns: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// The group-commit writer and the inline readers (both or neither).
@@ -81,7 +89,9 @@ impl SqliteStore {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            // Single-use guarantees (redemptions, codes, jtis) must survive an OS crash or power
+            // loss once acknowledged: every commit is synced (group commit pays for it).
+            .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT)
             .pragma("mmap_size", MMAP_SIZE.to_string())
@@ -98,11 +108,18 @@ impl SqliteStore {
         if on_disk {
             create_private_file(path)?;
         }
+        // Connections sharing an in-memory database fail at once on each other's locks (no busy
+        // wait), so an in-memory database gets one connection: everything takes turns.
+        let connections = if on_disk { max_connections.max(1) } else { 1 };
         let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections.max(1))
+            .max_connections(connections)
             .connect_with(options.clone())
             .await?;
-        let mut engine = SqliteEngine { pool, hot: None };
+        let mut engine = SqliteEngine {
+            pool,
+            hot: None,
+            memory_turns: Arc::new(tokio::sync::Mutex::new(())),
+        };
         engine.migrate().await?;
         if on_disk {
             engine.hot = Some(Arc::new(HotPath {
@@ -150,6 +167,7 @@ impl Engine for SqliteEngine {
 
     /// One writer: nobody else can be claiming the rows.
     const CLAIM_LOCK: &'static str = "";
+    const USER_LOCK: Option<&'static str> = None;
 
     fn pool(&self) -> &SqlitePool {
         &self.pool
@@ -159,12 +177,12 @@ impl Engine for SqliteEngine {
     /// instead of polling SQLite's lock in its busy handler.
     async fn writes(&self) -> SqliteWrites<'_> {
         let turn = match &self.hot {
-            Some(hot) => Some(hot.writer.turn().await),
-            None => None,
+            Some(hot) => hot.writer.turn().await,
+            None => self.memory_turns.lock().await,
         };
         SqliteWrites {
             pool: &self.pool,
-            _turn: turn,
+            _turn: Some(turn),
         }
     }
 
@@ -189,10 +207,15 @@ impl Engine for SqliteEngine {
         request: &CibaRequest,
         pushes: &[NewWakeup],
         audit: &[NewAuditEvent],
-    ) -> StoreResult<()> {
+        max_pending: Option<u32>,
+    ) -> StoreResult<InsertOutcome> {
         match &self.hot {
-            Some(hot) => hot.writer.insert_request(request, pushes, audit).await,
-            None => pooled::insert_request(self, request, pushes, audit).await,
+            Some(hot) => {
+                hot.writer
+                    .insert_request(request, pushes, audit, max_pending)
+                    .await
+            }
+            None => pooled::insert_request(self, request, pushes, audit, max_pending).await,
         }
     }
 
@@ -380,7 +403,7 @@ mod tests {
     #[tokio::test]
     async fn a_failing_write_fails_alone_in_its_group_commit() {
         let (_d, s) = store().await;
-        s.insert_request(&request(0, "taken"), &[], &[audit(0)])
+        s.insert_request(&request(0, "taken"), &[], &[audit(0)], None)
             .await
             .unwrap();
         let s = Arc::new(s);
@@ -401,7 +424,7 @@ mod tests {
                 };
                 (
                     n,
-                    s.insert_request(&request(n, &hash), &[push], &[audit(n)])
+                    s.insert_request(&request(n, &hash), &[push], &[audit(n)], None)
                         .await,
                 )
             });
@@ -447,14 +470,14 @@ mod tests {
             writes.spawn(async move {
                 (
                     n,
-                    s.insert_request(&request(n, &format!("h{n}")), &[], &[])
+                    s.insert_request(&request(n, &format!("h{n}")), &[], &[], None)
                         .await,
                 )
             });
         }
         tokio::task::yield_now().await;
         s.close().await;
-        let late = s.insert_request(&request(99, "h99"), &[], &[]).await;
+        let late = s.insert_request(&request(99, "h99"), &[], &[], None).await;
         assert!(matches!(late, Err(StoreError::Database(_))), "{late:?}");
         // Reads are refused too, as the pool's are: the store's connections are closed.
         assert!(s.user_by_login_hint("alice").await.is_err());

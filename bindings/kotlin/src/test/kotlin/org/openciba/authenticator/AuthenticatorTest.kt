@@ -97,7 +97,9 @@ class AuthenticatorTest {
         val idToken = claims(tokens.getString("id_token"))
         assertEquals(server.issuer, idToken.getString("iss"))
         assertEquals(client.id, idToken.getString("aud"))
-        assertEquals(listOf("hwk", "face"), idToken.getJSONArray("amr").toList())
+        // The token says what the server verified (possession of a key not attested as hardware), not
+        // what the app claimed.
+        assertEquals(listOf("swk"), idToken.getJSONArray("amr").toList())
 
         // Decided once: a second approval is refused with a typed error.
         assertThrows<AuthenticatorException.AlreadyDecided> {
