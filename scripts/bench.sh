@@ -25,6 +25,10 @@ log_format = "text"
 database_max_connections = 16
 [ciba]
 poll_interval = 1
+# The load drives thousands of requests a second from one client for a few users: the push-bombing
+# limits (5 pending per user, 50 requests a second per client by default) would refuse them.
+max_pending_requests_per_user = 0
+client_requests_per_second = 0
 [notifications]
 allow_plain_http = true
 allow_private_networks = true

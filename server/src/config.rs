@@ -449,6 +449,19 @@ pub fn is_loopback_host(host: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_example_configuration_is_valid() {
+        let settings: Settings = toml::from_str(include_str!("../../ciba.example.toml")).unwrap();
+        let mut settings = Settings {
+            admin_token: Some("example-admin-token-0123".into()),
+            ..settings
+        };
+        settings.push = PushSettings::default();
+        settings.validate().unwrap();
+        assert_eq!(settings.ciba.max_pending_requests_per_user, 5);
+        assert_eq!(settings.http.max_connections, 4096);
+    }
     use super::*;
 
     #[test]
