@@ -14,7 +14,10 @@ pub use delivery::push_mode_body;
 pub use discovery::discovery_document;
 pub use grant::{CibaGrant, TokenRequest, redeem};
 pub use state::{PollAnswer, PushModeDelivery, RequestState, WakeupDue};
-pub use validate::{is_scope_token, validate_binding_message, validate_requested_expiry};
+pub use validate::{
+    is_scope_token, parse_acr_values, validate_authorization_details, validate_binding_message,
+    validate_requested_expiry,
+};
 
 pub use crate::clients::CIBA_GRANT_TYPE;
 

@@ -90,8 +90,9 @@ impl<T: FromForm> FromRequest<AppState> for ClientCall<T> {
     }
 }
 
-/// `Authorization: Basic base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1).
-fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, Error> {
+/// `Authorization: Basic base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1): the
+/// form-decoded client id and secret, `None` without an `Authorization` header.
+pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, Error> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
