@@ -81,7 +81,35 @@ impl ClientRates {
 
 #[cfg(test)]
 mod tests {
-    use super::ClientRates;
+    use super::{ClientCache, ClientRates};
+    use crate::store::{Client, ClientAuthMethod, DeliveryMode, SqliteStore, Store};
+
+    #[tokio::test]
+    async fn unknown_client_ids_are_cached_as_unknown() {
+        let store = SqliteStore::open("sqlite::memory:", 1).await.unwrap();
+        let cache = ClientCache::default();
+        assert_eq!(cache.get(&store, "c1").await.unwrap(), None);
+        let client = Client {
+            id: "c1".into(),
+            name: "Console".into(),
+            logo_uri: None,
+            delivery_mode: DeliveryMode::Poll,
+            notification_endpoint: None,
+            auth_method: ClientAuthMethod::ClientSecretBasic,
+            secret_hash: None,
+            scope: vec!["openid".into()],
+            user_code_parameter: false,
+            request_signing_alg: None,
+            jwks: None,
+            jwks_uri: None,
+            created_at: 1,
+        };
+        store.insert_client(&client).await.unwrap();
+        // Served from the cache, as a registered client would be: no store read.
+        assert_eq!(cache.get(&store, "c1").await.unwrap(), None);
+        cache.forget("c1");
+        assert_eq!(cache.get(&store, "c1").await.unwrap(), Some(client));
+    }
 
     #[test]
     fn a_client_gets_its_limit_per_second() {

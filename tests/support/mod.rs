@@ -264,6 +264,11 @@ impl TestServer {
             .unwrap()
     }
 
+    /// The database this instance runs on (`sqlite://…` or `postgres://…`).
+    pub fn database_url(&self) -> &str {
+        &self.database_url
+    }
+
     /// This instance's URL for `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)

@@ -205,6 +205,42 @@ mod tests {
     }
 
     #[test]
+    fn text_that_would_render_other_than_it_reads_is_not_signed() {
+        let fx = Fixture::new();
+        for tamper in [
+            |t: &mut Transaction| t.view.binding_message = Some("Pay \u{202e}EMCA".into()),
+            |t: &mut Transaction| {
+                t.view.authorization_details = Some(vec![
+                    serde_json::json!({"type": "payment", "note": "\u{1b}[8mhidden"}),
+                ])
+            },
+            |t: &mut Transaction| t.view.client.name = "Bank\u{7}".into(),
+        ] {
+            let mut txn = fx.transaction();
+            tamper(&mut txn);
+            let refused = fx.authenticator.build_decision(
+                &txn,
+                DecisionAction::Approve,
+                vec!["swk".into()],
+                None,
+            );
+            assert!(
+                matches!(refused, Err(AuthenticatorError::Protocol(_))),
+                "{refused:?}"
+            );
+            // Declining needs no display: the user can still say no.
+            fx.authenticator
+                .build_decision(
+                    &txn,
+                    DecisionAction::Deny,
+                    vec![],
+                    Some(DenyReason::UserDeclined),
+                )
+                .unwrap();
+        }
+    }
+
+    #[test]
     fn deny_carries_its_reason() {
         let fx = Fixture::new();
         let jws = fx

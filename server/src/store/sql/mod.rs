@@ -56,7 +56,7 @@ use crate::store::*;
 /// [`Store`] over an engine: SQLite or PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct SqlStore<E> {
-    engine: E,
+    pub(in crate::store) engine: E,
 }
 
 impl<E: Engine> SqlStore<E> {

@@ -350,6 +350,19 @@ impl Transaction for sqlx::Transaction<'static, Sqlite> {
 
 #[cfg(test)]
 mod tests {
+
+    #[tokio::test]
+    async fn every_commit_is_synced() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = SqliteStore::open(&url, 2).await.unwrap();
+        // 2 = FULL: acknowledged single-use writes survive an OS crash or a power loss.
+        let level: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&store.engine.pool)
+            .await
+            .unwrap();
+        assert_eq!(level, 2);
+    }
     use super::*;
     use crate::store::tests::request;
 
