@@ -133,11 +133,6 @@ impl AppState {
         })
     }
 
-    /// Ready to serve: initialised and the database answers.
-    pub async fn is_ready(&self) -> bool {
-        self.readiness().await.is_ok()
-    }
-
     /// Ready — the server is initialised and its database answers — or why not. Trouble with a
     /// push provider's credentials is not a reason: it is a degraded state that
     /// [`Self::degradations`] reports.
