@@ -15,7 +15,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::notify::{Receiver, client_for, start};
+use crate::notify::{Receiver, client_for, manual_dev_server, start};
 
 fn claims(jwt: &str) -> Value {
     let payload = jwt.split('.').nth(1).unwrap();
@@ -37,14 +37,9 @@ async fn audit_kinds(server: &TestServer, user_id: &str) -> Vec<Value> {
     audit["events"].as_array().unwrap().clone()
 }
 
-fn manual_dev_server_settings(s: &mut ciba_server::config::Settings) {
-    s.notifications.allow_plain_http = true;
-    s.notifications.allow_private_networks = true;
-}
-
 #[tokio::test]
 async fn a_fraud_report_cancels_every_pending_request_of_the_user_and_tells_their_clients() {
-    let server = TestServer::start_manual(manual_dev_server_settings).await;
+    let server = manual_dev_server().await;
     let receiver = Receiver::start(&[]).await;
     let (user, sdk, _account) = server.user_with_device("carol").await;
     let user_id = user["id"].as_str().unwrap();
@@ -450,7 +445,7 @@ async fn count(server: &TestServer, sql: &'static str) -> i64 {
 
 #[tokio::test]
 async fn push_mode_tokens_do_not_stay_at_rest_after_a_failed_delivery() {
-    let server = TestServer::start_manual(manual_dev_server_settings).await;
+    let server = manual_dev_server().await;
     // The endpoint refuses for good.
     let receiver = Receiver::start(&[401]).await;
     let (_user, sdk, _account) = server.user_with_device("jo").await;

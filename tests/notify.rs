@@ -127,6 +127,15 @@ pub async fn dev_server() -> TestServer {
     .await
 }
 
+/// [`dev_server`] without background workers: the test drives the notification rounds.
+pub async fn manual_dev_server() -> TestServer {
+    TestServer::start_manual(|s| {
+        s.notifications.allow_plain_http = true;
+        s.notifications.allow_private_networks = true;
+    })
+    .await
+}
+
 pub async fn client_for(server: &TestServer, mode: &str, endpoint: &str) -> TestClient {
     server
         .create_client(json!({"backchannel_token_delivery_mode": mode, "backchannel_client_notification_endpoint": endpoint}))
@@ -282,11 +291,7 @@ async fn push_delivers_tokens_with_the_ciba_claims_and_errors_for_denial_and_exp
 #[tokio::test]
 async fn server_errors_are_retried_until_delivered_once() {
     // The worker is driven round by round on the server's clock: nothing to wait for.
-    let server = TestServer::start_manual(|s| {
-        s.notifications.allow_plain_http = true;
-        s.notifications.allow_private_networks = true;
-    })
-    .await;
+    let server = manual_dev_server().await;
     let receiver = Receiver::start(&[500, 503]).await;
     let (_user, sdk, _account) = server.user_with_device("carol").await;
     let client = client_for(&server, "push", &receiver.url()).await;
@@ -326,15 +331,19 @@ async fn server_errors_are_retried_until_delivered_once() {
 #[tokio::test]
 async fn refusals_and_redirects_are_final_and_recorded() {
     for status in [401u16, 403, 301] {
-        let server = dev_server().await;
+        // Driven round by round: one attempt, then rounds long after find nothing to retry.
+        let server = manual_dev_server().await;
         let receiver = Receiver::start(&[status]).await;
         let (user, sdk, _account) = server.user_with_device("dave").await;
         let client = client_for(&server, "ping", &receiver.url()).await;
         start(&server, &client, "dave", "tok").await;
         let txn = sdk.pending().await.unwrap().remove(0);
         sdk.approve(&txn, vec!["swk".into()]).await.unwrap();
-        receiver.wait_for(1).await;
-        settle(&server).await;
+        assert_eq!(server.work_client_notifications().await, 1);
+        for _ in 0..5 {
+            server.clock.advance(400);
+            assert_eq!(server.work_client_notifications().await, 0, "{status}");
+        }
         let got = receiver.received();
         assert_eq!(
             got.len(),

@@ -7,7 +7,7 @@ use std::future::Future;
 
 use super::query::Query;
 use super::row::Row;
-use super::{devices, requests, users};
+use super::{devices, replay, requests, users};
 use crate::store::{
     CibaRequest, Device, InsertOutcome, NewAuditEvent, NewWakeup, PollOutcome, StoreResult, User,
 };
@@ -100,6 +100,21 @@ pub trait Engine: Debug + Clone + Send + Sync + 'static {
         slow_down_step: i64,
     ) -> impl Future<Output = StoreResult<Option<PollOutcome>>> + Send {
         requests::poll_pending(self, auth_req_id_hash, client_id, now, slow_down_step)
+    }
+
+    /// [`Store::redeem`](crate::store::Store::redeem).
+    fn redeem(&self, id: &str, now: i64) -> impl Future<Output = StoreResult<bool>> + Send {
+        requests::redeem(self, id, now)
+    }
+
+    /// [`Store::remember_jti`](crate::store::Store::remember_jti).
+    fn remember_jti(
+        &self,
+        key: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<bool>> + Send {
+        replay::remember_jti(self, key, expires_at, now)
     }
 
     /// [`Store::user_by_login_hint`](crate::store::Store::user_by_login_hint).

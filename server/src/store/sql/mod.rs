@@ -23,8 +23,10 @@ pub use audit::AUDIT_INSERT;
 pub use devices::{OF_USER as DEVICES_OF_USER, device_from};
 pub use engine::{Engine, Exec, Transaction, Writes};
 pub use query::{Query, Value};
+pub use replay::{REMEMBER_JTI, remember_values};
 pub use requests::{
-    COUNT_PENDING_OF_USER, POLL_PENDING, REQUEST_INSERT, poll_outcome, poll_values,
+    COUNT_PENDING_OF_USER, POLL_PENDING, REDEEM, REQUEST_INSERT, poll_outcome, poll_values,
+    redeem_values,
 };
 pub use users::{BY_LOGIN_HINT as USER_BY_LOGIN_HINT, BY_SUBJECT as USER_BY_SUBJECT, user_from};
 pub use wakeups::PUSH_INSERT;
@@ -37,7 +39,8 @@ pub mod values {
 /// The pool paths of the hot operations (SQLite's without its direct connections).
 pub mod pooled {
     pub use super::devices::of_user as devices_of_user;
-    pub use super::requests::{insert as insert_request, poll_pending};
+    pub use super::replay::remember_jti;
+    pub use super::requests::{insert as insert_request, poll_pending, redeem};
     pub use super::users::{by_login_hint as user_by_login_hint, by_subject as user_by_subject};
 }
 
@@ -226,7 +229,7 @@ impl<E: Engine> Store for SqlStore<E> {
     }
 
     async fn redeem(&self, id: &str, now: i64) -> StoreResult<bool> {
-        requests::redeem(&self.engine, id, now).await
+        self.engine.redeem(id, now).await
     }
 
     async fn claim_client_notifications(
@@ -323,7 +326,7 @@ impl<E: Engine> Store for SqlStore<E> {
     }
 
     async fn remember_jti(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool> {
-        replay::remember_jti(&self.engine, key, expires_at, now).await
+        self.engine.remember_jti(key, expires_at, now).await
     }
 
     async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {

@@ -264,14 +264,17 @@ pub async fn decide<E: Engine>(db: &E, id: &str, d: &Decision, now: i64) -> Stor
     Ok(true)
 }
 
+/// approved → redeemed, while unexpired; values from [`redeem_values`].
+pub const REDEEM: &str = "UPDATE requests SET status = 'redeemed', redeemed_at = $1 \
+     WHERE id = $2 AND status = 'approved' AND expires_at > $1";
+
+/// The values of [`REDEEM`], for the pool and the group-commit writer alike.
+pub fn redeem_values(id: &str, now: i64) -> [Value<'_>; 2] {
+    [Value::from(now), Value::from(id)]
+}
+
 pub async fn redeem<E: Engine>(db: &E, id: &str, now: i64) -> StoreResult<bool> {
     let mut writes = db.writes().await;
-    let query = Query::new(
-        "UPDATE requests SET status = 'redeemed', redeemed_at = $1 \
-         WHERE id = $2 AND status = 'approved' AND expires_at > $3",
-    )
-    .bind(now)
-    .bind(id)
-    .bind(now);
+    let query = Query::with_values(REDEEM, redeem_values(id, now));
     Ok(writes.execute(query).await? == 1)
 }

@@ -16,10 +16,13 @@
 //! The writes that still go through sqlx's pool take a [`WriteTurn`] first — a FIFO lock the
 //! writer also takes for each batch — so they never sleep in SQLite's busy handler waiting for a
 //! writer that is always busy. A checkpointer thread keeps the WAL short (see [`checkpoint`]).
-//! ("durable" above is SQLite's `synchronous = FULL` in WAL mode: every commit is synced to disk
-//! before anyone is answered, so an acknowledged redemption, code consumption or `jti` survives an
-//! OS crash or a power loss too. Batching is what pays for the sync: one per batch, not one per
-//! request.)
+//! Single-use writes — redemptions and replay-cache `jti`s — are jobs too: a batch that holds one
+//! is committed with `synchronous = FULL` (synced to disk before anyone is answered, so it
+//! survives an OS crash or a power loss, and with it every commit before it), one sync per batch
+//! however many it holds. Batches of new requests and poll bookkeeping only are committed with
+//! `synchronous = NORMAL` (safe against a process crash; a power loss may forget the last ones,
+//! which can issue nothing twice). The pool's connections, which do the rarer single-use writes
+//! (code consumptions, decisions, push-mode redemptions), commit with `FULL` always.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -31,8 +34,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::direct::{bind, connect, execute_values};
 use crate::store::sql::{
-    AUDIT_INSERT, COUNT_PENDING_OF_USER, POLL_PENDING, PUSH_INSERT, REQUEST_INSERT, Value,
-    poll_outcome, poll_values, values,
+    AUDIT_INSERT, COUNT_PENDING_OF_USER, POLL_PENDING, PUSH_INSERT, REDEEM, REMEMBER_JTI,
+    REQUEST_INSERT, Value, poll_outcome, poll_values, redeem_values, remember_values, values,
 };
 use crate::store::{
     CibaRequest, InsertOutcome, NewAuditEvent, NewWakeup, PollOutcome, StoreError, StoreResult,
@@ -94,8 +97,27 @@ enum Job {
         step: i64,
         reply: oneshot::Sender<StoreResult<Option<PollOutcome>>>,
     },
+    /// A single-use write (a redemption, a `jti`): its batch is committed with a sync.
+    Once {
+        write: OnceWrite,
+        reply: oneshot::Sender<StoreResult<bool>>,
+    },
     /// Refuse new jobs, finish the queued ones, stop.
     Close,
+}
+
+/// The single-use writes the writer takes: each changes one row or none.
+#[derive(Debug)]
+enum OnceWrite {
+    Redeem {
+        id: String,
+        now: i64,
+    },
+    RememberJti {
+        key: String,
+        expires_at: i64,
+        now: i64,
+    },
 }
 
 fn stopped() -> StoreError {
@@ -107,7 +129,7 @@ impl GroupCommit {
     pub fn start(path: &Path, busy_timeout: Duration) -> StoreResult<Self> {
         let conn = connect(path, false, busy_timeout)?;
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
         )?;
         // A large cache: only the pool's rarer writes invalidate it between batches.
         conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
@@ -169,6 +191,25 @@ impl GroupCommit {
             reply,
         })
         .await
+    }
+
+    /// [`Store::redeem`](crate::store::Store::redeem), group-committed and synced.
+    pub async fn redeem(&self, id: &str, now: i64) -> StoreResult<bool> {
+        let write = OnceWrite::Redeem {
+            id: id.to_owned(),
+            now,
+        };
+        self.submit(|reply| Job::Once { write, reply }).await
+    }
+
+    /// [`Store::remember_jti`](crate::store::Store::remember_jti), group-committed and synced.
+    pub async fn remember_jti(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool> {
+        let write = OnceWrite::RememberJti {
+            key: key.to_owned(),
+            expires_at,
+            now,
+        };
+        self.submit(|reply| Job::Once { write, reply }).await
     }
 
     /// [`Store::poll_pending`](crate::store::Store::poll_pending), group-committed.
@@ -298,6 +339,7 @@ enum Outcome {
     Unit,
     Insert(InsertOutcome),
     Poll(Option<PollOutcome>),
+    Changed(bool),
 }
 
 impl Job {
@@ -318,7 +360,18 @@ impl Job {
             (Job::PollPending { reply, .. }, Ok(Outcome::Poll(outcome))) => {
                 let _ = reply.send(Ok(outcome));
             }
-            (Job::PollPending { reply, .. }, Ok(Outcome::Unit | Outcome::Insert(_))) => {
+            (Job::Once { reply, .. }, Ok(Outcome::Changed(changed))) => {
+                let _ = reply.send(Ok(changed));
+            }
+            (Job::Once { reply, .. }, Ok(_)) => {
+                let _ = reply.send(Err(StoreError::Database(
+                    "a single-use write ended without its outcome".into(),
+                )));
+            }
+            (Job::Once { reply, .. }, Err(e)) => {
+                let _ = reply.send(Err(e));
+            }
+            (Job::PollPending { reply, .. }, Ok(_)) => {
                 let _ = reply.send(Err(StoreError::Database(
                     "a poll job ended without a poll outcome".into(),
                 )));
@@ -338,6 +391,16 @@ impl Job {
 /// batch is rolled back and run again with a savepoint per job, so only the failing jobs fail.
 fn commit(conn: &mut Connection, batch: &mut Vec<Job>) {
     let jobs: Vec<Job> = std::mem::take(batch);
+    // A batch with a single-use write is synced to disk before anyone is answered; the others
+    // (new requests, poll bookkeeping) need not pay for it.
+    let synced = jobs.iter().any(|job| matches!(job, Job::Once { .. }));
+    if synced && let Err(e) = conn.execute_batch("PRAGMA synchronous = FULL") {
+        let error = StoreError::from(e);
+        for job in jobs {
+            job.answer(Err(StoreError::Database(error.to_string())));
+        }
+        return;
+    }
     let mut results = match run_all(conn, &jobs) {
         Ok(results) => results,
         Err(()) => run_each(conn, &jobs),
@@ -352,6 +415,9 @@ fn commit(conn: &mut Connection, batch: &mut Vec<Job>) {
                 *result = Err(StoreError::Database(error.to_string()));
             }
         }
+    }
+    if synced && let Err(e) = conn.execute_batch("PRAGMA synchronous = NORMAL") {
+        tracing::warn!(error = %e, "the SQLite writer stays on synchronous = FULL");
     }
     for (job, result) in jobs.into_iter().zip(results) {
         job.answer(result);
@@ -424,6 +490,19 @@ fn execute(conn: &Connection, job: &Job) -> StoreResult<Outcome> {
             step,
             ..
         } => poll_pending(conn, hash, client_id, *now, *step).map(Outcome::Poll),
+        Job::Once { write, .. } => {
+            let changed = match write {
+                OnceWrite::Redeem { id, now } => {
+                    execute_values(conn, REDEEM, &redeem_values(id, *now))?
+                }
+                OnceWrite::RememberJti {
+                    key,
+                    expires_at,
+                    now,
+                } => execute_values(conn, REMEMBER_JTI, &remember_values(key, *expires_at, *now))?,
+            };
+            Ok(Outcome::Changed(changed == 1))
+        }
         Job::Close => Ok(Outcome::Unit),
     }
 }

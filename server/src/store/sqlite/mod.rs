@@ -202,6 +202,20 @@ impl Engine for SqliteEngine {
         self.pool.close().await;
     }
 
+    async fn redeem(&self, id: &str, now: i64) -> StoreResult<bool> {
+        match &self.hot {
+            Some(hot) => hot.writer.redeem(id, now).await,
+            None => pooled::redeem(self, id, now).await,
+        }
+    }
+
+    async fn remember_jti(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool> {
+        match &self.hot {
+            Some(hot) => hot.writer.remember_jti(key, expires_at, now).await,
+            None => pooled::remember_jti(self, key, expires_at, now).await,
+        }
+    }
+
     async fn insert_request(
         &self,
         request: &CibaRequest,
