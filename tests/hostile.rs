@@ -474,3 +474,172 @@ async fn push_mode_tokens_do_not_stay_at_rest_after_a_failed_delivery() {
         "no token left in the outbox"
     );
 }
+
+/// The `ciba-server` binary next to this test binary (`cargo test --workspace` builds it).
+fn server_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(std::path::Path::parent).unwrap();
+    let binary = dir.join("ciba-server");
+    assert!(
+        binary.exists(),
+        "{} is missing: run the tests with `cargo test --workspace` (scripts/test.sh does)",
+        binary.display()
+    );
+    binary
+}
+
+#[tokio::test]
+async fn client_notifications_ignore_proxies_from_the_environment() {
+    use ciba_core::authenticator::{
+        Authenticator, AuthenticatorConfig, MemoryAccountStore, SoftwareKeyStore,
+    };
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    // A "proxy" that only counts who comes to it.
+    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_addr = proxy.local_addr().unwrap();
+    let proxied = Arc::new(AtomicUsize::new(0));
+    let counter = proxied.clone();
+    let proxy_task = tokio::spawn(async move {
+        while let Ok((mut conn, _)) = proxy.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let _ = conn
+                .write_all(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n")
+                .await;
+        }
+    });
+    let receiver = Receiver::start(&[]).await;
+
+    // The real binary, with every proxy variable pointing at the counting proxy.
+    let dir = tempfile::tempdir().unwrap();
+    let port = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let proxy_url = format!("http://{proxy_addr}");
+    let child = std::process::Command::new(server_binary())
+        .current_dir(dir.path())
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "--database-url",
+            &format!("sqlite://{}", dir.path().join("ciba.db").display()),
+        ])
+        .args(["--admin-token", ADMIN_TOKEN, "--dev-local-notifications"])
+        .env("HTTP_PROXY", &proxy_url)
+        .env("HTTPS_PROXY", &proxy_url)
+        .env("ALL_PROXY", &proxy_url)
+        .env("http_proxy", &proxy_url)
+        .env("https_proxy", &proxy_url)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _child = KillOnDrop(child);
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    eventually("the server is ready", || async {
+        let r = http.get(format!("{base}/readyz")).send().await.ok()?;
+        r.status().is_success().then_some(())
+    })
+    .await;
+    let admin = |method: Method, path: &str, body: Option<Value>| {
+        let mut req = http
+            .request(method, format!("{base}{path}"))
+            .bearer_auth(ADMIN_TOKEN);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send()
+    };
+    let (_, user) = json_answer(
+        admin(
+            Method::POST,
+            "/admin/v1/users",
+            Some(json!({"username": "kim"})),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    let user_id = user["id"].as_str().unwrap();
+    let (_, enrollment) = json_answer(
+        admin(
+            Method::POST,
+            &format!("/admin/v1/users/{user_id}/enrollments"),
+            None,
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    let (status, client) = json_answer(
+        admin(
+            Method::POST,
+            "/admin/v1/clients",
+            Some(
+                json!({"name": "Shop", "backchannel_token_delivery_mode": "ping",
+                        "backchannel_client_notification_endpoint": receiver.url()}),
+            ),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{client}");
+    let sdk = Authenticator::new(
+        Arc::new(MemoryAccountStore::new()),
+        Arc::new(SoftwareKeyStore::in_memory()),
+        Arc::new(ciba_core::clock::SystemClock),
+        AuthenticatorConfig::default(),
+    )
+    .unwrap();
+    sdk.enroll(
+        enrollment["uri"].as_str().unwrap(),
+        device_info(),
+        PushRegistration::none(),
+    )
+    .await
+    .unwrap();
+    let (status, ack) = json_answer(
+        http.post(format!("{base}/backchannel/authenticate"))
+            .basic_auth(
+                client["client_id"].as_str().unwrap(),
+                client["client_secret"].as_str(),
+            )
+            .form(&[
+                ("scope", "openid"),
+                ("login_hint", "kim"),
+                ("client_notification_token", "cb-token"),
+            ])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{ack}");
+    let txn = sdk.pending().await.unwrap().remove(0);
+    sdk.approve(&txn, vec!["swk".into()]).await.unwrap();
+
+    // The ping reaches the endpoint directly; the proxy saw nothing.
+    let pings = receiver.wait_for(1).await;
+    assert_eq!(pings[0].body["auth_req_id"], ack["auth_req_id"]);
+    assert_eq!(
+        proxied.load(Ordering::SeqCst),
+        0,
+        "a notification went through the proxy"
+    );
+    proxy_task.abort();
+}
+
+/// Kills a child process when the test ends, however it ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
