@@ -6,6 +6,7 @@ mod attacks;
 mod cluster;
 mod database;
 mod flows;
+mod hostile_table;
 mod lifecycle;
 mod notify;
 mod push;
