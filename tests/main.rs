@@ -7,6 +7,7 @@ mod cluster;
 mod database;
 mod flows;
 mod hostile;
+mod hostile_table;
 mod lifecycle;
 mod notify;
 mod push;
