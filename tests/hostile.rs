@@ -643,3 +643,99 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+#[tokio::test]
+async fn names_shown_to_people_must_read_as_they_render() {
+    let server = TestServer::start().await;
+    // A client name is shown on the phone next to what the user approves.
+    for name in ["Bank\u{202e}kcaB", "Bank\u{200f}", "Bank\u{7}"] {
+        let (status, body) = server
+            .admin(
+                Method::POST,
+                "/admin/v1/clients",
+                Some(json!({"name": name, "backchannel_token_delivery_mode": "poll"})),
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_client_metadata")),
+            "{name:?}: {body}"
+        );
+    }
+    // A user's display name is shown on the phone at enrollment.
+    let (status, body) = server
+        .admin(
+            Method::POST,
+            "/admin/v1/users",
+            Some(json!({"username": "u1", "display_name": "Al\u{202e}ice"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    // A device's name is shown to bank staff.
+    let user = server.create_user("lou").await;
+    let uri = server.enrollment_uri(user["id"].as_str().unwrap()).await;
+    let code = url::Url::parse(&uri)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let path = "/device/v1/enrollments";
+    let proof = stranger_proof(&server, "POST", path);
+    let body = json!({"code": code, "push": {"provider": "none"},
+                      "device": {"display_name": "Phone\u{202e}enohP", "platform": "other"}});
+    let (status, answer) = device_call(&server, Method::POST, path, &proof, Some(body)).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    assert!(
+        server
+            .devices_of(user["id"].as_str().unwrap())
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn json_bodies_are_objects_not_arrays_filled_by_position() {
+    let server = TestServer::start().await;
+    let (status, body) = server
+        .admin(Method::POST, "/admin/v1/users", Some(json!(["eve"])))
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    let (status, body) = server
+        .admin(
+            Method::POST,
+            "/admin/v1/clients",
+            Some(json!(["Rogue", "poll"])),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    let (status, _) = server.admin(Method::GET, "/admin/v1/audit", None).await;
+    assert_eq!(status, 200);
+    let path = "/device/v1/enrollments";
+    let proof = stranger_proof(&server, "POST", path);
+    let (status, body) = device_call(
+        &server,
+        Method::POST,
+        path,
+        &proof,
+        Some(json!(["code", {"provider": "none"}, {"display_name": "x", "platform": "other"}])),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+}

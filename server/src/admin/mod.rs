@@ -53,11 +53,13 @@ pub struct NewUserRequest {
     pub display_name: Option<String>,
 }
 
+/// A field shown to people (the display name on the phone, usernames in the console): no
+/// control or bidirectional formatting characters, so it reads as it renders.
 fn field_ok(value: &str, max: usize) -> bool {
     !value.is_empty()
         && value.len() <= max
         && value.trim() == value
-        && !value.chars().any(char::is_control)
+        && ciba_core::protocol::is_display_safe(value)
 }
 
 fn audit_event(at: i64, kind: &'static str, user_id: Option<&str>) -> NewAuditEvent {

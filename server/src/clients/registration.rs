@@ -103,7 +103,9 @@ pub fn register_client(
     now: i64,
 ) -> Result<(Client, String)> {
     let name = reg.name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+    // Shown on the user's phone next to what they approve: it must read as it renders.
+    if name.is_empty() || name.chars().count() > 100 || !ciba_core::protocol::is_display_safe(name)
+    {
         return Err(invalid_metadata(
             "name must be 1 to 100 printable characters",
         ));

@@ -11,8 +11,11 @@ use crate::error::{DeviceCode, Error, Result};
 use crate::state::AppState;
 use crate::store::{Device, DeviceStatus, EnrollOutcome, NewAuditEvent};
 
+/// What a device says about itself is shown to bank staff: text that reads as it renders.
 fn text_ok(value: &str, max: usize) -> bool {
-    !value.trim().is_empty() && value.chars().count() <= max && !value.chars().any(char::is_control)
+    !value.trim().is_empty()
+        && value.chars().count() <= max
+        && ciba_core::protocol::is_display_safe(value)
 }
 
 fn optional_ok(value: &Option<String>) -> bool {

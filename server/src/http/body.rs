@@ -74,5 +74,10 @@ pub fn parse_json<T: DeserializeOwned>(
     if !mime_is(headers, "application/json") {
         return Err(invalid("the body must be application/json".into()));
     }
+    // Every body is an object: serde would also fill a struct from an array by position, which
+    // would make the order of fields part of the API.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(invalid("the body must be a JSON object".into()));
+    }
     serde_json::from_slice(body).map_err(|e| invalid(format!("malformed JSON body: {e}")))
 }
