@@ -739,3 +739,36 @@ async fn json_bodies_are_objects_not_arrays_filled_by_position() {
         (400, Some("invalid_request"))
     );
 }
+
+#[tokio::test]
+async fn a_device_without_push_may_send_an_empty_or_null_token() {
+    let server = TestServer::start().await;
+    let user = server.create_user("max").await;
+    let user_id = user["id"].as_str().unwrap();
+    for push in [
+        json!({"provider": "none"}),
+        json!({"provider": "none", "token": null}),
+        json!({"provider": "none", "token": ""}),
+    ] {
+        let uri = server.enrollment_uri(user_id).await;
+        let code = url::Url::parse(&uri)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .unwrap()
+            .1
+            .into_owned();
+        let path = "/device/v1/enrollments";
+        let proof = stranger_proof(&server, "POST", path);
+        let body = json!({"code": code, "push": push,
+                          "device": {"display_name": "Poller", "platform": "other"}});
+        let (status, answer) = device_call(&server, Method::POST, path, &proof, Some(body)).await;
+        assert_eq!(status, 201, "{push}: {answer}");
+    }
+    let devices = server.devices_of(user_id).await;
+    assert_eq!(devices.len(), 3);
+    assert!(
+        devices.iter().all(|d| d["push"]["has_token"] == false),
+        "{devices:?}"
+    );
+}

@@ -22,10 +22,11 @@ fn optional_ok(value: &Option<String>) -> bool {
     value.as_deref().is_none_or(|v| text_ok(v, 100))
 }
 
-/// A push registration: `none` without a token, `fcm`/`apns` with a printable token.
+/// A push registration: `none` without a token (absent, `null` or `""` all mean none, as
+/// DEVICE-PROTOCOL.md §3 says), `fcm`/`apns` with a printable token.
 pub fn validate_push(push: &PushRegistration) -> Result<()> {
     match (push.provider, push.token.as_deref()) {
-        (PushProvider::None, None) => Ok(()),
+        (PushProvider::None, None | Some("")) => Ok(()),
         (PushProvider::None, Some(_)) => Err(Error::device(
             DeviceCode::InvalidRequest,
             "push provider none takes no token",
@@ -86,7 +87,8 @@ pub async fn enroll(
         public_jwk,
         status: DeviceStatus::Active,
         push_provider: req.push.provider,
-        push_token: req.push.token.clone(),
+        // `""` with provider none means no token.
+        push_token: req.push.token.clone().filter(|t| !t.is_empty()),
         push_environment: req.push.environment,
         push_token_invalid_at: None,
         display_name: d.display_name.trim().to_owned(),

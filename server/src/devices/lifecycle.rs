@@ -42,7 +42,7 @@ pub async fn update_push_token(
         .update_push(
             &device.id,
             push.provider,
-            push.token.as_deref(),
+            push.token.as_deref().filter(|t| !t.is_empty()),
             push.environment,
         )
         .await?;
