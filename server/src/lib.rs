@@ -120,7 +120,7 @@ pub async fn serve_http(
     {
         tracing::warn!(
             grace_ms = limits.shutdown_grace_ms,
-            "requests still in flight at the end of the shutdown grace period were cut"
+            "requests still in flight at the end of the shutdown grace period are no longer waited for"
         );
     }
     Ok(())

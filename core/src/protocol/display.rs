@@ -1,6 +1,8 @@
 //! What may be shown to the user as text: no control characters (C0, DEL, C1: ESC sequences,
-//! BEL, NUL) and no characters that change how the text around them renders (bidirectional
-//! overrides and isolates, line and paragraph separators), so that what the user approves reads
+//! BEL, NUL), no characters that change how the text around them renders (bidirectional
+//! overrides and isolates, line and paragraph separators) and no invisible ones that can hide or
+//! split words (zero-width space, word joiner, soft hyphen, annotation marks; the zero-width
+//! joiners that scripts and emoji need stay allowed), so that what the user approves reads
 //! exactly as what is signed. The server refuses such text at the backchannel endpoint; the SDK
 //! refuses to show or sign a transaction that carries it anyway.
 
@@ -14,6 +16,8 @@ pub fn is_display_safe_char(c: char) -> bool {
                 | '\u{202A}'..='\u{202E}' // embeddings and overrides
                 | '\u{2066}'..='\u{2069}' // isolates
                 | '\u{2028}' | '\u{2029}' // line and paragraph separators
+                | '\u{00AD}' | '\u{200B}' | '\u{2060}' | '\u{FEFF}' // invisible: soft hyphen, zero widths
+                | '\u{FFF9}'..='\u{FFFB}' // interlinear annotation (some renderers hide the text)
         ))
 }
 
@@ -48,10 +52,21 @@ mod tests {
             "\u{202e}cba",
             "x\u{2066}y",
             "\u{85}",
+            "a\u{200b}b",
+            "\u{fff9}shown\u{fffa}hidden\u{fffb}",
+            "soft\u{ad}hyphen",
         ] {
             assert!(!is_display_safe(bad), "{bad:?}");
         }
-        for good in ["Pay 42,00 € to ACME", "Überweisung", "مرحبا", "日本語", ""] {
+        for good in [
+            "Pay 42,00 € to ACME",
+            "Überweisung",
+            "مرحبا",
+            "日本語",
+            "",
+            "می\u{200c}خواهم",
+            "👩\u{200d}💻",
+        ] {
             assert!(is_display_safe(good), "{good:?}");
         }
     }

@@ -3,7 +3,7 @@
 //! client, the device listing it, the worker about to wake a device.
 //!
 //! Stored states move `pending → approved | denied → redeemed`, or to `cancelled` when the user
-//! or the client is removed; every transition is one conditional write in the store (the SQL of
+//! is locked or removed or the client removed; every transition is one conditional write in the store (the SQL of
 //! `decide`, `redeem`, `poll_pending` and `pending_requests_of_user` repeats the expiry rule below
 //! in its `WHERE` clause, because a compare-and-set must decide atomically). Expiry is not
 //! stored: it is this module's reading of `expires_at` against `now`.
@@ -33,7 +33,7 @@ pub enum RequestState {
     },
     /// The tokens were issued (once).
     Redeemed,
-    /// Withdrawn by the server (its user or client was removed).
+    /// Withdrawn by the server (its user was locked or removed, or its client removed).
     Cancelled,
 }
 
@@ -124,7 +124,7 @@ impl RequestState {
             ),
             // Withdrawn because the user was locked or removed: the user cannot be asked.
             Self::Cancelled => Error("access_denied", "the request was withdrawn"),
-            Self::Redeemed => Error("transaction_failed", "the tokens were already issued"),
+            Self::Redeemed => Error("transaction_failed", "the request was withdrawn"),
         }
     }
 

@@ -51,7 +51,7 @@ pub async fn record_decision(
     let claims = verify_decision(state, device, &request, &body.decision, now)?;
 
     // Replay: a decision's jti is remembered past its expiry.
-    let until = claims.exp.max(now) + DPOP_IAT_TOLERANCE_SECS;
+    let until = claims.exp.max(now).saturating_add(DPOP_IAT_TOLERANCE_SECS);
     if !first_use(
         state,
         ReplayScope::Decision,
@@ -211,7 +211,9 @@ fn verify_decision(
     if claims.iat > now + DPOP_IAT_TOLERANCE_SECS || claims.exp <= now {
         return Err(invalid("the decision is not valid at this time"));
     }
-    if claims.exp <= claims.iat || claims.exp - claims.iat > DECISION_MAX_LIFETIME_SECS {
+    // Checked arithmetic: a signed iat/exp at the ends of i64 must not wrap into range.
+    let lifetime = claims.exp.checked_sub(claims.iat);
+    if !lifetime.is_some_and(|l| l > 0 && l <= DECISION_MAX_LIFETIME_SECS) {
         return Err(invalid(
             "the decision must expire within 120 seconds of iat",
         ));

@@ -79,14 +79,15 @@ impl Proof {
 
 /// `iat` within the allowed clock skew of `now`, either side (±60 s).
 pub(super) fn iat_is_fresh(iat: i64, now: i64) -> bool {
-    (iat - now).abs() <= DPOP_IAT_TOLERANCE_SECS
+    iat.abs_diff(now) <= DPOP_IAT_TOLERANCE_SECS.unsigned_abs()
 }
 
 /// Until when a fresh proof's `jti` must be remembered: as long as the proof itself would be
 /// accepted — `iat` + the skew, the far edge included (an entry expires when `now` reaches it) —
 /// and at least the protocol's 120 s from now.
 pub(super) fn remember_until(iat: i64, now: i64) -> i64 {
-    (now + DPOP_REPLAY_WINDOW_SECS).max(iat + DPOP_IAT_TOLERANCE_SECS + 1)
+    now.saturating_add(DPOP_REPLAY_WINDOW_SECS)
+        .max(iat.saturating_add(DPOP_IAT_TOLERANCE_SECS + 1))
 }
 
 /// A `jti` of at least 96 bits (16 b64u characters), and not absurdly long.
@@ -144,6 +145,10 @@ mod tests {
         assert!(iat_is_fresh(940, 1000));
         assert!(!iat_is_fresh(1061, 1000));
         assert!(!iat_is_fresh(939, 1000));
+        // Extreme values neither overflow nor pass.
+        assert!(!iat_is_fresh(i64::MIN + 1000, 1000));
+        assert!(!iat_is_fresh(i64::MAX, 1000));
+        assert_eq!(remember_until(i64::MAX, 1000), i64::MAX);
         assert!(jti_is_well_formed(&"a".repeat(16)));
         assert!(!jti_is_well_formed(&"a".repeat(15)));
         assert!(!jti_is_well_formed(&"a".repeat(257)));

@@ -88,6 +88,7 @@ impl Engine for PgEngine {
     type Writes<'a> = &'a PgPool;
 
     const CLAIM_LOCK: &'static str = "FOR UPDATE SKIP LOCKED";
+    const ROW_LOCK: &'static str = "FOR UPDATE";
     const USER_LOCK: Option<&'static str> =
         Some("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))");
 

@@ -66,6 +66,9 @@ pub trait Engine: Debug + Clone + Send + Sync + 'static {
     /// user (`$1`), so that counting their pending requests and inserting one is atomic across
     /// connections; `None` where writes are serialised anyway (SQLite has one writer).
     const USER_LOCK: Option<&'static str>;
+    /// What a read that is about to change the rows it reads locks them with (`FOR UPDATE`);
+    /// empty where one writer at a time holds the whole database (SQLite).
+    const ROW_LOCK: &'static str;
 
     /// The pool, for reads.
     fn pool(&self) -> Self::Pool<'_>;

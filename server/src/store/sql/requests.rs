@@ -136,7 +136,8 @@ pub async fn insert<E: Engine>(
 ) -> StoreResult<InsertOutcome> {
     let mut writes = db.writes().await;
     let mut tx = writes.begin().await?;
-    if let Some(lock) = E::USER_LOCK.filter(|_| max_pending.is_some()) {
+    // Serialised with the user's other new requests (the limit) and with a lock of the user.
+    if let Some(lock) = E::USER_LOCK {
         tx.execute(Query::new(lock).bind(&r.user_id)).await?;
     }
     // The insert first, so the transaction holds the write lock before it reads (a read that

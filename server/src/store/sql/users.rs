@@ -5,7 +5,7 @@ use super::prelude::*;
 /// A user by login hint (`$1`): the one user whose subject, username, email or phone it is (the
 /// identifiers table holds each value once, whatever its kind).
 pub const BY_LOGIN_HINT: &str = "SELECT u.* FROM user_identifiers i JOIN users u ON u.id = i.user_id \
-     WHERE i.value = $1";
+     WHERE i.value = $1 AND i.kind <> 'ambiguous'";
 
 /// A user by subject (`$1`).
 pub const BY_SUBJECT: &str = "SELECT * FROM users WHERE subject = $1";
@@ -116,6 +116,18 @@ pub async fn lock<E: Engine>(
 ) -> StoreResult<Option<u64>> {
     let mut writes = db.writes().await;
     let mut tx = writes.begin().await?;
+    // Serialised with the user's new requests (they take the same lock), and the user's live
+    // requests locked before anything is written: a decision under way finishes first (its
+    // notification is then kept by ON CONFLICT below), and no new request slips in between the
+    // notifications and the cancel.
+    if let Some(lock) = E::USER_LOCK {
+        tx.execute(Query::new(lock).bind(id)).await?;
+    }
+    let live = format!(
+        "SELECT id FROM requests WHERE user_id = $1 AND status IN ('pending', 'approved') {}",
+        E::ROW_LOCK
+    );
+    tx.fetch_all(Query::assembled(live).bind(id)).await?;
     let locked = tx
         .execute(Query::new("UPDATE users SET status = 'locked' WHERE id = $1").bind(id))
         .await?;

@@ -168,6 +168,7 @@ impl Engine for SqliteEngine {
     /// One writer: nobody else can be claiming the rows.
     const CLAIM_LOCK: &'static str = "";
     const USER_LOCK: Option<&'static str> = None;
+    const ROW_LOCK: &'static str = "";
 
     fn pool(&self) -> &SqlitePool {
         &self.pool
