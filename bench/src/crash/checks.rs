@@ -246,9 +246,7 @@ pub async fn token_sweep(world: &Arc<World>, cycle: &Arc<Cycle>) {
                     Ok(a) => a,
                     Err(_) => Err("timed out".into()),
                 };
-                let mut ledger = w.ledger.lock();
-                ledger.counters.token_requests += 1;
-                record_token_answer(&mut ledger, seq, sent_at, answer);
+                record_token_answer(&mut w.ledger.lock(), seq, sent_at, answer);
             }
         });
     }

@@ -155,36 +155,46 @@ async fn requester(world: &World, lane: &Lane, cycle: &Cycle) -> Result<(), Stri
             }
         };
         let answer = post(cycle, client, "/backchannel/authenticate", &form).await;
-        let mut ledger = world.ledger.lock();
-        match answer {
-            Ok((200, body)) => {
-                let Some(id) = body.get("auth_req_id").and_then(Value::as_str) else {
-                    return Err(format!("backchannel 200 without auth_req_id: {body}"));
-                };
-                if let Some(r) = ledger.reqs.get_mut(&seq) {
-                    r.auth_req_id = Some(id.to_owned());
-                    r.accept_unknown = false;
+        let refused = {
+            let mut refused = false;
+            let mut ledger = world.ledger.lock();
+            match answer {
+                Ok((200, body)) => {
+                    let Some(id) = body.get("auth_req_id").and_then(Value::as_str) else {
+                        return Err(format!("backchannel 200 without auth_req_id: {body}"));
+                    };
+                    if let Some(r) = ledger.reqs.get_mut(&seq) {
+                        r.auth_req_id = Some(id.to_owned());
+                        r.accept_unknown = false;
+                    }
+                    ledger.by_auth.insert(id.to_owned(), seq);
+                    ledger.counters.accepted += 1;
                 }
-                ledger.by_auth.insert(id.to_owned(), seq);
-                ledger.counters.accepted += 1;
+                Ok((status, body)) => {
+                    ledger.reqs.remove(&seq);
+                    if let Some(open) = ledger.open.get_mut(lane.index) {
+                        open.remove(&seq);
+                    }
+                    ledger.counters.backchannel_refused += 1;
+                    if !cycle.stopped() {
+                        eprintln!("backchannel refused: {status} {body}");
+                    }
+                }
+                Err(e) if not_sent(&e) => {
+                    // Refused connection: the server is down (killed a moment ago).
+                    ledger.reqs.remove(&seq);
+                    if let Some(open) = ledger.open.get_mut(lane.index) {
+                        open.remove(&seq);
+                    }
+                    ledger.counters.backchannel_sent -= 1;
+                    refused = true;
+                }
+                Err(_) => ledger.counters.backchannel_unanswered += 1,
             }
-            Ok((status, body)) => {
-                ledger.reqs.remove(&seq);
-                if let Some(open) = ledger.open.get_mut(lane.index) {
-                    open.remove(&seq);
-                }
-                ledger.counters.backchannel_refused += 1;
-                if !cycle.stopped() {
-                    eprintln!("backchannel refused: {status} {body}");
-                }
-            }
-            Err(e) if not_sent(&e) => {
-                ledger.reqs.remove(&seq);
-                if let Some(open) = ledger.open.get_mut(lane.index) {
-                    open.remove(&seq);
-                }
-            }
-            Err(_) => ledger.counters.backchannel_unanswered += 1,
+            refused
+        };
+        if refused {
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
     Ok(())
@@ -334,7 +344,6 @@ async fn poller(world: &World, lane: &Lane, cycle: &Cycle) -> Result<(), String>
                 Mode::Ping => &world.ping_client,
             };
             let sent_at = Instant::now();
-            world.ledger.lock().counters.token_requests += 1;
             let answer = post(
                 cycle,
                 client,
@@ -342,7 +351,12 @@ async fn poller(world: &World, lane: &Lane, cycle: &Cycle) -> Result<(), String>
                 &[("grant_type", CIBA_GRANT), ("auth_req_id", &auth)],
             )
             .await;
+            let refused = matches!(&answer, Err(e) if not_sent(e));
             record_token_answer(&mut world.ledger.lock(), seq, sent_at, answer);
+            if refused {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                break;
+            }
         }
     }
     Ok(())
@@ -355,6 +369,10 @@ pub fn record_token_answer(
     sent_at: Instant,
     answer: Result<(u16, Value), String>,
 ) {
+    if matches!(&answer, Err(e) if not_sent(e)) {
+        return;
+    }
+    ledger.counters.token_requests += 1;
     let Some(r) = ledger.reqs.get_mut(&seq) else {
         return;
     };
@@ -367,11 +385,9 @@ pub fn record_token_answer(
     );
     let (status, body) = match answer {
         Ok(answer) => answer,
-        Err(e) => {
-            if !not_sent(&e) {
-                r.token_unknown += 1;
-                ledger.counters.token_unanswered += 1;
-            }
+        Err(_) => {
+            r.token_unknown += 1;
+            ledger.counters.token_unanswered += 1;
             return;
         }
     };
