@@ -350,3 +350,85 @@ pub fn analyse_pings(ledger: &mut Ledger) -> PingReport {
     }
     report
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::ledger::{Ping, Req};
+    use super::*;
+
+    fn ledger() -> Ledger {
+        let mut l = Ledger::default();
+        for (seq, auth) in [(1, "a"), (2, "b")] {
+            l.reqs.insert(
+                seq,
+                Req {
+                    lane: 0,
+                    mode: Mode::Ping,
+                    action: Action::Approve,
+                    auth_req_id: Some(auth.into()),
+                    accept_unknown: false,
+                    txn_id: None,
+                    decision: Decision::Committed,
+                    tokens_ok: 0,
+                    token_unknown: 0,
+                    denied_seen: false,
+                    redeemed_seen: false,
+                    last_poll: None,
+                    verified: false,
+                },
+            );
+            l.by_auth.insert(auth.into(), seq);
+        }
+        l
+    }
+
+    #[test]
+    fn pings_are_classified() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let ping = |generation, ms| Ping {
+            generation,
+            at: at(ms),
+        };
+
+        // Re-sent in a later life, its first 204 just before the kill: re-sent after a crash.
+        let mut l = ledger();
+        l.killed_at.insert(1, at(10));
+        l.pings
+            .insert("a".into(), vec![ping(1, 5), ping(2, 60_000)]);
+        l.pings.insert("b".into(), vec![ping(1, 1)]);
+        let report = analyse_pings(&mut l);
+        assert_eq!(l.violation_count(), 0, "{:?}", l.details);
+        assert_eq!((report.delivered, report.resent_after_crash), (2, 1));
+
+        // Twice in one life; re-sent long after its 204; a decided request never pinged.
+        let mut l = ledger();
+        l.killed_at.insert(1, at(20_000));
+        l.pings
+            .insert("a".into(), vec![ping(1, 5), ping(1, 9), ping(2, 60_000)]);
+        let report = analyse_pings(&mut l);
+        assert_eq!(
+            l.violations.get("ping sent twice in one server life"),
+            Some(&1)
+        );
+        assert_eq!(
+            l.violations.get("ping re-sent long after its 204"),
+            Some(&1)
+        );
+        assert_eq!(
+            l.violations.get("decided ping request never pinged"),
+            Some(&1)
+        );
+        assert_eq!(report.unpinged, 1);
+
+        // A ping for a request its device reads pending.
+        let mut l = ledger();
+        if let Some(r) = l.reqs.get_mut(&1) {
+            r.decision = Decision::None;
+        }
+        l.pings.insert("a".into(), vec![ping(1, 5)]);
+        l.pings.insert("b".into(), vec![ping(1, 5)]);
+        analyse_pings(&mut l);
+        assert_eq!(l.violations.get("ping for an undecided request"), Some(&1));
+    }
+}

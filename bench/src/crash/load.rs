@@ -470,3 +470,149 @@ pub fn record_token_answer(
     }
     ledger.settle(seq);
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn ledger_with(seq: u64, action: Action, decision: Decision) -> Ledger {
+        let mut ledger = Ledger {
+            open: vec![Default::default()],
+            generation: 1,
+            ..Ledger::default()
+        };
+        ledger.reqs.insert(
+            seq,
+            Req {
+                lane: 0,
+                mode: Mode::Poll,
+                action,
+                auth_req_id: Some("a".into()),
+                accept_unknown: false,
+                txn_id: Some("txn_1".into()),
+                decision,
+                tokens_ok: 0,
+                token_unknown: 0,
+                denied_seen: false,
+                redeemed_seen: false,
+                last_poll: None,
+                verified: false,
+            },
+        );
+        ledger
+    }
+
+    fn tokens() -> Result<(u16, Value), String> {
+        Ok((200, json!({"access_token": "x", "id_token": "y"})))
+    }
+
+    fn refused(error: &str, description: &str) -> Result<(u16, Value), String> {
+        Ok((
+            400,
+            json!({"error": error, "error_description": description}),
+        ))
+    }
+
+    fn acked() -> Decision {
+        Decision::Acked {
+            at: Instant::now(),
+            generation: 1,
+        }
+    }
+
+    #[test]
+    fn tokens_twice_or_for_a_denial_are_violations() {
+        let mut l = ledger_with(1, Action::Approve, acked());
+        record_token_answer(&mut l, 1, Instant::now(), tokens());
+        assert_eq!(l.violation_count(), 0);
+        record_token_answer(&mut l, 1, Instant::now(), tokens());
+        assert_eq!(l.violations.get("tokens issued twice"), Some(&1));
+
+        let mut l = ledger_with(2, Action::Deny, acked());
+        record_token_answer(&mut l, 2, Instant::now(), tokens());
+        assert_eq!(l.violations.get("tokens for a denied request"), Some(&1));
+    }
+
+    #[test]
+    fn invalid_grant_is_expected_only_after_tokens_or_a_lost_answer() {
+        let already = || {
+            refused(
+                "invalid_grant",
+                "the tokens of this request were already issued",
+            )
+        };
+        let mut l = ledger_with(1, Action::Approve, acked());
+        record_token_answer(&mut l, 1, Instant::now(), tokens());
+        record_token_answer(&mut l, 1, Instant::now(), already());
+        assert_eq!(l.violation_count(), 0);
+        assert_eq!(l.counters.invalid_grant_after_success, 1);
+
+        let mut l = ledger_with(2, Action::Approve, acked());
+        record_token_answer(&mut l, 2, Instant::now(), Err("connection reset".into()));
+        record_token_answer(&mut l, 2, Instant::now(), already());
+        assert_eq!(l.violation_count(), 0);
+        assert_eq!(l.counters.invalid_grant_after_lost_answer, 1);
+
+        // A refused connection never reached the server: it does not excuse a redemption.
+        let mut l = ledger_with(3, Action::Approve, acked());
+        record_token_answer(
+            &mut l,
+            3,
+            Instant::now(),
+            Err("connect 127.0.0.1:1: refused".into()),
+        );
+        record_token_answer(&mut l, 3, Instant::now(), already());
+        assert_eq!(
+            l.violations.get("redeemed without tokens handed out"),
+            Some(&1)
+        );
+
+        let mut l = ledger_with(4, Action::Approve, Decision::None);
+        record_token_answer(
+            &mut l,
+            4,
+            Instant::now(),
+            refused("invalid_grant", "unknown auth_req_id"),
+        );
+        assert_eq!(l.violations.get("accepted request lost"), Some(&1));
+    }
+
+    #[test]
+    fn denial_and_pending_answers_are_checked_against_the_decision() {
+        let mut l = ledger_with(1, Action::Approve, acked());
+        record_token_answer(
+            &mut l,
+            1,
+            Instant::now(),
+            refused("access_denied", "denied"),
+        );
+        assert_eq!(
+            l.violations.get("access_denied for an approved request"),
+            Some(&1)
+        );
+
+        let mut l = ledger_with(2, Action::Deny, acked());
+        record_token_answer(
+            &mut l,
+            2,
+            Instant::now(),
+            refused("access_denied", "denied"),
+        );
+        assert_eq!(l.violation_count(), 0);
+        assert!(l.reqs[&2].finished());
+
+        // Pending is fine for a poll sent before the device's 200, not after.
+        let sent_before = Instant::now();
+        let mut l = ledger_with(3, Action::Approve, acked());
+        record_token_answer(&mut l, 3, sent_before, refused("authorization_pending", ""));
+        assert_eq!(l.violation_count(), 0);
+        std::thread::sleep(Duration::from_millis(2));
+        record_token_answer(&mut l, 3, Instant::now(), refused("slow_down", ""));
+        assert_eq!(
+            l.violations.get("acknowledged decision polled as pending"),
+            Some(&1)
+        );
+    }
+}

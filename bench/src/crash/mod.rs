@@ -69,6 +69,26 @@ pub struct Options {
     /// RUST_LOG of the server.
     #[arg(long, default_value = "warn")]
     pub server_log: String,
+    /// SELF-TEST of the harness, SQLite only: after each kill, delete the database's write-ahead
+    /// log (`-wal`, `-shm`), throwing away commits not yet checkpointed into the main file. The
+    /// harness must then report lost decisions (and exit non-zero).
+    #[arg(long)]
+    pub self_test_drop_wal: bool,
+}
+
+/// The self-test's sabotage: deletes the write-ahead log of a SQLite database.
+fn drop_wal(database_url: &str) -> Result<(), String> {
+    let Some(path) = database_url.strip_prefix("sqlite://") else {
+        return Err("--self-test-drop-wal needs a sqlite:// database".into());
+    };
+    for suffix in ["-wal", "-shm"] {
+        match std::fs::remove_file(format!("{path}{suffix}")) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("{path}{suffix}: {e}")),
+        }
+    }
+    Ok(())
 }
 
 /// splitmix64: the kill moments.
@@ -150,6 +170,12 @@ pub async fn run(options: Options) -> Result<bool, String> {
     let seed = options.seed.unwrap_or_else(random_seed);
     let mut rng = Rng(seed);
     let log = options.work_dir.join("server.log");
+    if options.self_test_drop_wal {
+        println!(
+            "[{}] SELF-TEST: the write-ahead log is deleted after every kill; violations are expected",
+            options.engine
+        );
+    }
     println!(
         "[{}] {} kills, load {}–{} ms before each, {} lanes, seed {seed}; server log {}",
         options.engine,
@@ -286,6 +312,9 @@ pub async fn run(options: Options) -> Result<bool, String> {
         }
         kills += 1;
 
+        if options.self_test_drop_wal {
+            drop_wal(&options.database_url)?;
+        }
         ledger.lock().generation += 1;
         server.restart()?;
         let restart = match server.wait_ready(ready_timeout).await {
