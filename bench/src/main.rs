@@ -13,9 +13,9 @@
 //! `authorization_pending` rather than `slow_down` (both are counted, the latter shown apart).
 //! `scripts/bench.sh` starts such a server on SQLite or PostgreSQL and runs this.
 
-mod client;
 mod phases;
-mod setup;
+
+use ciba_bench::setup;
 
 use std::time::Duration;
 
@@ -115,7 +115,8 @@ fn main() -> std::process::ExitCode {
 
 async fn run(args: Args) -> Result<(), String> {
     let max = args.concurrency.iter().copied().max().unwrap_or(16);
-    let env = std::sync::Arc::new(setup::Environment::create(&args, max).await?);
+    let env =
+        std::sync::Arc::new(setup::Environment::create(&args.base, &args.admin_token, max).await?);
     println!("| backend | phase | clients | rate | p50 | p99 | answers |");
     println!("|---|---|---|---|---|---|---|");
     for &c in &args.concurrency {

@@ -8,7 +8,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
 use crate::Report;
-use crate::setup::Environment;
+use ciba_bench::setup::Environment;
 
 const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
 

@@ -1,4 +1,6 @@
-//! Users, devices, clients and the ping receiver the phases use.
+//! Users, devices, clients and the ping receiver the load phases use, and the pieces of them
+//! the crash harness shares: the admin API, client registration, enrolling a user's device
+//! through the real SDK, and OAuth form posts over the lean client.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,7 +16,7 @@ use ciba_core::protocol::{DeviceInfo, Platform, PushRegistration};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
-use crate::Args;
+use crate::client::Http;
 
 /// A registered client.
 #[derive(Debug, Clone)]
@@ -26,7 +28,8 @@ pub struct Client {
 }
 
 impl Client {
-    fn new(id: &str, secret: &str) -> Result<Self, String> {
+    /// A client with these credentials.
+    pub fn new(id: &str, secret: &str) -> Result<Self, String> {
         use base64::Engine;
         let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
         let credentials = base64::engine::general_purpose::STANDARD.encode(format!(
@@ -40,6 +43,14 @@ impl Client {
             authorization: HeaderValue::from_str(&format!("Basic {credentials}"))
                 .map_err(|e| e.to_string())?,
         })
+    }
+
+    /// The client of an admin API registration answer (`client_id`, `client_secret`).
+    pub fn from_registration(registration: &Value) -> Result<Self, String> {
+        Self::new(
+            registration["client_id"].as_str().unwrap_or_default(),
+            registration["client_secret"].as_str().unwrap_or_default(),
+        )
     }
 }
 
@@ -68,15 +79,76 @@ pub struct Environment {
     pub pings: PingWaiters,
 }
 
+/// Where the admin API is and its token.
+#[derive(Debug, Clone)]
+pub struct AdminApi {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub token: String,
+}
+
+impl AdminApi {
+    /// POSTs to the admin API (a JSON body, or none); returns the JSON answer of a 2xx.
+    pub async fn post(&self, path: &str, body: Option<Value>) -> Result<Value, String> {
+        admin(&self.http, &self.base, &self.token, path, body).await
+    }
+
+    /// Registers a client (`/admin/v1/clients`).
+    pub async fn client(&self, registration: Value) -> Result<Client, String> {
+        Client::from_registration(&self.post("/admin/v1/clients", Some(registration)).await?)
+    }
+
+    /// Creates a user and enrolls one device for them through the SDK.
+    pub async fn enrolled_user(
+        &self,
+        username: &str,
+        device_name: &str,
+        config: AuthenticatorConfig,
+    ) -> Result<User, String> {
+        let user = self
+            .post("/admin/v1/users", Some(json!({"username": username})))
+            .await?;
+        let id = user["id"].as_str().unwrap_or_default();
+        let enrollment = self
+            .post(&format!("/admin/v1/users/{id}/enrollments"), None)
+            .await?;
+        let sdk = Authenticator::new(
+            Arc::new(MemoryAccountStore::new()),
+            Arc::new(SoftwareKeyStore::in_memory()),
+            Arc::new(SystemClock),
+            config,
+        )
+        .map_err(|e| e.to_string())?;
+        let device = DeviceInfo {
+            display_name: device_name.to_owned(),
+            platform: Platform::Other,
+            model: None,
+            os_version: None,
+            app_version: None,
+            sdk_version: None,
+        };
+        sdk.enroll(
+            enrollment["uri"].as_str().unwrap_or_default(),
+            device,
+            PushRegistration::none(),
+        )
+        .await
+        .map_err(|e| format!("enroll: {e}"))?;
+        Ok(User {
+            username: username.to_owned(),
+            sdk,
+        })
+    }
+}
+
 async fn admin(
     http: &reqwest::Client,
-    args: &Args,
+    base: &str,
+    token: &str,
     path: &str,
     body: Option<Value>,
 ) -> Result<Value, String> {
-    let mut req = http
-        .post(format!("{}{path}", args.base))
-        .bearer_auth(&args.admin_token);
+    let mut req = http.post(format!("{base}{path}")).bearer_auth(token);
     if let Some(body) = body {
         req = req.json(&body);
     }
@@ -102,7 +174,7 @@ async fn receive_ping(State(waiters): State<PingWaiters>, body: Bytes) -> axum::
 
 impl Environment {
     /// Creates users, devices, a poll client and a ping client pointing at a local receiver.
-    pub async fn create(args: &Args, deciders: usize) -> Result<Self, String> {
+    pub async fn create(base: &str, admin_token: &str, deciders: usize) -> Result<Self, String> {
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(1024)
             .build()
@@ -121,79 +193,44 @@ impl Environment {
             let _ = axum::serve(listener, app).await;
         });
 
-        let client = |body: Value| admin(&http, args, "/admin/v1/clients", Some(body));
-        let poll =
-            client(json!({"name": "Load Poll", "backchannel_token_delivery_mode": "poll"})).await?;
-        let ping = client(json!({"name": "Load Ping", "backchannel_token_delivery_mode": "ping",
-                                 "backchannel_client_notification_endpoint": format!("http://{receiver}/ping")}))
-        .await?;
-        let as_client = |v: &Value| {
-            Client::new(
-                v["client_id"].as_str().unwrap_or_default(),
-                v["client_secret"].as_str().unwrap_or_default(),
-            )
+        let api = AdminApi {
+            http: http.clone(),
+            base: base.to_owned(),
+            token: admin_token.to_owned(),
         };
+        let poll_client = api
+            .client(json!({"name": "Load Poll", "backchannel_token_delivery_mode": "poll"}))
+            .await?;
+        let ping_client = api
+            .client(json!({"name": "Load Ping", "backchannel_token_delivery_mode": "ping",
+                           "backchannel_client_notification_endpoint": format!("http://{receiver}/ping")}))
+            .await?;
 
         let mut flood_users = Vec::new();
         for i in 0..64 {
             let username = format!("flood-{run}-{i}");
-            admin(
-                &http,
-                args,
-                "/admin/v1/users",
-                Some(json!({"username": username})),
-            )
-            .await?;
+            api.post("/admin/v1/users", Some(json!({"username": username})))
+                .await?;
             flood_users.push(username);
         }
         let mut users = Vec::new();
         for i in 0..deciders {
             let username = format!("decider-{run}-{i}");
-            let user = admin(
-                &http,
-                args,
-                "/admin/v1/users",
-                Some(json!({"username": username})),
-            )
-            .await?;
-            let id = user["id"].as_str().unwrap_or_default();
-            let enrollment = admin(
-                &http,
-                args,
-                &format!("/admin/v1/users/{id}/enrollments"),
-                None,
-            )
-            .await?;
-            let sdk = Authenticator::new(
-                Arc::new(MemoryAccountStore::new()),
-                Arc::new(SoftwareKeyStore::in_memory()),
-                Arc::new(SystemClock),
-                AuthenticatorConfig::default(),
-            )
-            .map_err(|e| e.to_string())?;
-            let device = DeviceInfo {
-                display_name: format!("load device {i}"),
-                platform: Platform::Other,
-                model: None,
-                os_version: None,
-                app_version: None,
-                sdk_version: None,
-            };
-            sdk.enroll(
-                enrollment["uri"].as_str().unwrap_or_default(),
-                device,
-                PushRegistration::none(),
-            )
-            .await
-            .map_err(|e| format!("enroll: {e}"))?;
-            users.push(User { username, sdk });
+            users.push(
+                api.enrolled_user(
+                    &username,
+                    &format!("load device {i}"),
+                    AuthenticatorConfig::default(),
+                )
+                .await?,
+            );
         }
         Ok(Self {
-            base: args.base.clone(),
+            base: base.to_owned(),
             http,
-            fast: crate::client::Http::for_base(&args.base),
-            poll_client: as_client(&poll)?,
-            ping_client: as_client(&ping)?,
+            fast: Http::for_base(base),
+            poll_client,
+            ping_client,
             flood_users,
             deciders: users,
             pings,
@@ -208,12 +245,7 @@ impl Environment {
         form: &[(&str, &str)],
     ) -> Result<(u16, Value), String> {
         if let Some(fast) = &self.fast {
-            let body = form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(form)
-                .finish();
-            let (status, body) = fast.post_form(path, &client.authorization, body).await?;
-            let body = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
-            return Ok((status, body));
+            return oauth_post(fast, client, path, form).await;
         }
         let resp = self
             .http
@@ -227,4 +259,20 @@ impl Environment {
         let body = resp.json().await.map_err(|e| e.to_string())?;
         Ok((status, body))
     }
+}
+
+/// POSTs a form to an OAuth endpoint as `client` over the lean client; returns the status and
+/// JSON body.
+pub async fn oauth_post(
+    fast: &Http,
+    client: &Client,
+    path: &str,
+    form: &[(&str, &str)],
+) -> Result<(u16, Value), String> {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let (status, body) = fast.post_form(path, &client.authorization, body).await?;
+    let body = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+    Ok((status, body))
 }
