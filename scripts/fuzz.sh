@@ -79,18 +79,20 @@ for target in "${targets[@]}"; do
   fi
   log=$scratch/$target.log
   status=0
+  started=$SECONDS
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} "$bin_dir/$target" "${dirs[@]}" \
     -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=30 -print_final_stats=1 \
     -artifact_prefix="$artifacts/" ${FUZZ_ARGS:-} > "$log" 2>&1 || status=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1/p' "$log" | tail -n 1)
+  took=$((SECONDS - started))
   size=$(find "${dirs[0]}" -type f | wc -l)
   if [[ $status -eq 0 ]]; then
     passed=$((passed + 1))
-    echo "fuzz target $target: ok, ${execs:-?} executions in ${seconds} s, corpus $size inputs"
+    echo "fuzz target $target: ok, ${execs:-?} executions in ${took} s, corpus $size inputs"
   else
     failed=$((failed + 1))
     artifact=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
-    echo "fuzz target $target: FAILED (exit $status) after ${execs:-?} executions"
+    echo "fuzz target $target: FAILED (exit $status) after ${execs:-?} executions in ${took} s"
     # The crash report: what libFuzzer printed from the first error on.
     sed -n '/==ERROR\|panicked at\|ERROR: libFuzzer\|SUMMARY/,$p' "$log" | head -n 60
     echo "fuzz target $target: crash input ${artifact:-not written (see the log above)}"
