@@ -353,6 +353,17 @@ async fn a_dpop_proof_is_refused_again_to_the_far_edge_of_its_window() {
     );
 }
 
+/// The single-use code of an enrollment URI.
+fn enrollment_code(uri: &str) -> String {
+    url::Url::parse(uri)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned()
+}
+
 /// A DPoP proof by a fresh key nobody enrolled.
 fn stranger_proof(server: &TestServer, method: &str, path: &str) -> String {
     let signer = SoftwareSigner::generate().unwrap();
@@ -401,13 +412,7 @@ async fn an_unverified_attestation_is_not_recorded_as_verified() {
     let user = server.create_user("ida").await;
     let user_id = user["id"].as_str().unwrap();
     let uri = server.enrollment_uri(user_id).await;
-    let code = url::Url::parse(&uri)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
+    let code = enrollment_code(&uri);
     let path = "/device/v1/enrollments";
     let proof = stranger_proof(&server, "POST", path);
     let body = json!({"code": code, "push": PushRegistration::none(),
@@ -677,13 +682,7 @@ async fn names_shown_to_people_must_read_as_they_render() {
     // A device's name is shown to bank staff.
     let user = server.create_user("lou").await;
     let uri = server.enrollment_uri(user["id"].as_str().unwrap()).await;
-    let code = url::Url::parse(&uri)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
+    let code = enrollment_code(&uri);
     let path = "/device/v1/enrollments";
     let proof = stranger_proof(&server, "POST", path);
     let body = json!({"code": code, "push": {"provider": "none"},
@@ -751,13 +750,7 @@ async fn a_device_without_push_may_send_an_empty_or_null_token() {
         json!({"provider": "none", "token": ""}),
     ] {
         let uri = server.enrollment_uri(user_id).await;
-        let code = url::Url::parse(&uri)
-            .unwrap()
-            .query_pairs()
-            .find(|(k, _)| k == "code")
-            .unwrap()
-            .1
-            .into_owned();
+        let code = enrollment_code(&uri);
         let path = "/device/v1/enrollments";
         let proof = stranger_proof(&server, "POST", path);
         let body = json!({"code": code, "push": push,
