@@ -6,6 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== unit and end-to-end tests (SQLite)"
+# Some end-to-end tests start the real `ciba-server` binary as a subprocess (to give it its own
+# environment); `cargo test` builds only the binaries of packages whose own integration tests need
+# them, so build it first.
+cargo build -p ciba-server --bin ciba-server --locked
 cargo test --workspace --locked "$@"
 
 echo "== end-to-end tests (PostgreSQL)"

@@ -480,14 +480,14 @@ async fn push_mode_tokens_do_not_stay_at_rest_after_a_failed_delivery() {
     );
 }
 
-/// The `ciba-server` binary next to this test binary (`cargo test --workspace` builds it).
+/// The `ciba-server` binary next to this test binary (`scripts/test.sh` builds it first).
 fn server_binary() -> std::path::PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().and_then(std::path::Path::parent).unwrap();
     let binary = dir.join("ciba-server");
     assert!(
         binary.exists(),
-        "{} is missing: run the tests with `cargo test --workspace` (scripts/test.sh does)",
+        "{} is missing: build it with `cargo build -p ciba-server` first (scripts/test.sh does)",
         binary.display()
     );
     binary
