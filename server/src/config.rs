@@ -36,6 +36,104 @@ pub struct Settings {
     pub push: PushSettings,
     /// The HTTP listener's limits.
     pub http: HttpSettings,
+    /// Device trust: key attestation at enrollment (README "Device trust").
+    pub attestation: AttestationSettings,
+}
+
+/// How attestations at enrollment are treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AttestationMode {
+    /// Not checked: what a device sends is recorded as an unchecked claim.
+    None,
+    /// Checked when sent: a device whose attestation fails (or that sends none) still enrolls,
+    /// as unverified, and its tokens say `amr: ["swk"]`.
+    #[default]
+    Optional,
+    /// Every device must send an attestation that verifies under the policy below; others are
+    /// refused with `attestation_failed`.
+    Required,
+}
+
+/// Key attestation at enrollment.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct AttestationSettings {
+    /// `none`, `optional` (default) or `required`.
+    pub policy: AttestationMode,
+    /// Android Key Attestation.
+    pub android: AndroidAttestationSettings,
+    /// Apple App Attest.
+    pub apple: AppleAttestationSettings,
+}
+
+/// Android Key Attestation policy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AndroidAttestationSettings {
+    /// PEM bundle of trusted root certificates (their keys are trusted). Default: Google's
+    /// hardware attestation roots, shipped with the server.
+    pub roots_file: Option<PathBuf>,
+    /// Google's attestation status list (JSON, the format of
+    /// `https://android.googleapis.com/attestation/status`), refreshed by the operator; a chain
+    /// with a revoked or suspended certificate is refused. Read at start.
+    pub revocation_list_file: Option<PathBuf>,
+    /// Security levels accepted: `tee`, `strongbox`.
+    pub security_levels: Vec<crate::devices::attestation::SecurityLevel>,
+    /// Refuse devices with an unlocked bootloader or unverified boot.
+    pub require_verified_boot: bool,
+    /// The apps allowed to enroll (package name and signing-certificate SHA-256 digests); empty:
+    /// any app (the identity is still recorded).
+    pub apps: Vec<AndroidAppSettings>,
+}
+
+impl Default for AndroidAttestationSettings {
+    fn default() -> Self {
+        Self {
+            roots_file: None,
+            revocation_list_file: None,
+            security_levels: vec![
+                crate::devices::attestation::SecurityLevel::Tee,
+                crate::devices::attestation::SecurityLevel::StrongBox,
+            ],
+            require_verified_boot: true,
+            apps: Vec::new(),
+        }
+    }
+}
+
+/// An Android app allowed to enroll.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AndroidAppSettings {
+    /// The package name (`applicationId`).
+    pub package: String,
+    /// SHA-256 digests of its signing certificates (hex, colons allowed); empty: any signer.
+    #[serde(default)]
+    pub signing_cert_sha256: Vec<String>,
+}
+
+/// Apple App Attest policy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AppleAttestationSettings {
+    /// PEM bundle of trusted roots. Default: the Apple App Attestation Root CA, shipped.
+    pub roots_file: Option<PathBuf>,
+    /// `production` (default) or `development` (builds with the development entitlement).
+    pub environment: crate::devices::attestation::AppleEnvironment,
+    /// The apps allowed to enroll, as `TEAMID.bundle.id`. App Attest cannot be verified without
+    /// one: an attestation from an unlisted app does not verify.
+    pub apps: Vec<String>,
+}
+
+impl Default for AppleAttestationSettings {
+    fn default() -> Self {
+        Self {
+            roots_file: None,
+            environment: crate::devices::attestation::AppleEnvironment::Production,
+            apps: Vec::new(),
+        }
+    }
 }
 
 /// The HTTP listener's limits: what a client that connects and then stalls (slowloris), sends a
@@ -256,6 +354,7 @@ impl Default for Settings {
             notifications: NotificationSettings::default(),
             push: PushSettings::default(),
             http: HttpSettings::default(),
+            attestation: AttestationSettings::default(),
         }
     }
 }
