@@ -5,6 +5,7 @@ mod admin_api;
 mod attacks;
 mod cluster;
 mod database;
+mod device_trust;
 mod flows;
 mod hostile;
 mod hostile_table;

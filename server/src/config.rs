@@ -55,6 +55,40 @@ pub enum AttestationMode {
     Required,
 }
 
+/// Where an Android key lives, as its attestation says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecurityLevel {
+    Tee,
+    StrongBox,
+}
+
+impl SecurityLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tee => "tee",
+            Self::StrongBox => "strongbox",
+        }
+    }
+}
+
+/// The App Attest environment an app is built for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AppleEnvironment {
+    Production,
+    Development,
+}
+
+impl AppleEnvironment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Production => "production",
+            Self::Development => "development",
+        }
+    }
+}
+
 /// Key attestation at enrollment.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
@@ -79,7 +113,7 @@ pub struct AndroidAttestationSettings {
     /// with a revoked or suspended certificate is refused. Read at start.
     pub revocation_list_file: Option<PathBuf>,
     /// Security levels accepted: `tee`, `strongbox`.
-    pub security_levels: Vec<crate::devices::attestation::SecurityLevel>,
+    pub security_levels: Vec<SecurityLevel>,
     /// Refuse devices with an unlocked bootloader or unverified boot.
     pub require_verified_boot: bool,
     /// The apps allowed to enroll (package name and signing-certificate SHA-256 digests); empty:
@@ -92,10 +126,7 @@ impl Default for AndroidAttestationSettings {
         Self {
             roots_file: None,
             revocation_list_file: None,
-            security_levels: vec![
-                crate::devices::attestation::SecurityLevel::Tee,
-                crate::devices::attestation::SecurityLevel::StrongBox,
-            ],
+            security_levels: vec![SecurityLevel::Tee, SecurityLevel::StrongBox],
             require_verified_boot: true,
             apps: Vec::new(),
         }
@@ -120,7 +151,7 @@ pub struct AppleAttestationSettings {
     /// PEM bundle of trusted roots. Default: the Apple App Attestation Root CA, shipped.
     pub roots_file: Option<PathBuf>,
     /// `production` (default) or `development` (builds with the development entitlement).
-    pub environment: crate::devices::attestation::AppleEnvironment,
+    pub environment: AppleEnvironment,
     /// The apps allowed to enroll, as `TEAMID.bundle.id`. App Attest cannot be verified without
     /// one: an attestation from an unlisted app does not verify.
     pub apps: Vec<String>,
@@ -130,7 +161,7 @@ impl Default for AppleAttestationSettings {
     fn default() -> Self {
         Self {
             roots_file: None,
-            environment: crate::devices::attestation::AppleEnvironment::Production,
+            environment: AppleEnvironment::Production,
             apps: Vec::new(),
         }
     }

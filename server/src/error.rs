@@ -90,6 +90,8 @@ pub enum DeviceCode {
     InvalidEnrollmentCode,
     /// `device_already_enrolled`: the key is enrolled already.
     DeviceAlreadyEnrolled,
+    /// `attestation_failed`: the key attestation does not satisfy the policy.
+    AttestationFailed,
     /// `invalid_request`, as a conflict: the device's key changed while it rotated it.
     KeyChanged,
     /// `invalid_decision`: the signed decision does not verify or does not match.
@@ -112,6 +114,7 @@ impl DeviceCode {
             Self::DeviceRevoked => error_codes::DEVICE_REVOKED,
             Self::InvalidEnrollmentCode => error_codes::INVALID_ENROLLMENT_CODE,
             Self::DeviceAlreadyEnrolled => error_codes::DEVICE_ALREADY_ENROLLED,
+            Self::AttestationFailed => error_codes::ATTESTATION_FAILED,
             Self::InvalidDecision => error_codes::INVALID_DECISION,
             Self::AlreadyDecided => error_codes::ALREADY_DECIDED,
             Self::Expired => error_codes::EXPIRED,

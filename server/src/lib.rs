@@ -9,6 +9,7 @@
 //! the domain's [`error::Error`]. `server/README.md` says where each concern lives.
 
 pub mod admin;
+pub mod attestation;
 pub mod cache;
 pub mod ciba;
 pub mod clients;

@@ -69,6 +69,34 @@ pub struct Metrics {
     refused_user_pending: AtomicU64,
     refused_client_rate: AtomicU64,
     connections_refused: AtomicU64,
+    /// Enrollments by attestation outcome: verified, unverified, none, refused.
+    enrollments: [AtomicU64; 4],
+}
+
+/// What device trust an enrollment ended with (`ciba_enrollments_total{attestation}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnrollmentOutcome {
+    /// Enrolled with a verified attestation.
+    Verified,
+    /// Enrolled with an attestation that did not verify (or was not checked).
+    Unverified,
+    /// Enrolled without an attestation.
+    None,
+    /// Refused by the attestation policy.
+    Refused,
+}
+
+impl EnrollmentOutcome {
+    const ALL: [Self; 4] = [Self::Verified, Self::Unverified, Self::None, Self::Refused];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Verified => "verified",
+            Self::Unverified => "unverified",
+            Self::None => "none",
+            Self::Refused => "refused",
+        }
+    }
 }
 
 impl Metrics {
@@ -81,12 +109,30 @@ impl Metrics {
         .fetch_add(1, Ordering::Relaxed);
     }
 
+    /// An enrollment ended (or was refused) with this device trust.
+    pub fn enrollment(&self, outcome: EnrollmentOutcome) {
+        self.enrollments[outcome as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
     /// A connection was closed at once: too many were open.
     pub fn connection_refused(&self) {
         self.connections_refused.fetch_add(1, Ordering::Relaxed);
     }
 
     fn render_limits(&self, out: &mut String) {
+        let name = "ciba_enrollments_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Device enrollments by attestation outcome (refused: by the attestation policy).\n# TYPE {name} counter"
+        );
+        for outcome in EnrollmentOutcome::ALL {
+            let _ = writeln!(
+                out,
+                "{name}{{attestation=\"{}\"}} {}",
+                outcome.as_str(),
+                self.enrollments[outcome as usize].load(Ordering::Relaxed)
+            );
+        }
         let name = "ciba_requests_limited_total";
         let _ = writeln!(
             out,

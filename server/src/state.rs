@@ -43,6 +43,8 @@ pub struct Inner {
     pub client_rates: crate::cache::ClientRates,
     /// The FCM and APNs clients that wake devices, and their health.
     pub push: crate::push::PushService,
+    /// The attestation policy of enrollments (roots and status list read at start).
+    pub attestation: crate::attestation::Policy,
 }
 
 impl Deref for AppState {
@@ -73,6 +75,9 @@ pub enum StateError {
     /// A push provider's credentials or client could not be set up.
     #[error("push: {0}")]
     Push(#[from] crate::push::PushSetupError),
+    /// The attestation roots or status list could not be read.
+    #[error("attestation: {0}")]
+    Attestation(String),
 }
 
 impl AppState {
@@ -93,6 +98,8 @@ impl AppState {
         let notifier = crate::notify::NotificationClient::new(&settings.notifications)
             .map_err(StateError::Notifications)?;
         let push = crate::push::PushService::new(&settings.push, clock.clone())?;
+        let attestation = crate::attestation::Policy::from_settings(&settings.attestation)
+            .map_err(StateError::Attestation)?;
         Ok(Self(Arc::new(Inner {
             settings,
             issuer,
@@ -106,6 +113,7 @@ impl AppState {
             clients: crate::cache::ClientCache::default(),
             client_rates: crate::cache::ClientRates::default(),
             push,
+            attestation,
         })))
     }
 

@@ -175,13 +175,36 @@ pub struct DeviceInfo {
     pub sdk_version: Option<String>,
 }
 
-/// Optional key attestation (not verified in protocol v1).
+/// Key attestation at enrollment (DEVICE-PROTOCOL.md §3.1, protocol v1.1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attestation {
     /// `android-key` or `apple-app-attest`.
     pub format: String,
-    /// The attestation data, as the platform produced it.
+    /// b64u of: for `android-key`, the Keystore certificate chain of the enrolled key, leaf
+    /// first, each certificate's DER one after the other; for `apple-app-attest`, the
+    /// attestation object `attestKey` returned (CBOR).
     pub data: String,
+}
+
+/// The attestation challenge of an enrollment (DEVICE-PROTOCOL.md §3.1):
+/// `SHA-256("ciba-attestation-v1" ‖ 0x00 ‖ code)`, 32 bytes. Android: the key's
+/// `setAttestationChallenge`. Apple: `clientDataHash = SHA-256(challenge ‖ jkt)`.
+pub fn attestation_challenge(code: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(b"ciba-attestation-v1\0");
+    hash.update(code.as_bytes());
+    hash.finalize().into()
+}
+
+/// App Attest's `clientDataHash` for an enrollment: `SHA-256(challenge ‖ jkt)`, binding the
+/// server's challenge and the device key that enrolls.
+pub fn app_attest_client_data_hash(code: &str, jkt: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(attestation_challenge(code));
+    hash.update(jkt.as_bytes());
+    hash.finalize().into()
 }
 
 /// Body of `POST /device/v1/enrollments`.

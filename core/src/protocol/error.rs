@@ -22,6 +22,8 @@ pub mod error_codes {
     pub const INVALID_ENROLLMENT_CODE: &str = "invalid_enrollment_code";
     /// The key is already enrolled (409).
     pub const DEVICE_ALREADY_ENROLLED: &str = "device_already_enrolled";
+    /// The device's key attestation does not satisfy the server's policy (400; protocol v1.1).
+    pub const ATTESTATION_FAILED: &str = "attestation_failed";
     /// A decision that does not verify (400).
     pub const INVALID_DECISION: &str = "invalid_decision";
     /// The transaction was already decided (409).

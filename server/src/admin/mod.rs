@@ -252,6 +252,9 @@ pub struct EnrollmentCreated {
     pub uri: String,
     /// Expiry.
     pub expires_at: i64,
+    /// The key-attestation challenge the device uses (b64u; DEVICE-PROTOCOL.md §3.1), derived
+    /// from the code: given for apps that receive the code another way than the URI.
+    pub attestation_challenge: String,
 }
 
 /// `POST /admin/v1/users/{id}/enrollments`: a single-use enrollment code for a user (the bank's
@@ -293,6 +296,11 @@ pub async fn create_enrollment(
     }
     .to_uri_string();
     Ok(EnrollmentCreated {
+        attestation_challenge: {
+            use base64::Engine;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(crate::attestation::challenge(&code))
+        },
         enrollment_id: enrollment.id,
         code,
         uri,
@@ -316,11 +324,18 @@ pub struct DeviceSummary {
     jkt: String,
     enrolled_at: i64,
     revoked_at: Option<i64>,
+    /// What the server verified at enrollment (README "Device trust").
+    attestation: crate::attestation::DeviceTrust,
+    /// The `amr` its approvals carry.
+    amr: Vec<String>,
 }
 
 impl From<Device> for DeviceSummary {
     fn from(d: Device) -> Self {
+        let attestation = crate::attestation::DeviceTrust::from_stored(d.attestation.as_deref());
         Self {
+            amr: attestation.amr(),
+            attestation,
             push: json!({"provider": d.push_provider.as_str(), "environment": d.push_environment.as_str(),
                          "has_token": d.push_token.is_some(),
                          "token_valid": d.push_token.is_some() && d.push_token_invalid_at.is_none(),

@@ -158,11 +158,12 @@ pub async fn record_decision(
 
 /// The authentication methods (RFC 8176) the server itself established for a decision by
 /// `device`, which are what tokens carry: possession of the enrolled key, proven by the decision's
-/// signature. Until a device's key is attested to live in secure hardware it counts as `swk`
-/// (software-secured key); what the app says about how it verified the user (`face`, `hwk`,
-/// `mfa`, …) is a claim, kept in the audit log and never copied into a token.
-fn verified_amr(_device: &Device) -> Vec<String> {
-    vec!["swk".to_owned()]
+/// signature, and what the device's attestation proved about that key (`hwk` for a key attested
+/// in secure hardware, `user` and `mfa` when that hardware enforces user verification on every
+/// use; `swk` otherwise). What the app says about how it verified the user (`face`, `hwk`, `mfa`,
+/// …) is a claim, kept in the audit log and never copied into a token.
+fn verified_amr(device: &Device) -> Vec<String> {
+    crate::attestation::DeviceTrust::from_stored(device.attestation.as_deref()).amr()
 }
 
 /// Everything that makes a decision valid except freshness of its `jti` and the state change.

@@ -6,8 +6,10 @@ use ciba_core::protocol::{
 use serde_json::json;
 
 use super::DeviceProof;
+use crate::attestation::{self, DeviceTrust, Expected};
 use crate::crypto::{hash_secret, random_id};
 use crate::error::{DeviceCode, Error, Result};
+use crate::metrics::EnrollmentOutcome;
 use crate::state::AppState;
 use crate::store::{Device, DeviceStatus, EnrollOutcome, NewAuditEvent};
 
@@ -45,6 +47,80 @@ pub fn validate_push(push: &PushRegistration) -> Result<()> {
     }
 }
 
+/// The enrolled key as an uncompressed P-256 point, `04 ‖ x ‖ y` (empty for another key type,
+/// which then matches no attestation).
+fn public_point(proof: &DeviceProof) -> Vec<u8> {
+    use base64::Engine;
+    let decode = |c: &Option<String>| {
+        c.as_deref()
+            .and_then(|c| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(c)
+                    .ok()
+            })
+            .filter(|c| c.len() == 32)
+    };
+    match (
+        proof.jwk.crv.as_deref(),
+        decode(&proof.jwk.x),
+        decode(&proof.jwk.y),
+    ) {
+        (Some("P-256"), Some(x), Some(y)) => [&[4u8][..], &x, &y].concat(),
+        _ => Vec::new(),
+    }
+}
+
+/// The policy's verdict on the device's attestation, before anything is written: a device the
+/// policy refuses keeps its code unused (and the refusal is audited and counted).
+async fn assess_attestation(
+    state: &AppState,
+    proof: &DeviceProof,
+    req: &EnrollmentRequest,
+    user_id: &str,
+    now: i64,
+) -> Result<DeviceTrust> {
+    let challenge = attestation::challenge(&req.code);
+    let point = public_point(proof);
+    let expected = Expected {
+        challenge: &challenge,
+        public_point: &point,
+        jkt: &proof.jkt,
+        now,
+    };
+    match state
+        .attestation
+        .assess(req.attestation.as_ref(), req.device.platform, &expected)
+    {
+        Ok(trust) => Ok(trust),
+        Err(refusal) => {
+            state.metrics.enrollment(EnrollmentOutcome::Refused);
+            state
+                .audit(NewAuditEvent {
+                    at: now,
+                    kind: "device_enrollment_refused",
+                    user_id: Some(user_id.to_owned()),
+                    client_id: None,
+                    device_id: None,
+                    request_id: None,
+                    detail: json!({"platform": req.device.platform.as_str(),
+                                   "attestation": {"format": req.attestation.as_ref().map(|a| a.format.chars().take(40).collect::<String>()),
+                                                   "reason": refusal.code(), "detail": refusal.to_string()}}),
+                })
+                .await;
+            tracing::info!(
+                reason = refusal.code(),
+                "enrollment refused by the attestation policy"
+            );
+            Err(Error::device(
+                DeviceCode::AttestationFailed,
+                format!(
+                    "the device's key attestation does not satisfy this server's policy: {refusal}"
+                ),
+            ))
+        }
+    }
+}
+
 /// Enrolls the device whose key signed `proof`, consuming the code atomically.
 pub async fn enroll(
     state: &AppState,
@@ -75,9 +151,10 @@ pub async fn enroll(
     let now = state.now();
     let code_hash = hash_secret(&req.code);
     // Nothing is written (not even the proof's jti) for a caller without a live code.
-    if !state.store.enrollment_code_usable(&code_hash, now).await? {
+    let Some(code_user) = state.store.enrollment_code_user(&code_hash, now).await? else {
         return Err(invalid_code());
-    }
+    };
+    let trust = assess_attestation(state, &proof, &req, &code_user, now).await?;
     proof.use_once(state).await?;
     let public_jwk = serde_json::to_string(&proof.jwk).map_err(Error::internal)?;
     let device = Device {
@@ -99,6 +176,10 @@ pub async fn enroll(
         sdk_version: d.sdk_version.clone(),
         enrolled_at: now,
         revoked_at: None,
+        attestation: match &trust {
+            DeviceTrust::None => None,
+            other => Some(serde_json::to_string(other).map_err(Error::internal)?),
+        },
     };
     let user_id = match state.store.enroll_device(&code_hash, now, &device).await? {
         EnrollOutcome::Enrolled { user_id } => user_id,
@@ -124,12 +205,14 @@ pub async fn enroll(
             device_id: Some(device.id.clone()),
             request_id: None,
             detail: json!({"platform": device.platform.as_str(), "push_provider": device.push_provider.as_str(),
-                           // What the device sent is a claim until it is verified; this server
-                           // does not verify attestations yet, so none counts as verified.
-                           "attestation": {"claimed_format": req.attestation.as_ref().map(|a| a.format.clone()),
-                                           "verified": false}}),
+                           "attestation": trust}),
         })
         .await;
+    state.metrics.enrollment(match trust {
+        DeviceTrust::Verified(_) => EnrollmentOutcome::Verified,
+        DeviceTrust::Unverified { .. } => EnrollmentOutcome::Unverified,
+        DeviceTrust::None => EnrollmentOutcome::None,
+    });
     tracing::info!(device = %device.id, "device enrolled");
     Ok(EnrollmentResponse {
         device_id: device.id,

@@ -2,7 +2,6 @@
 //! signed decisions and the device's own lifecycle. Every signed proof a device sends goes
 //! through one verifier (`proof`).
 
-pub mod attestation;
 mod decision;
 mod dpop;
 mod enrollment;

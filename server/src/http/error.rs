@@ -82,6 +82,7 @@ fn status_of(error: &Error) -> (StatusCode, Option<&'static str>) {
                 | DeviceCode::DeviceRevoked => StatusCode::UNAUTHORIZED,
                 DeviceCode::InvalidRequest
                 | DeviceCode::InvalidEnrollmentCode
+                | DeviceCode::AttestationFailed
                 | DeviceCode::InvalidDecision => StatusCode::BAD_REQUEST,
                 DeviceCode::DeviceAlreadyEnrolled
                 | DeviceCode::KeyChanged

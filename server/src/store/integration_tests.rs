@@ -608,6 +608,7 @@ async fn devices_round_trip(s: Fresh) {
             sdk_version: Some(format!("SDK {n}.3")),
             enrolled_at: 100 + n,
             revoked_at: None,
+            attestation: (n % 2 == 0).then(|| format!(r#"{{"status":"verified","n":{n}}}"#)),
         };
         assert_eq!(
             s.enroll_device(&enrollment.code_hash, 50, &device)
@@ -646,6 +647,22 @@ async fn devices_round_trip(s: Fresh) {
             assert_eq!(s.device(&device.id).await.unwrap(), Some(device.clone()));
         }
     }
+    // A new key drops what was attested about the old one.
+    let attested = enrolled
+        .iter()
+        .find(|d| d.attestation.is_some())
+        .unwrap()
+        .clone();
+    assert!(
+        s.rotate_device_key(&attested.id, &attested.jkt, "jkt-new", "{}")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.device(&attested.id).await.unwrap().unwrap().attestation,
+        None
+    );
+
     let token = device.push_token.clone().unwrap();
     assert!(
         s.invalidate_push_token(&device.id, &token, 300)

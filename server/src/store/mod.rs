@@ -133,9 +133,9 @@ pub trait Store: Send + Sync + 'static {
     // --- enrollment and devices
     /// Inserts an enrollment (its code only as a hash).
     async fn insert_enrollment(&self, enrollment: &Enrollment) -> StoreResult<()>;
-    /// Whether an enrollment code (by hash) exists, unused and unexpired at `now`. Only a hint:
+    /// The user of an enrollment code (by hash) that exists, unused and unexpired at `now`. Only a hint:
     /// [`Store::enroll_device`] decides atomically.
-    async fn enrollment_code_usable(&self, code_hash: &str, now: i64) -> StoreResult<bool>;
+    async fn enrollment_code_user(&self, code_hash: &str, now: i64) -> StoreResult<Option<String>>;
     /// Consumes an unused, unexpired enrollment code and stores the device, atomically: a code
     /// works once even under concurrent calls, and a refused device leaves the code unused.
     async fn enroll_device(

@@ -39,6 +39,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "user_identifiers",
         include_str!("../../migrations/postgres/0005_user_identifiers.sql"),
     ),
+    (
+        6,
+        "device_attestation",
+        include_str!("../../migrations/postgres/0006_device_attestation.sql"),
+    ),
 ];
 
 /// PostgreSQL implementation of [`Store`](super::Store).

@@ -229,6 +229,9 @@ pub struct Device {
     pub enrolled_at: i64,
     /// Revocation time.
     pub revoked_at: Option<i64>,
+    /// What the server verified at enrollment (JSON of `attestation::DeviceTrust`;
+    /// `None`: nothing, as for devices enrolled before attestation was checked).
+    pub attestation: Option<String>,
 }
 
 impl Device {

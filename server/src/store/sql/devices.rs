@@ -32,6 +32,7 @@ pub fn device_from<R: Row + ?Sized>(row: &R) -> StoreResult<Device> {
         sdk_version: row.try_get("sdk_version")?,
         enrolled_at: row.try_get("enrolled_at")?,
         revoked_at: row.try_get("revoked_at")?,
+        attestation: row.try_get("attestation")?,
     })
 }
 
@@ -49,17 +50,20 @@ pub async fn insert_enrollment<E: Engine>(db: &E, e: &Enrollment) -> StoreResult
     Ok(())
 }
 
-pub async fn enrollment_code_usable<E: Engine>(
+pub async fn enrollment_code_user<E: Engine>(
     db: &E,
     code_hash: &str,
     now: i64,
-) -> StoreResult<bool> {
+) -> StoreResult<Option<String>> {
     let query = Query::new(
-        "SELECT id FROM enrollments WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2",
+        "SELECT user_id FROM enrollments WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2",
     )
     .bind(code_hash)
     .bind(now);
-    Ok(db.pool().fetch_optional(query).await?.is_some())
+    match db.pool().fetch_optional(query).await? {
+        Some(row) => Ok(Some(row.try_get("user_id")?)),
+        None => Ok(None),
+    }
 }
 
 pub async fn enroll<E: Engine>(
@@ -89,8 +93,8 @@ pub async fn enroll<E: Engine>(
     let user_id: String = row.try_get("user_id")?;
     let insert = Query::new(
         "INSERT INTO devices (id, user_id, jkt, public_jwk, status, push_provider, push_token, \
-         push_environment, display_name, platform, model, os_version, app_version, sdk_version, enrolled_at) \
-         VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+         push_environment, display_name, platform, model, os_version, app_version, sdk_version, enrolled_at, attestation) \
+         VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(&d.id)
     .bind(&user_id)
@@ -105,7 +109,8 @@ pub async fn enroll<E: Engine>(
     .bind(&d.os_version)
     .bind(&d.app_version)
     .bind(&d.sdk_version)
-    .bind(d.enrolled_at);
+    .bind(d.enrolled_at)
+    .bind(&d.attestation);
     match tx.execute(insert).await {
         Ok(_) => {
             tx.commit().await?;
@@ -175,7 +180,8 @@ pub async fn rotate_key<E: Engine>(
 ) -> StoreResult<bool> {
     let mut writes = db.writes().await;
     let query = Query::new(
-        "UPDATE devices SET jkt = $1, public_jwk = $2 WHERE id = $3 AND jkt = $4 AND status = 'active'",
+        "UPDATE devices SET jkt = $1, public_jwk = $2, attestation = NULL \
+         WHERE id = $3 AND jkt = $4 AND status = 'active'",
     )
     .bind(new_jkt)
     .bind(new_jwk)

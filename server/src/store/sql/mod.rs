@@ -119,8 +119,8 @@ impl<E: Engine> Store for SqlStore<E> {
         devices::insert_enrollment(&self.engine, enrollment).await
     }
 
-    async fn enrollment_code_usable(&self, code_hash: &str, now: i64) -> StoreResult<bool> {
-        devices::enrollment_code_usable(&self.engine, code_hash, now).await
+    async fn enrollment_code_user(&self, code_hash: &str, now: i64) -> StoreResult<Option<String>> {
+        devices::enrollment_code_user(&self.engine, code_hash, now).await
     }
 
     async fn enroll_device(

@@ -55,6 +55,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "user_identifiers",
         include_str!("../../../migrations/sqlite/0005_user_identifiers.sql"),
     ),
+    (
+        6,
+        "device_attestation",
+        include_str!("../../../migrations/sqlite/0006_device_attestation.sql"),
+    ),
 ];
 
 /// How long a connection waits for another one's write lock.

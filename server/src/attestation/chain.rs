@@ -115,7 +115,7 @@ pub fn parse_list<'a>(ders: &[&'a [u8]]) -> Result<Vec<X509Certificate<'a>>, Ref
     ders.iter()
         .enumerate()
         .map(|(i, der)| match X509Certificate::from_der(der) {
-            Ok((rest, cert)) if rest.is_empty() => Ok(cert),
+            Ok(([], cert)) => Ok(cert),
             _ => Err(Refusal::Malformed(format!(
                 "certificate {i} is not DER X.509"
             ))),

@@ -616,3 +616,23 @@ fn the_shipped_roots_are_the_fixtures_roots() {
     assert_eq!(Anchors::from_pem(GOOGLE_ROOTS).unwrap().len(), 5);
     assert!(Anchors::from_pem("").is_err());
 }
+
+#[test]
+fn the_server_and_the_sdk_derive_the_same_challenge_and_client_data_hash() {
+    let code = "K2p9V7dY3mQxR8sT1uW4zA";
+    assert_eq!(
+        challenge(code),
+        ciba_core::protocol::attestation_challenge(code)
+    );
+    let jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+    let ours = {
+        let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        ctx.update(&apple::client_data(&challenge(code), jkt));
+        ctx.finish().as_ref().to_vec()
+    };
+    assert_eq!(
+        ours,
+        ciba_core::protocol::app_attest_client_data_hash(code, jkt)
+    );
+    assert_ne!(challenge(code), challenge("another code"));
+}

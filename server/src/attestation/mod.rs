@@ -19,7 +19,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ciba_core::protocol::{Attestation, Platform};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{AttestationMode, AttestationSettings};
+pub use crate::config::{AppleEnvironment, AttestationMode, AttestationSettings, SecurityLevel};
 
 pub use chain::Anchors;
 
@@ -28,7 +28,7 @@ pub const APPLE_APP_ATTEST: &str = "apple-app-attest";
 
 /// The roots shipped by default: Google's hardware attestation roots (the RSA key in its four
 /// certificates and the 2026 ECDSA P-384 "Key Attestation CA1") and the Apple App Attestation
-/// Root CA. Provenance: `server/src/devices/attestation/roots/README.md`.
+/// Root CA. Provenance: `server/src/attestation/roots/README.md`.
 const GOOGLE_ROOTS: &str = include_str!("roots/google-hardware-attestation-roots.pem");
 const APPLE_ROOT: &str = include_str!("roots/apple-app-attestation-root-ca.pem");
 
@@ -36,16 +36,12 @@ const APPLE_ROOT: &str = include_str!("roots/apple-app-attestation-root-ca.pem")
 /// Attest object with its receipt about 6 KiB).
 pub const MAX_DATA_BYTES: usize = 32 * 1024;
 
-/// The attestation challenge of an enrollment: `SHA-256("ciba-attestation-v1" ‖ 0x00 ‖ code)`.
-/// The code is the server's ≥ 128-bit single-use secret, so the challenge is issued by the
-/// server, unique to the enrollment, and costs the device no extra round trip.
+/// The attestation challenge of an enrollment: `SHA-256("ciba-attestation-v1" ‖ 0x00 ‖ code)`
+/// (the SDK computes the same, `ciba_core::protocol::attestation_challenge`). The code is the
+/// server's ≥ 128-bit single-use secret, so the challenge is issued by the server, unique to the
+/// enrollment, and costs the device no extra round trip.
 pub fn challenge(code: &str) -> [u8; 32] {
-    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
-    ctx.update(b"ciba-attestation-v1\0");
-    ctx.update(code.as_bytes());
-    let mut out = [0u8; 32];
-    out.copy_from_slice(ctx.finish().as_ref());
-    out
+    ciba_core::protocol::attestation_challenge(code)
 }
 
 /// Why an attestation does not prove what it must.
@@ -90,23 +86,6 @@ impl Refusal {
             Self::SecurityLevel(_) => "security_level",
             Self::VerifiedBoot(_) => "verified_boot",
             Self::AppIdentity(_) => "app_identity",
-        }
-    }
-}
-
-/// Where an Android key lives, as its attestation says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SecurityLevel {
-    Tee,
-    StrongBox,
-}
-
-impl SecurityLevel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Tee => "tee",
-            Self::StrongBox => "strongbox",
         }
     }
 }
@@ -213,22 +192,6 @@ pub struct AndroidPolicy {
     pub security_levels: Vec<SecurityLevel>,
     pub require_verified_boot: bool,
     pub apps: Vec<AndroidApp>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AppleEnvironment {
-    Production,
-    Development,
-}
-
-impl AppleEnvironment {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Production => "production",
-            Self::Development => "development",
-        }
-    }
 }
 
 #[derive(Debug, Clone)]

@@ -1,0 +1,479 @@
+//! Device trust over HTTP (issue 15): the attestation policy at enrollment (`none`, `optional`,
+//! `required`), every real attestation sample of tests/fixtures/attestation submitted to the
+//! real server with its clock at the sample's time, what the admin API, the audit log and
+//! `/metrics` say, and `amr` in tokens taken from the stored facts.
+//!
+//! A real sample's key is some phone's, whose private half nobody has, and its challenge is the
+//! one that phone was given: no test can enroll *with* it. So over HTTP each sample goes as far
+//! as the binding step — the chain to the root, the parsing, the policy — and the tests assert
+//! that it stopped exactly there (a positive sample fails only because the key and challenge are
+//! not this enrollment's; a negative one fails at the check the fixtures' README names). The full
+//! positive verdict of every sample, with its own key and challenge, is in the server's unit tests
+//! (`server/src/attestation/tests.rs`).
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use ciba_core::clock::Clock;
+use ciba_core::jose::software::{SoftwareSigner, random_b64u};
+use ciba_core::protocol::PushRegistration;
+use ciba_e2e::*;
+use ciba_server::config::AttestationMode;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+fn fixtures() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/attestation")
+}
+
+fn sample(kind: &str, name: &str) -> Value {
+    let path = fixtures().join(kind).join(name).join("sample.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// What the SDK sends for an Android sample: the chain's DER, one certificate after the other.
+fn android_data(name: &str) -> String {
+    let pem =
+        std::fs::read_to_string(fixtures().join("android").join(name).join("chain.pem")).unwrap();
+    let mut der = Vec::new();
+    for block in pem.split("-----BEGIN CERTIFICATE-----").skip(1) {
+        let body: String = block
+            .split("-----END CERTIFICATE-----")
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        der.extend(STANDARD.decode(body).unwrap());
+    }
+    URL_SAFE_NO_PAD.encode(der)
+}
+
+fn apple_data(name: &str) -> String {
+    URL_SAFE_NO_PAD.encode(
+        std::fs::read(fixtures().join("apple").join(name).join("attestation.cbor")).unwrap(),
+    )
+}
+
+fn code_of(uri: &str) -> String {
+    url::Url::parse(uri)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned()
+}
+
+/// Enrolls a fresh key for `user_id` with a raw request carrying `attestation`.
+async fn enroll_with(
+    server: &TestServer,
+    user_id: &str,
+    platform: &str,
+    attestation: Option<Value>,
+) -> (u16, Value, String) {
+    let uri = server.enrollment_uri(user_id).await;
+    let code = code_of(&uri);
+    let path = "/device/v1/enrollments";
+    let signer = SoftwareSigner::generate().unwrap();
+    let proof = ciba_core::jose::dpop_proof(
+        &signer,
+        "POST",
+        &format!("{}{path}", server.issuer),
+        server.clock.now(),
+        &random_b64u(16).unwrap(),
+    )
+    .unwrap();
+    let mut body = json!({"code": code, "push": PushRegistration::none(),
+                          "device": {"display_name": "Sample phone", "platform": platform}});
+    if let Some(a) = attestation {
+        body["attestation"] = a;
+    }
+    let (status, answer) = device_call(server, Method::POST, path, &proof, Some(body)).await;
+    (status, answer, code)
+}
+
+async fn audit_of(server: &TestServer, user_id: &str, kind: &str) -> Vec<Value> {
+    let (status, audit) = server
+        .admin(
+            Method::GET,
+            &format!("/admin/v1/audit?user_id={user_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .cloned()
+        .collect()
+}
+
+async fn devices_of(server: &TestServer, user_id: &str) -> Vec<Value> {
+    let (status, body) = server
+        .admin(
+            Method::GET,
+            &format!("/admin/v1/users/{user_id}/devices"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["devices"].as_array().unwrap().clone()
+}
+
+fn enrollments_metric(metrics: &str, outcome: &str) -> u64 {
+    let line = format!("ciba_enrollments_total{{attestation=\"{outcome}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&line))
+        .unwrap_or_else(|| panic!("no {line} in metrics"))
+        .parse()
+        .unwrap()
+}
+
+const ANDROID_POSITIVE: [&str; 10] = [
+    "pixel9a-tegu-sdk36-keymint4-tee-ec-2026root",
+    "pixel9a-tegu-sdk36-keymint3-strongbox-ec-2026root",
+    "pixel9a-tegu-sdk37-keymint5-tee-ec-usagecount",
+    "pixel9pro-caiman-sdk36-keymint4-tee-ec-rkp",
+    "pixel9pro-caiman-sdk36-keymint3-strongbox-ec-rkp",
+    "pixel8a-akita-sdk34-keymint3-tee-ec-rkp",
+    "pixel3-blueline-sdk28-km4-tee-ec-factory",
+    "sony-xperia10iii-sdk33-km41-tee-ec-factory",
+    "aosp-avf-test-km4-tee-ec-player456",
+    "google-aka-keymint2-tee-ec-rkp",
+];
+
+/// Negative and edge samples, with the check that must stop each (fixtures' README).
+const ANDROID_OTHERS: [(&str, &str); 8] = [
+    (
+        "pixel8a-akita-sdk34-keymint3-tee-rsa-userauth",
+        "key_mismatch",
+    ),
+    (
+        "edge-keyattestation-malformed-rot-device-locked",
+        "key_mismatch",
+    ),
+    ("neg-google-aka-tee-ec-unlocked-unverified", "key_mismatch"),
+    (
+        "neg-marlin-sdk29-km1-software-attested-ec",
+        "untrusted_chain",
+    ),
+    (
+        "neg-google-aka-strongbox-ec-nongoogle-root",
+        "untrusted_chain",
+    ),
+    (
+        "neg-keyattestation-tags-not-ascending-bad-leaf-sig",
+        "untrusted_chain",
+    ),
+    ("neg-google-aka-fake-attest-key-chain", "untrusted_chain"),
+    ("edge-google-aka-attest-key-chain", "unsupported"),
+];
+
+const APPLE_SAMPLES: [&str; 10] = [
+    "veehaitch-ios-14.2-development",
+    "veehaitch-ios-14.3-beta-2-development",
+    "veehaitch-ios-14.3-beta-3-development",
+    "veehaitch-ios-14.3-development",
+    "veehaitch-ios-14.4-beta-1-development",
+    "veehaitch-ios-14.4-beta-2-development",
+    "veehaitch-ios-14.4-development",
+    "srinivas-rnclientattest-2024-development",
+    "basd-chiff-2021-development",
+    "appattest-rs-gandalf-2024-production",
+];
+
+async fn optional_server() -> TestServer {
+    TestServer::start_with(|s| {
+        s.attestation.policy = AttestationMode::Optional;
+        s.attestation.apple.environment = ciba_server::config::AppleEnvironment::Development;
+        s.attestation.apple.apps = APPLE_SAMPLES
+            .iter()
+            .map(|n| sample("apple", n)["app_id"].as_str().unwrap().to_owned())
+            .collect();
+    })
+    .await
+}
+
+#[tokio::test]
+async fn every_real_sample_is_checked_over_http_and_stops_at_the_expected_step() {
+    let server = optional_server().await;
+    let user = server.create_user("sam").await;
+    let user_id = user["id"].as_str().unwrap();
+    let mut cases: Vec<(String, &str, String, &str)> = Vec::new();
+    for name in ANDROID_POSITIVE {
+        // The chain verified and its KeyDescription parsed: only the key is not this device's.
+        cases.push((
+            name.into(),
+            "android-key",
+            android_data(name),
+            "key_mismatch",
+        ));
+    }
+    for (name, reason) in ANDROID_OTHERS {
+        cases.push((name.into(), "android-key", android_data(name), reason));
+    }
+    for name in APPLE_SAMPLES {
+        // The chain verified: only the nonce (this enrollment's challenge and key) differs.
+        cases.push((
+            name.into(),
+            "apple-app-attest",
+            apple_data(name),
+            "challenge_mismatch",
+        ));
+    }
+    for (name, format, data, reason) in &cases {
+        let kind = if *format == "android-key" {
+            "android"
+        } else {
+            "apple"
+        };
+        let platform = if kind == "android" { "android" } else { "ios" };
+        let at = sample(kind, name)["valid_at"].as_i64().unwrap();
+        server.clock.set(at);
+        let (status, answer, _) = enroll_with(
+            &server,
+            user_id,
+            platform,
+            Some(json!({"format": format, "data": data})),
+        )
+        .await;
+        assert_eq!(status, 201, "{name}: {answer}");
+        let device_id = answer["device_id"].as_str().unwrap();
+        let device = devices_of(&server, user_id)
+            .await
+            .into_iter()
+            .find(|d| d["device_id"] == device_id)
+            .unwrap();
+        assert_eq!(
+            device["attestation"]["status"], "unverified",
+            "{name}: {device}"
+        );
+        assert_eq!(device["attestation"]["reason"], *reason, "{name}: {device}");
+        assert_eq!(device["amr"], json!(["swk"]), "{name}");
+        // Today (the server's real clock) every RKP chain has expired: the chain check stops it.
+    }
+    server.clock.set(1_796_083_200); // 2026-12-01
+    let (_, answer, _) = enroll_with(
+        &server,
+        user_id,
+        "android",
+        Some(json!({"format": "android-key",
+                    "data": android_data("pixel9a-tegu-sdk36-keymint4-tee-ec-2026root")})),
+    )
+    .await;
+    let device_id = answer["device_id"].as_str().unwrap().to_owned();
+    let device = devices_of(&server, user_id)
+        .await
+        .into_iter()
+        .find(|d| d["device_id"] == device_id.as_str())
+        .unwrap();
+    assert_eq!(device["attestation"]["reason"], "expired", "{device}");
+
+    let enrolled = audit_of(&server, user_id, "device_enrolled").await;
+    assert_eq!(enrolled.len(), cases.len() + 1);
+    assert!(
+        enrolled
+            .iter()
+            .all(|e| e["detail"]["attestation"]["status"] == "unverified"),
+        "{enrolled:?}"
+    );
+    let metrics = server.metrics().await;
+    assert_eq!(
+        enrollments_metric(&metrics, "unverified"),
+        cases.len() as u64 + 1
+    );
+    assert_eq!(enrollments_metric(&metrics, "verified"), 0);
+}
+
+#[tokio::test]
+async fn a_required_policy_refuses_what_does_not_verify_and_keeps_the_code() {
+    let server = TestServer::start_with(|s| s.attestation.policy = AttestationMode::Required).await;
+    let user = server.create_user("rita").await;
+    let user_id = user["id"].as_str().unwrap();
+    let name = "pixel9a-tegu-sdk36-keymint4-tee-ec-2026root";
+    server
+        .clock
+        .set(sample("android", name)["valid_at"].as_i64().unwrap());
+    for (attestation, reason) in [
+        (None, "missing"),
+        (
+            Some(json!({"format": "android-key", "data": "Z2FyYmFnZQ"})),
+            "malformed",
+        ),
+        (
+            Some(json!({"format": "android-key", "data": android_data(name)})),
+            "key_mismatch",
+        ),
+        (
+            Some(json!({"format": "apple-app-attest", "data": android_data(name)})),
+            "malformed",
+        ),
+        (
+            Some(json!({"format": "tpm", "data": "AAAA"})),
+            "unsupported",
+        ),
+    ] {
+        let (status, answer, code) = enroll_with(&server, user_id, "android", attestation).await;
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (400, Some("attestation_failed")),
+            "{reason}: {answer}"
+        );
+        // The code was not consumed and no device was stored.
+        let hash = ciba_server::crypto::hash_secret(&code);
+        assert_eq!(
+            server
+                .store()
+                .enrollment_code_user(&hash, server.clock.now())
+                .await
+                .unwrap()
+                .as_deref(),
+            Some(user_id),
+            "{reason}"
+        );
+        let refused = audit_of(&server, user_id, "device_enrollment_refused").await;
+        assert_eq!(
+            refused.last().unwrap()["detail"]["attestation"]["reason"],
+            reason,
+            "{refused:?}"
+        );
+    }
+    assert!(devices_of(&server, user_id).await.is_empty());
+    // The SDK, which sends no attestation, gets the typed error.
+    let uri = server.enrollment_uri(user_id).await;
+    let err = server
+        .authenticator()
+        .enroll(&uri, device_info(), PushRegistration::none())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("attestation_failed"), "{err}");
+    let metrics = server.metrics().await;
+    assert_eq!(enrollments_metric(&metrics, "refused"), 6);
+    assert_eq!(enrollments_metric(&metrics, "none"), 0);
+}
+
+#[tokio::test]
+async fn the_default_policy_enrolls_devices_without_attestation_and_policy_none_checks_nothing() {
+    // The held-out device: the SDK as it is, no attestation, default settings.
+    let server = TestServer::start().await;
+    let (user, _sdk, _account) = server.user_with_device("olga").await;
+    let user_id = user["id"].as_str().unwrap();
+    let device = &devices_of(&server, user_id).await[0];
+    assert_eq!(device["attestation"], json!({"status": "none"}));
+    assert_eq!(device["amr"], json!(["swk"]));
+    assert_eq!(enrollments_metric(&server.metrics().await, "none"), 1);
+
+    let off = TestServer::start_with(|s| s.attestation.policy = AttestationMode::None).await;
+    let user = off.create_user("nils").await;
+    let user_id = user["id"].as_str().unwrap();
+    let (status, _, _) = enroll_with(
+        &off,
+        user_id,
+        "android",
+        Some(json!({"format": "android-key", "data": "Z2FyYmFnZQ"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let device = &devices_of(&off, user_id).await[0];
+    assert_eq!(device["attestation"]["status"], "unverified");
+    assert_eq!(device["attestation"]["reason"], "not_checked");
+}
+
+#[tokio::test]
+async fn the_enrollment_answer_gives_the_challenge_the_sdk_derives() {
+    let server = TestServer::start().await;
+    let user = server.create_user("chad").await;
+    let (status, body) = server
+        .admin(
+            Method::POST,
+            &format!(
+                "/admin/v1/users/{}/enrollments",
+                user["id"].as_str().unwrap()
+            ),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let code = body["code"].as_str().unwrap();
+    assert_eq!(
+        body["attestation_challenge"].as_str().unwrap(),
+        URL_SAFE_NO_PAD.encode(ciba_core::protocol::attestation_challenge(code))
+    );
+}
+
+/// `amr` comes from the facts stored with the device. No test can make a real phone's attested
+/// key sign here, so the facts a verified StrongBox enrollment stores are written to the device
+/// row (exactly the JSON enrollment writes, see `server/src/attestation`), and the approval by
+/// that device's key must then carry them; rotating the key drops them.
+#[tokio::test]
+async fn tokens_carry_the_amr_of_the_stored_facts_and_a_new_key_drops_them() {
+    let server = TestServer::start().await;
+    let (user, sdk, account) = server.user_with_device("vera").await;
+    let user_id = user["id"].as_str().unwrap();
+    let device_id = devices_of(&server, user_id).await[0]["device_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let facts = json!({"status": "verified", "format": "android-key", "hardware_key": true,
+                       "security_level": "strongbox", "verified_boot": true,
+                       "user_verification": {"biometric": true, "device_credential": false, "per_use": true},
+                       "app_id": "org.openciba.sample"});
+    set_attestation(&server, &device_id, &facts.to_string()).await;
+    let device = &devices_of(&server, user_id).await[0];
+    assert_eq!(device["attestation"], facts);
+    assert_eq!(device["amr"], json!(["hwk", "user", "mfa"]));
+
+    let client = server.create_client(json!({})).await;
+    let auth_req_id = server.start_ciba(&client, "vera").await;
+    let txn = sdk.pending().await.unwrap().remove(0);
+    // The app claims a face scan; the token says what the hardware enforces.
+    sdk.approve(&txn, vec!["face".into()]).await.unwrap();
+    server.clock.advance(5);
+    let tokens = server.poll(&client, &auth_req_id).await;
+    assert_eq!(tokens.status, 200, "{}", tokens.body);
+    for token in ["id_token", "access_token"] {
+        let claims = jwt_claims(tokens.body[token].as_str().unwrap());
+        assert_eq!(claims["amr"], json!(["hwk", "user", "mfa"]), "{token}");
+    }
+
+    sdk.rotate_key(&account.id).await.unwrap();
+    let device = &devices_of(&server, user_id).await[0];
+    assert_eq!(device["attestation"], json!({"status": "none"}));
+    let auth_req_id = server.start_ciba(&client, "vera").await;
+    let txn = sdk.pending().await.unwrap().remove(0);
+    sdk.approve(&txn, vec!["face".into()]).await.unwrap();
+    server.clock.advance(5);
+    let tokens = server.poll(&client, &auth_req_id).await;
+    assert_eq!(
+        jwt_claims(tokens.body["id_token"].as_str().unwrap())["amr"],
+        json!(["swk"])
+    );
+}
+
+fn jwt_claims(jwt: &str) -> Value {
+    let payload = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+async fn set_attestation(server: &TestServer, device_id: &str, facts: &str) {
+    let url = server.database_url();
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        sqlx::query("UPDATE devices SET attestation = ?1 WHERE id = ?2")
+            .bind(facts)
+            .bind(device_id)
+            .execute(&pool)
+            .await
+            .unwrap();
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        sqlx::query("UPDATE devices SET attestation = $1 WHERE id = $2")
+            .bind(facts)
+            .bind(device_id)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+}
