@@ -184,8 +184,10 @@ const APPLE_SAMPLES: [&str; 10] = [
     "appattest-rs-gandalf-2024-production",
 ];
 
+/// The tests move the clock to each sample's time, backwards too: the background workers (the
+/// sweeper would forget enrollments that look expired at a time read before the move) stay off.
 async fn optional_server() -> TestServer {
-    TestServer::start_with(|s| {
+    TestServer::start_manual(|s| {
         s.attestation.policy = AttestationMode::Optional;
         s.attestation.apple.environment = ciba_server::config::AppleEnvironment::Development;
         s.attestation.apple.apps = APPLE_SAMPLES
@@ -289,7 +291,8 @@ async fn every_real_sample_is_checked_over_http_and_stops_at_the_expected_step()
 
 #[tokio::test]
 async fn a_required_policy_refuses_what_does_not_verify_and_keeps_the_code() {
-    let server = TestServer::start_with(|s| s.attestation.policy = AttestationMode::Required).await;
+    let server =
+        TestServer::start_manual(|s| s.attestation.policy = AttestationMode::Required).await;
     let user = server.create_user("rita").await;
     let user_id = user["id"].as_str().unwrap();
     let name = "pixel9a-tegu-sdk36-keymint4-tee-ec-2026root";
@@ -358,7 +361,15 @@ async fn a_required_policy_refuses_what_does_not_verify_and_keeps_the_code() {
 async fn the_default_policy_enrolls_devices_without_attestation_and_policy_none_checks_nothing() {
     // The held-out device: the SDK as it is, no attestation, default settings.
     let server = TestServer::start().await;
-    let (user, _sdk, _account) = server.user_with_device("olga").await;
+    let (user, _sdk, account) = server.user_with_device("olga").await;
+    assert_eq!(
+        account.attestation,
+        Some(ciba_core::protocol::EnrolledAttestation {
+            status: "none".into(),
+            amr: vec!["swk".into()],
+            reason: None
+        })
+    );
     let user_id = user["id"].as_str().unwrap();
     let device = &devices_of(&server, user_id).await[0];
     assert_eq!(device["attestation"], json!({"status": "none"}));
@@ -476,4 +487,133 @@ async fn set_attestation(server: &TestServer, device_id: &str, facts: &str) {
             .await
             .unwrap();
     }
+}
+
+/// A key store that attests its keys with a published real chain (what an Android app's store
+/// returns is the same shape), over software keys.
+struct AttestingKeyStore {
+    keys: ciba_core::authenticator::SoftwareKeyStore,
+    chain: Vec<Vec<u8>>,
+    seen: std::sync::Mutex<Option<(Vec<u8>, Vec<u8>)>>,
+}
+
+impl ciba_core::authenticator::KeyStore for AttestingKeyStore {
+    fn create_key(
+        &self,
+        alias: String,
+        options: ciba_core::authenticator::KeyOptions,
+    ) -> Result<Vec<u8>, ciba_core::authenticator::KeyStoreError> {
+        self.keys.create_key(alias, options)
+    }
+    fn public_key(
+        &self,
+        alias: String,
+    ) -> Result<Vec<u8>, ciba_core::authenticator::KeyStoreError> {
+        self.keys.public_key(alias)
+    }
+    fn sign(
+        &self,
+        alias: String,
+        data: Vec<u8>,
+    ) -> Result<ciba_core::authenticator::KeySignature, ciba_core::authenticator::KeyStoreError>
+    {
+        self.keys.sign(alias, data)
+    }
+    fn delete_key(&self, alias: String) -> Result<(), ciba_core::authenticator::KeyStoreError> {
+        self.keys.delete_key(alias)
+    }
+    fn has_key(&self, alias: String) -> Result<bool, ciba_core::authenticator::KeyStoreError> {
+        self.keys.has_key(alias)
+    }
+    fn create_enrollment_key(
+        &self,
+        alias: String,
+        options: ciba_core::authenticator::KeyOptions,
+        attestation_challenge: Vec<u8>,
+    ) -> Result<Vec<u8>, ciba_core::authenticator::KeyStoreError> {
+        let key = self.keys.create_key(alias, options)?;
+        *self.seen.lock().unwrap() = Some((attestation_challenge, Vec::new()));
+        Ok(key)
+    }
+    fn key_attestation(
+        &self,
+        _alias: String,
+        client_data_hash: Vec<u8>,
+    ) -> Result<
+        Option<ciba_core::authenticator::KeyAttestation>,
+        ciba_core::authenticator::KeyStoreError,
+    > {
+        if let Some(seen) = self.seen.lock().unwrap().as_mut() {
+            seen.1 = client_data_hash;
+        }
+        Ok(Some(
+            ciba_core::authenticator::KeyAttestation::AndroidKeyChain(self.chain.clone()),
+        ))
+    }
+}
+
+#[tokio::test]
+async fn the_sdk_sends_its_key_stores_attestation_made_for_the_enrollments_challenge() {
+    use ciba_core::authenticator::{Authenticator, AuthenticatorConfig, MemoryAccountStore};
+    let server = optional_server().await;
+    let user = server.create_user("ivo").await;
+    let user_id = user["id"].as_str().unwrap();
+    let name = "pixel3-blueline-sdk28-km4-tee-ec-factory";
+    server
+        .clock
+        .set(sample("android", name)["valid_at"].as_i64().unwrap());
+    let der = URL_SAFE_NO_PAD.decode(android_data(name)).unwrap();
+    let mut chain = Vec::new();
+    let mut rest = &der[..];
+    while !rest.is_empty() {
+        // Each certificate is a DER SEQUENCE with a two-byte long-form length (82 xx xx).
+        let len = 4 + ((rest[2] as usize) << 8 | rest[3] as usize);
+        chain.push(rest[..len].to_vec());
+        rest = &rest[len..];
+    }
+    assert_eq!(chain.len(), 4);
+    let store = std::sync::Arc::new(AttestingKeyStore {
+        keys: ciba_core::authenticator::SoftwareKeyStore::in_memory(),
+        chain,
+        seen: std::sync::Mutex::new(None),
+    });
+    let sdk = Authenticator::new(
+        std::sync::Arc::new(MemoryAccountStore::new()),
+        store.clone(),
+        std::sync::Arc::new(server.clock.clone()),
+        AuthenticatorConfig::default(),
+    )
+    .unwrap();
+    let uri = server.enrollment_uri(user_id).await;
+    let android = ciba_core::protocol::DeviceInfo {
+        platform: ciba_core::protocol::Platform::Android,
+        ..device_info()
+    };
+    let account = sdk
+        .enroll(&uri, android, PushRegistration::none())
+        .await
+        .unwrap();
+    let attestation = account.attestation.unwrap();
+    assert_eq!(
+        (attestation.status.as_str(), attestation.reason.as_deref()),
+        ("unverified", Some("key_mismatch"))
+    );
+    let (challenge, client_data_hash) = store.seen.lock().unwrap().clone().unwrap();
+    let code = code_of(&uri);
+    assert_eq!(
+        challenge,
+        ciba_core::protocol::attestation_challenge(&code).to_vec()
+    );
+    let jkt = {
+        let signer = sdk.signer(&account.id).unwrap();
+        ciba_core::jose::Signer::public_jwk(&signer)
+            .thumbprint()
+            .unwrap()
+    };
+    assert_eq!(
+        client_data_hash,
+        ciba_core::protocol::app_attest_client_data_hash(&code, &jkt).to_vec()
+    );
+    let device = &devices_of(&server, user_id).await[0];
+    assert_eq!(device["attestation"]["format"], "android-key");
 }

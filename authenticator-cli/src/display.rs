@@ -129,6 +129,26 @@ pub fn details(txn: &Transaction, account: Option<&Account>, now: i64) -> String
     out
 }
 
+/// What the server verified about an account's device, for people: "verified (amr hwk)",
+/// "unverified: key_mismatch (amr swk)", "none (amr swk)", or "not reported" (a v1 server).
+pub fn attestation_line(attestation: Option<&ciba_core::protocol::EnrolledAttestation>) -> String {
+    match attestation {
+        None => "not reported by the server".to_owned(),
+        Some(a) => {
+            let reason = a
+                .reason
+                .as_deref()
+                .map(|r| format!(": {}", clean(r)))
+                .unwrap_or_default();
+            format!(
+                "{}{reason} (amr {})",
+                clean(&a.status),
+                clean(&a.amr.join(" "))
+            )
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,5 +157,29 @@ mod tests {
     fn control_characters_are_neutralised() {
         assert_eq!(clean("ok\u{1b}[2Jx\ny"), "ok\u{fffd}[2Jx\u{fffd}y");
         assert_eq!(seconds_left(10, 20), 0);
+    }
+
+    #[test]
+    fn attestation_states_read_as_words() {
+        use ciba_core::protocol::EnrolledAttestation;
+        assert_eq!(attestation_line(None), "not reported by the server");
+        let verified = EnrolledAttestation {
+            status: "verified".into(),
+            amr: vec!["hwk".into(), "user".into(), "mfa".into()],
+            reason: None,
+        };
+        assert_eq!(
+            attestation_line(Some(&verified)),
+            "verified (amr hwk user mfa)"
+        );
+        let unverified = EnrolledAttestation {
+            status: "unverified".into(),
+            amr: vec!["swk".into()],
+            reason: Some("key_mismatch\u{1b}".into()),
+        };
+        assert_eq!(
+            attestation_line(Some(&unverified)),
+            "unverified: key_mismatch\u{fffd} (amr swk)"
+        );
     }
 }

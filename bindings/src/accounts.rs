@@ -36,6 +36,41 @@ pub struct Account {
     /// TLS pins for this account's server (base64 SHA-256 of SubjectPublicKeyInfo); empty for
     /// none.
     pub tls_pins: Vec<String>,
+    /// What the server verified about this device at enrollment; `null` when the server did
+    /// not say (protocol v1).
+    #[uniffi(default = None)]
+    pub attestation: Option<EnrolledAttestation>,
+}
+
+/// The device trust the server recorded at enrollment (DEVICE-PROTOCOL.md §3.1).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct EnrolledAttestation {
+    /// `verified`, `unverified` or `none`.
+    pub status: String,
+    /// The `amr` the device's approvals carry (RFC 8176), e.g. `["hwk"]` or `["swk"]`.
+    pub amr: Vec<String>,
+    /// Why an attestation the device sent did not verify (`key_mismatch`, `expired`, …).
+    pub reason: Option<String>,
+}
+
+impl From<ciba_core::protocol::EnrolledAttestation> for EnrolledAttestation {
+    fn from(a: ciba_core::protocol::EnrolledAttestation) -> Self {
+        Self {
+            status: a.status,
+            amr: a.amr,
+            reason: a.reason,
+        }
+    }
+}
+
+impl From<EnrolledAttestation> for ciba_core::protocol::EnrolledAttestation {
+    fn from(a: EnrolledAttestation) -> Self {
+        Self {
+            status: a.status,
+            amr: a.amr,
+            reason: a.reason,
+        }
+    }
 }
 
 /// Persistent storage of [`Account`]s: the app's database or encrypted preferences. Each `save`
@@ -97,6 +132,7 @@ impl From<sdk::Account> for Account {
             push: a.push.into(),
             key_options: a.key_options.into(),
             tls_pins: a.tls_pins,
+            attestation: a.attestation.map(Into::into),
         }
     }
 }
@@ -115,6 +151,7 @@ impl From<Account> for sdk::Account {
             push: a.push.into(),
             key_options: a.key_options.into(),
             tls_pins: a.tls_pins,
+            attestation: a.attestation.map(Into::into),
         }
     }
 }

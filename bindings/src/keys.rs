@@ -72,6 +72,53 @@ pub trait KeyStore: Send + Sync {
     /// Whether a usable key exists under `alias` (a key the platform invalidated counts as
     /// gone).
     fn has_key(&self, alias: String) -> Result<bool, KeyStoreError>;
+    /// Creates the key of a new enrollment, as `create_key` does, with the enrollment's
+    /// attestation challenge (32 bytes). Android: pass it to
+    /// `KeyGenParameterSpec.Builder.setAttestationChallenge`, so that the key's certificate chain
+    /// attests this enrollment. iOS: create the key as `create_key` does (App Attest gets the
+    /// challenge through `key_attestation`'s `client_data_hash`).
+    fn create_enrollment_key(
+        &self,
+        alias: String,
+        options: KeyOptions,
+        attestation_challenge: Vec<u8>,
+    ) -> Result<Vec<u8>, KeyStoreError>;
+    /// The attestation sent with the enrollment of the key under `alias`, or `null` for none
+    /// (the server's policy then decides). Android: `KeyAttestation.AndroidKeyChain` with
+    /// `KeyStore.getCertificateChain(alias)` (each certificate's `encoded`). iOS: generate an
+    /// App Attest key (`DCAppAttestService.generateKey`) and return
+    /// `KeyAttestation.AppleAppAttest` with `attestKey(keyId, clientDataHash: client_data_hash)`.
+    fn key_attestation(
+        &self,
+        alias: String,
+        client_data_hash: Vec<u8>,
+    ) -> Result<Option<KeyAttestation>, KeyStoreError>;
+}
+
+/// A key's attestation, as the platform produced it (DEVICE-PROTOCOL.md §3.1).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum KeyAttestation {
+    /// Android: the Keystore certificate chain of the key, leaf first, each certificate's DER.
+    AndroidKeyChain {
+        /// The certificates.
+        certificates: Vec<Vec<u8>>,
+    },
+    /// iOS: the App Attest attestation object.
+    AppleAppAttest {
+        /// The CBOR bytes `attestKey` returned.
+        attestation_object: Vec<u8>,
+    },
+}
+
+impl From<KeyAttestation> for sdk::KeyAttestation {
+    fn from(a: KeyAttestation) -> Self {
+        match a {
+            KeyAttestation::AndroidKeyChain { certificates } => Self::AndroidKeyChain(certificates),
+            KeyAttestation::AppleAppAttest { attestation_object } => {
+                Self::AppleAppAttest(attestation_object)
+            }
+        }
+    }
 }
 
 impl From<UserVerification> for sdk::UserVerification {
@@ -147,5 +194,27 @@ impl sdk::KeyStore for AppKeyStore {
 
     fn has_key(&self, alias: String) -> Result<bool, sdk::KeyStoreError> {
         Ok(self.0.has_key(alias)?)
+    }
+
+    fn create_enrollment_key(
+        &self,
+        alias: String,
+        options: sdk::KeyOptions,
+        attestation_challenge: Vec<u8>,
+    ) -> Result<Vec<u8>, sdk::KeyStoreError> {
+        Ok(self
+            .0
+            .create_enrollment_key(alias, options.into(), attestation_challenge)?)
+    }
+
+    fn key_attestation(
+        &self,
+        alias: String,
+        client_data_hash: Vec<u8>,
+    ) -> Result<Option<sdk::KeyAttestation>, sdk::KeyStoreError> {
+        Ok(self
+            .0
+            .key_attestation(alias, client_data_hash)?
+            .map(Into::into))
     }
 }

@@ -27,12 +27,14 @@ mod error;
 mod keys;
 mod transactions;
 
-pub use accounts::{Account, AccountState, AccountStore, EnrollOptions, PushTokenUpdate};
+pub use accounts::{
+    Account, AccountState, AccountStore, EnrollOptions, EnrolledAttestation, PushTokenUpdate,
+};
 pub use authenticator::Authenticator;
 pub use config::{AuthenticatorConfig, default_authenticator_config, sdk_version};
 pub use device::{DeviceInfo, Platform, PushEnvironment, PushProvider, PushRegistration};
 pub use error::{AuthenticatorError, KeyStoreError, StoreError};
-pub use keys::{KeyOptions, KeySignature, KeyStore, UserVerification};
+pub use keys::{KeyAttestation, KeyOptions, KeySignature, KeyStore, UserVerification};
 pub use transactions::{
     ClientView, DecisionStatus, DenyReason, Transaction, TransactionStatus, TransactionView,
     consent_text,

@@ -1466,6 +1466,24 @@ public protocol KeyStore: AnyObject, Sendable {
      */
     func hasKey(alias: String) throws  -> Bool
     
+    /**
+     * Creates the key of a new enrollment, as `create_key` does, with the enrollment's
+     * attestation challenge (32 bytes). Android: pass it to
+     * `KeyGenParameterSpec.Builder.setAttestationChallenge`, so that the key's certificate chain
+     * attests this enrollment. iOS: create the key as `create_key` does (App Attest gets the
+     * challenge through `key_attestation`'s `client_data_hash`).
+     */
+    func createEnrollmentKey(alias: String, options: KeyOptions, attestationChallenge: Data) throws  -> Data
+    
+    /**
+     * The attestation sent with the enrollment of the key under `alias`, or `null` for none
+     * (the server's policy then decides). Android: `KeyAttestation.AndroidKeyChain` with
+     * `KeyStore.getCertificateChain(alias)` (each certificate's `encoded`). iOS: generate an
+     * App Attest key (`DCAppAttestService.generateKey`) and return
+     * `KeyAttestation.AppleAppAttest` with `attestKey(keyId, clientDataHash: client_data_hash)`.
+     */
+    func keyAttestation(alias: String, clientDataHash: Data) throws  -> KeyAttestation?
+    
 }
 /**
  * A store of P-256 signing keys, each under an alias the SDK chooses; private keys never
@@ -1594,6 +1612,43 @@ open func hasKey(alias: String)throws  -> Bool  {
     uniffi_ciba_authenticator_ffi_fn_method_keystore_has_key(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(alias),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Creates the key of a new enrollment, as `create_key` does, with the enrollment's
+     * attestation challenge (32 bytes). Android: pass it to
+     * `KeyGenParameterSpec.Builder.setAttestationChallenge`, so that the key's certificate chain
+     * attests this enrollment. iOS: create the key as `create_key` does (App Attest gets the
+     * challenge through `key_attestation`'s `client_data_hash`).
+     */
+open func createEnrollmentKey(alias: String, options: KeyOptions, attestationChallenge: Data)throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeKeyStoreError_lift) {
+        uniffiCallStatus in
+    uniffi_ciba_authenticator_ffi_fn_method_keystore_create_enrollment_key(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(alias),
+        FfiConverterTypeKeyOptions_lower(options),
+        FfiConverterData.lower(attestationChallenge),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The attestation sent with the enrollment of the key under `alias`, or `null` for none
+     * (the server's policy then decides). Android: `KeyAttestation.AndroidKeyChain` with
+     * `KeyStore.getCertificateChain(alias)` (each certificate's `encoded`). iOS: generate an
+     * App Attest key (`DCAppAttestService.generateKey`) and return
+     * `KeyAttestation.AppleAppAttest` with `attestKey(keyId, clientDataHash: client_data_hash)`.
+     */
+open func keyAttestation(alias: String, clientDataHash: Data)throws  -> KeyAttestation?  {
+    return try  FfiConverterOptionTypeKeyAttestation.lift(try rustCallWithError(FfiConverterTypeKeyStoreError_lift) {
+        uniffiCallStatus in
+    uniffi_ciba_authenticator_ffi_fn_method_keystore_key_attestation(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(alias),
+        FfiConverterData.lower(clientDataHash),uniffiCallStatus
     )
 })
 }
@@ -1754,6 +1809,62 @@ fileprivate struct UniffiCallbackInterfaceKeyStore {
                 writeReturn: writeReturn,
                 lowerError: FfiConverterTypeKeyStoreError_lower
             )
+        },
+        createEnrollmentKey: { (
+            uniffiHandle: UInt64,
+            alias: RustBuffer,
+            options: RustBuffer,
+            attestationChallenge: RustBuffer,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> Data in
+                guard let uniffiObj = try? FfiConverterTypeKeyStore.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.createEnrollmentKey(
+                     alias: try FfiConverterString.lift(alias),
+                     options: try FfiConverterTypeKeyOptions_lift(options),
+                     attestationChallenge: try FfiConverterData.lift(attestationChallenge)
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterData.lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeKeyStoreError_lower
+            )
+        },
+        keyAttestation: { (
+            uniffiHandle: UInt64,
+            alias: RustBuffer,
+            clientDataHash: RustBuffer,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> KeyAttestation? in
+                guard let uniffiObj = try? FfiConverterTypeKeyStore.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.keyAttestation(
+                     alias: try FfiConverterString.lift(alias),
+                     clientDataHash: try FfiConverterData.lift(clientDataHash)
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterOptionTypeKeyAttestation.lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeKeyStoreError_lower
+            )
         }
     )
 
@@ -1882,6 +1993,11 @@ public struct Account: Equatable, Hashable {
      * none.
      */
     public let tlsPins: [String]
+    /**
+     * What the server verified about this device at enrollment; `null` when the server did
+     * not say (protocol v1).
+     */
+    public let attestation: EnrolledAttestation?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1919,7 +2035,11 @@ public struct Account: Equatable, Hashable {
         /**
          * TLS pins for this account's server (base64 SHA-256 of SubjectPublicKeyInfo); empty for
          * none.
-         */tlsPins: [String]) {
+         */tlsPins: [String], 
+        /**
+         * What the server verified about this device at enrollment; `null` when the server did
+         * not say (protocol v1).
+         */attestation: EnrolledAttestation? = nil) {
         self.id = id
         self.issuer = issuer
         self.deviceId = deviceId
@@ -1931,6 +2051,7 @@ public struct Account: Equatable, Hashable {
         self.push = push
         self.keyOptions = keyOptions
         self.tlsPins = tlsPins
+        self.attestation = attestation
     }
 
     
@@ -1959,7 +2080,8 @@ public struct FfiConverterTypeAccount: FfiConverterRustBuffer {
                 enrolledAt: FfiConverterInt64.read(from: &buf), 
                 push: FfiConverterTypePushRegistration.read(from: &buf), 
                 keyOptions: FfiConverterTypeKeyOptions.read(from: &buf), 
-                tlsPins: FfiConverterSequenceString.read(from: &buf)
+                tlsPins: FfiConverterSequenceString.read(from: &buf), 
+                attestation: FfiConverterOptionTypeEnrolledAttestation.read(from: &buf)
         )
     }
 
@@ -1975,6 +2097,7 @@ public struct FfiConverterTypeAccount: FfiConverterRustBuffer {
         FfiConverterTypePushRegistration.write(value.push, into: &buf)
         FfiConverterTypeKeyOptions.write(value.keyOptions, into: &buf)
         FfiConverterSequenceString.write(value.tlsPins, into: &buf)
+        FfiConverterOptionTypeEnrolledAttestation.write(value.attestation, into: &buf)
     }
 }
 
@@ -2346,6 +2469,85 @@ public func FfiConverterTypeEnrollOptions_lift(_ buf: RustBuffer) throws -> Enro
 #endif
 public func FfiConverterTypeEnrollOptions_lower(_ value: EnrollOptions) -> RustBuffer {
     return FfiConverterTypeEnrollOptions.lower(value)
+}
+
+
+/**
+ * The device trust the server recorded at enrollment (DEVICE-PROTOCOL.md §3.1).
+ */
+public struct EnrolledAttestation: Equatable, Hashable {
+    /**
+     * `verified`, `unverified` or `none`.
+     */
+    public let status: String
+    /**
+     * The `amr` the device's approvals carry (RFC 8176), e.g. `["hwk"]` or `["swk"]`.
+     */
+    public let amr: [String]
+    /**
+     * Why an attestation the device sent did not verify (`key_mismatch`, `expired`, …).
+     */
+    public let reason: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `verified`, `unverified` or `none`.
+         */status: String, 
+        /**
+         * The `amr` the device's approvals carry (RFC 8176), e.g. `["hwk"]` or `["swk"]`.
+         */amr: [String], 
+        /**
+         * Why an attestation the device sent did not verify (`key_mismatch`, `expired`, …).
+         */reason: String?) {
+        self.status = status
+        self.amr = amr
+        self.reason = reason
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension EnrolledAttestation: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEnrolledAttestation: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EnrolledAttestation {
+        return
+            try EnrolledAttestation(
+                status: FfiConverterString.read(from: &buf), 
+                amr: FfiConverterSequenceString.read(from: &buf), 
+                reason: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: EnrolledAttestation, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.status, into: &buf)
+        FfiConverterSequenceString.write(value.amr, into: &buf)
+        FfiConverterOptionString.write(value.reason, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEnrolledAttestation_lift(_ buf: RustBuffer) throws -> EnrolledAttestation {
+    return try FfiConverterTypeEnrolledAttestation.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEnrolledAttestation_lower(_ value: EnrolledAttestation) -> RustBuffer {
+    return FfiConverterTypeEnrolledAttestation.lower(value)
 }
 
 
@@ -3321,6 +3523,93 @@ public func FfiConverterTypeDenyReason_lower(_ value: DenyReason) -> RustBuffer 
 
 
 /**
+ * A key's attestation, as the platform produced it (DEVICE-PROTOCOL.md §3.1).
+ */
+
+public enum KeyAttestation: Equatable, Hashable {
+    
+    /**
+     * Android: the Keystore certificate chain of the key, leaf first, each certificate's DER.
+     */
+    case androidKeyChain(
+        /**
+         * The certificates.
+         */certificates: [Data]
+    )
+    /**
+     * iOS: the App Attest attestation object.
+     */
+    case appleAppAttest(
+        /**
+         * The CBOR bytes `attestKey` returned.
+         */attestationObject: Data
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension KeyAttestation: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeKeyAttestation: FfiConverterRustBuffer {
+    typealias SwiftType = KeyAttestation
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> KeyAttestation {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .androidKeyChain(certificates: try FfiConverterSequenceData.read(from: &buf)
+        )
+        
+        case 2: return .appleAppAttest(attestationObject: try FfiConverterData.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: KeyAttestation, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .androidKeyChain(certificates):
+            writeInt(&buf, Int32(1))
+            FfiConverterSequenceData.write(certificates, into: &buf)
+            
+        
+        case let .appleAppAttest(attestationObject):
+            writeInt(&buf, Int32(2))
+            FfiConverterData.write(attestationObject, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKeyAttestation_lift(_ buf: RustBuffer) throws -> KeyAttestation {
+    return try FfiConverterTypeKeyAttestation.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKeyAttestation_lower(_ value: KeyAttestation) -> RustBuffer {
+    return FfiConverterTypeKeyAttestation.lower(value)
+}
+
+
+
+/**
  * An ECDSA P-256 / SHA-256 signature as the key store produced it.
  */
 
@@ -4133,6 +4422,30 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeEnrolledAttestation: FfiConverterRustBuffer {
+    typealias SwiftType = EnrolledAttestation?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeEnrolledAttestation.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeEnrolledAttestation.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeAuthenticatorError: FfiConverterRustBuffer {
     typealias SwiftType = AuthenticatorError?
 
@@ -4149,6 +4462,30 @@ fileprivate struct FfiConverterOptionTypeAuthenticatorError: FfiConverterRustBuf
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeAuthenticatorError.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeKeyAttestation: FfiConverterRustBuffer {
+    typealias SwiftType = KeyAttestation?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeKeyAttestation.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeKeyAttestation.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -4453,6 +4790,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_ciba_authenticator_ffi_checksum_method_keystore_has_key() != 48842) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_ciba_authenticator_ffi_checksum_method_keystore_create_enrollment_key() != 32810) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_ciba_authenticator_ffi_checksum_method_keystore_key_attestation() != 58355) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_ciba_authenticator_ffi_checksum_constructor_authenticator_new() != 10678) {

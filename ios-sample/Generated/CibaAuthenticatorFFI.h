@@ -300,6 +300,20 @@ typedef void (*UniffiCallbackInterfaceKeyStoreMethod4)(uint64_t, RustBuffer, int
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_KEY_STORE_METHOD5
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_KEY_STORE_METHOD5
+typedef void (*UniffiCallbackInterfaceKeyStoreMethod5)(uint64_t, RustBuffer, RustBuffer, RustBuffer, RustBuffer* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_KEY_STORE_METHOD6
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_KEY_STORE_METHOD6
+typedef void (*UniffiCallbackInterfaceKeyStoreMethod6)(uint64_t, RustBuffer, RustBuffer, RustBuffer* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_ACCOUNT_STORE
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_ACCOUNT_STORE
 typedef struct UniffiVTableCallbackInterfaceAccountStore {
@@ -321,6 +335,8 @@ typedef struct UniffiVTableCallbackInterfaceKeyStore {
     UniffiCallbackInterfaceKeyStoreMethod2 _Nonnull sign;
     UniffiCallbackInterfaceKeyStoreMethod3 _Nonnull deleteKey;
     UniffiCallbackInterfaceKeyStoreMethod4 _Nonnull hasKey;
+    UniffiCallbackInterfaceKeyStoreMethod5 _Nonnull createEnrollmentKey;
+    UniffiCallbackInterfaceKeyStoreMethod6 _Nonnull keyAttestation;
 } UniffiVTableCallbackInterfaceKeyStore;
 
 #endif
@@ -482,6 +498,16 @@ void uniffi_ciba_authenticator_ffi_fn_method_keystore_delete_key(uint64_t ptr, R
 #ifndef UNIFFI_FFIDEF_UNIFFI_CIBA_AUTHENTICATOR_FFI_FN_METHOD_KEYSTORE_HAS_KEY
 #define UNIFFI_FFIDEF_UNIFFI_CIBA_AUTHENTICATOR_FFI_FN_METHOD_KEYSTORE_HAS_KEY
 int8_t uniffi_ciba_authenticator_ffi_fn_method_keystore_has_key(uint64_t ptr, RustBuffer alias, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CIBA_AUTHENTICATOR_FFI_FN_METHOD_KEYSTORE_CREATE_ENROLLMENT_KEY
+#define UNIFFI_FFIDEF_UNIFFI_CIBA_AUTHENTICATOR_FFI_FN_METHOD_KEYSTORE_CREATE_ENROLLMENT_KEY
+RustBuffer uniffi_ciba_authenticator_ffi_fn_method_keystore_create_enrollment_key(uint64_t ptr, RustBuffer alias, RustBuffer options, RustBuffer attestation_challenge, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CIBA_AUTHENTICATOR_FFI_FN_METHOD_KEYSTORE_KEY_ATTESTATION
+#define UNIFFI_FFIDEF_UNIFFI_CIBA_AUTHENTICATOR_FFI_FN_METHOD_KEYSTORE_KEY_ATTESTATION
+RustBuffer uniffi_ciba_authenticator_ffi_fn_method_keystore_key_attestation(uint64_t ptr, RustBuffer alias, RustBuffer client_data_hash, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CIBA_AUTHENTICATOR_FFI_FN_FUNC_DEFAULT_AUTHENTICATOR_CONFIG
@@ -914,6 +940,18 @@ uint16_t uniffi_ciba_authenticator_ffi_checksum_method_keystore_delete_key(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CIBA_AUTHENTICATOR_FFI_CHECKSUM_METHOD_KEYSTORE_HAS_KEY
 #define UNIFFI_FFIDEF_UNIFFI_CIBA_AUTHENTICATOR_FFI_CHECKSUM_METHOD_KEYSTORE_HAS_KEY
 uint16_t uniffi_ciba_authenticator_ffi_checksum_method_keystore_has_key(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CIBA_AUTHENTICATOR_FFI_CHECKSUM_METHOD_KEYSTORE_CREATE_ENROLLMENT_KEY
+#define UNIFFI_FFIDEF_UNIFFI_CIBA_AUTHENTICATOR_FFI_CHECKSUM_METHOD_KEYSTORE_CREATE_ENROLLMENT_KEY
+uint16_t uniffi_ciba_authenticator_ffi_checksum_method_keystore_create_enrollment_key(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CIBA_AUTHENTICATOR_FFI_CHECKSUM_METHOD_KEYSTORE_KEY_ATTESTATION
+#define UNIFFI_FFIDEF_UNIFFI_CIBA_AUTHENTICATOR_FFI_CHECKSUM_METHOD_KEYSTORE_KEY_ATTESTATION
+uint16_t uniffi_ciba_authenticator_ffi_checksum_method_keystore_key_attestation(void
     
 );
 #endif

@@ -2,7 +2,7 @@
 
 use ciba_core::authenticator::{AccountState, Authenticator};
 
-use crate::display::clean;
+use crate::display::{attestation_line, clean};
 use crate::error::CliResult;
 
 /// Lists the enrolled accounts; with `check`, also where each stands.
@@ -23,12 +23,13 @@ pub async fn run(auth: &Authenticator, check: bool) -> CliResult {
             String::new()
         };
         println!(
-            "{}  {}  subject {}  device {}  at {}{state}",
+            "{}  {}  subject {}  device {}  at {}  attestation {}{state}",
             clean(&a.id),
             clean(&a.account_label),
             clean(&a.subject),
             clean(&a.device_id),
-            clean(&a.issuer)
+            clean(&a.issuer),
+            attestation_line(a.attestation.as_ref())
         );
     }
     Ok(())

@@ -3,7 +3,7 @@
 use ciba_core::authenticator::{Authenticator, SDK_VERSION};
 use ciba_core::protocol::{DeviceInfo, Platform, PushRegistration};
 
-use crate::display::clean;
+use crate::display::{attestation_line, clean};
 use crate::error::CliResult;
 
 /// Enrolls as a polling-only device (no push provider in a terminal).
@@ -25,5 +25,9 @@ pub async fn run(auth: &Authenticator, uri: &str, name: Option<String>) -> CliRe
     }
     println!("Device id  {}", clean(&account.device_id));
     println!("Issuer     {}", clean(&account.issuer));
+    println!(
+        "Trust      {}",
+        attestation_line(account.attestation.as_ref())
+    );
     Ok(())
 }

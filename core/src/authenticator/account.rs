@@ -38,6 +38,11 @@ pub struct Account {
     /// the system's (and the configured) trust alone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tls_pins: Vec<String>,
+    /// What the server verified about this device at enrollment, and the `amr` its approvals
+    /// carry; `None` when the server did not say (protocol v1). A rotated key has no
+    /// attestation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestation: Option<crate::protocol::EnrolledAttestation>,
 }
 
 /// Choices made when enrolling an account.

@@ -180,6 +180,11 @@ mod tests {
             push: PushRegistration::none(),
             key_options: Default::default(),
             tls_pins: vec![],
+            attestation: Some(crate::protocol::EnrolledAttestation {
+                status: "verified".into(),
+                amr: vec!["hwk".into()],
+                reason: None,
+            }),
         }
     }
 

@@ -52,7 +52,9 @@ impl Authenticator {
         decode_pins(&options.tls_pins)?;
 
         let key_alias = random_b64u(LOCAL_ID_BYTES)?;
-        self.keys.create_key(key_alias.clone(), options.key)?;
+        let challenge = crate::protocol::attestation_challenge(&uri.code);
+        self.keys
+            .create_enrollment_key(key_alias.clone(), options.key, challenge.to_vec())?;
         let result = self
             .enroll_with_key(&uri, &key_alias, device, push, options)
             .await;
@@ -73,11 +75,25 @@ impl Authenticator {
         options: EnrollOptions,
     ) -> Result<Account, AuthenticatorError> {
         let signer = KeyStoreSigner::new(std::sync::Arc::clone(&self.keys), key_alias)?;
+        let jkt = crate::jose::Signer::public_jwk(&signer).thumbprint()?;
+        let client_data_hash = crate::protocol::app_attest_client_data_hash(&uri.code, &jkt);
+        // A platform that cannot attest right now (App Attest unavailable, say) enrolls without
+        // an attestation: the server's policy decides whether that is enough.
+        let attestation = match self
+            .keys
+            .key_attestation(key_alias.to_owned(), client_data_hash.to_vec())
+        {
+            Ok(attestation) => attestation.map(|a| a.to_protocol()),
+            Err(e) => {
+                tracing::warn!(error = %e, "the key store could not attest the enrollment key");
+                None
+            }
+        };
         let request = EnrollmentRequest {
             code: uri.code.clone(),
             push: push.clone(),
             device,
-            attestation: None,
+            attestation,
         };
         let body = serde_json::to_vec(&request)
             .map_err(|e| AuthenticatorError::InvalidInput(e.to_string()))?;
@@ -143,6 +159,7 @@ impl Authenticator {
             push,
             key_options: options.key,
             tls_pins: options.tls_pins,
+            attestation: response.attestation,
         };
         self.accounts.save(account.clone())?;
         Ok(account)

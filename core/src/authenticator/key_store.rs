@@ -72,6 +72,36 @@ pub enum KeySignature {
     Raw(Vec<u8>),
 }
 
+/// A key's attestation, as the platform produced it (DEVICE-PROTOCOL.md §3.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyAttestation {
+    /// Android: the Keystore certificate chain of the key (`KeyStore.getCertificateChain`), leaf
+    /// first, each certificate's DER. The key must have been generated with
+    /// `setAttestationChallenge(challenge)` (see [`KeyStore::create_enrollment_key`]).
+    AndroidKeyChain(Vec<Vec<u8>>),
+    /// iOS: the App Attest attestation object from
+    /// `DCAppAttestService.attestKey(_:clientDataHash:)`.
+    AppleAppAttest(Vec<u8>),
+}
+
+impl KeyAttestation {
+    /// The `attestation` member of the enrollment body.
+    pub fn to_protocol(&self) -> crate::protocol::Attestation {
+        use base64::Engine;
+        let encode = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        match self {
+            Self::AndroidKeyChain(chain) => crate::protocol::Attestation {
+                format: "android-key".into(),
+                data: encode(&chain.concat()),
+            },
+            Self::AppleAppAttest(object) => crate::protocol::Attestation {
+                format: "apple-app-attest".into(),
+                data: encode(object),
+            },
+        }
+    }
+}
+
 /// A store of P-256 signing keys, each under an alias. Private keys never leave it.
 ///
 /// This is what a mobile team implements over the Android Keystore or the iOS Keychain / Secure
@@ -91,6 +121,31 @@ pub trait KeyStore: Send + Sync {
     fn delete_key(&self, alias: String) -> Result<(), KeyStoreError>;
     /// Whether a usable key exists under `alias` (a key the platform invalidated counts as gone).
     fn has_key(&self, alias: String) -> Result<bool, KeyStoreError>;
+    /// Creates the key of a new enrollment, as [`create_key`](Self::create_key) does, for an
+    /// enrollment whose attestation challenge is `attestation_challenge` (32 bytes): on Android,
+    /// pass it to `KeyGenParameterSpec.Builder.setAttestationChallenge` so the key's certificate
+    /// chain attests it. The default ignores the challenge.
+    fn create_enrollment_key(
+        &self,
+        alias: String,
+        options: KeyOptions,
+        attestation_challenge: Vec<u8>,
+    ) -> Result<Vec<u8>, KeyStoreError> {
+        let _ = attestation_challenge;
+        self.create_key(alias, options)
+    }
+    /// The attestation of the enrollment key under `alias`, sent with the enrollment: Android,
+    /// the key's certificate chain; iOS, an App Attest attestation with `client_data_hash`
+    /// (which binds the enrollment's challenge and this key). `None` (the default, and the
+    /// software store): the device sends no attestation, and the server's policy decides.
+    fn key_attestation(
+        &self,
+        alias: String,
+        client_data_hash: Vec<u8>,
+    ) -> Result<Option<KeyAttestation>, KeyStoreError> {
+        let _ = (alias, client_data_hash);
+        Ok(None)
+    }
 }
 
 /// The DER prefix of a P-256 `SubjectPublicKeyInfo` (id-ecPublicKey, prime256v1, BIT STRING of

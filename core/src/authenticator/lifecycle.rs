@@ -102,6 +102,14 @@ impl Authenticator {
         // The server now knows only the new key.
         let mut updated = self.account(account_id)?;
         updated.key_alias = new_alias;
+        // An attestation was about the old key: the server dropped it (README "Device trust").
+        if updated.attestation.is_some() {
+            updated.attestation = Some(crate::protocol::EnrolledAttestation {
+                status: "none".into(),
+                amr: vec!["swk".into()],
+                reason: None,
+            });
+        }
         if let Err(e) = self.accounts.save(updated.clone()) {
             // Both keys are kept: the new one is the only one the server accepts, and the
             // account record still names the old one. Nothing is lost; a later save can fix it.

@@ -47,7 +47,8 @@ pub use account_store::{AccountStore, FileAccountStore, MemoryAccountStore};
 pub use error::{AuthenticatorError, KeyStoreError, StoreError};
 pub use issuer::check_issuer;
 pub use key_store::{
-    KeyOptions, KeySignature, KeyStore, KeyStoreSigner, SoftwareKeyStore, UserVerification,
+    KeyAttestation, KeyOptions, KeySignature, KeyStore, KeyStoreSigner, SoftwareKeyStore,
+    UserVerification,
 };
 pub use tls::spki_sha256_pin;
 

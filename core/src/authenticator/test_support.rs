@@ -38,6 +38,7 @@ impl Fixture {
                 push: PushRegistration::none(),
                 key_options: Default::default(),
                 tls_pins: vec![],
+                attestation: None,
             })
             .unwrap();
         let clock = ManualClock::new(NOW);

@@ -244,6 +244,22 @@ pub struct EnrollmentResponse {
     pub account_label: String,
     /// The server's clock, so the device can notice a skewed clock.
     pub server_time: i64,
+    /// What the server verified about the device's attestation (protocol v1.1; absent from a
+    /// v1 server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestation: Option<EnrolledAttestation>,
+}
+
+/// The device trust the server recorded at enrollment (DEVICE-PROTOCOL.md §3.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolledAttestation {
+    /// `verified`, `unverified` or `none`.
+    pub status: String,
+    /// The `amr` the device's approvals carry (RFC 8176), e.g. `["hwk"]` or `["swk"]`.
+    pub amr: Vec<String>,
+    /// Why an attestation the device sent did not verify (`key_mismatch`, `expired`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[cfg(test)]

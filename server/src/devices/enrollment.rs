@@ -1,7 +1,8 @@
 //! Enrollment (DEVICE-PROTOCOL.md §3): a device with a fresh key consumes a single-use code.
 
 use ciba_core::protocol::{
-    EnrolledUser, EnrollmentRequest, EnrollmentResponse, PushProvider, PushRegistration,
+    EnrolledAttestation, EnrolledUser, EnrollmentRequest, EnrollmentResponse, PushProvider,
+    PushRegistration,
 };
 use serde_json::json;
 
@@ -208,6 +209,14 @@ pub async fn enroll(
                            "attestation": trust}),
         })
         .await;
+    let summary = EnrolledAttestation {
+        status: trust.status().into(),
+        amr: trust.amr(),
+        reason: match &trust {
+            DeviceTrust::Unverified { reason, .. } => Some(reason.clone()),
+            _ => None,
+        },
+    };
     state.metrics.enrollment(match trust {
         DeviceTrust::Verified(_) => EnrollmentOutcome::Verified,
         DeviceTrust::Unverified { .. } => EnrollmentOutcome::Unverified,
@@ -223,5 +232,6 @@ pub async fn enroll(
             display_name: user.display_name,
         },
         server_time: now,
+        attestation: Some(summary),
     })
 }

@@ -109,6 +109,42 @@ class AuthenticatorTest {
     }
 
     @Test
+    fun `the key store gets the enrollment's challenge and its attestation reaches the server`() = runBlocking {
+        // A store without attestation: the server says so, and approvals carry swk.
+        val plain = Phone()
+        val account = plain.enroll()
+        assertEquals(EnrolledAttestation(status = "none", amr = listOf("swk"), reason = null), account.attestation)
+        assertEquals(32, plain.keys.lastChallenge?.size)
+
+        // A store that attests with a real (published) Pixel 3 chain: the server checks it, the
+        // chain verifies to Google's root, and it is refused as unverified because that chain's
+        // key is not this enrollment's key.
+        val chainPem = java.io.File(System.getProperty("ciba.fixtures"), "attestation/android/pixel3-blueline-sdk28-km4-tee-ec-factory/chain.pem").readText()
+        val certificates = java.security.cert.CertificateFactory.getInstance("X.509")
+            .generateCertificates(chainPem.byteInputStream()).map { it.encoded }
+        var seenHash: ByteArray? = null
+        val attesting = object : JcaKeyStore() {
+            override fun keyAttestation(alias: String, clientDataHash: ByteArray): KeyAttestation {
+                seenHash = clientDataHash
+                return KeyAttestation.AndroidKeyChain(certificates)
+            }
+        }
+        val phone = Phone(keys = attesting)
+        val uri = server.enrollmentUri(phone.userId)
+        val attested = phone.authenticator.enroll(uri, device, noPush)
+        assertEquals("unverified", attested.attestation?.status)
+        assertEquals("key_mismatch", attested.attestation?.reason)
+        assertEquals(listOf("swk"), attested.attestation?.amr)
+        // The challenge is SHA-256("ciba-attestation-v1" || 0 || code), as DEVICE-PROTOCOL.md says.
+        val attestedCode = java.net.URI(uri).rawQuery.split("&").first { it.startsWith("code=") }.removePrefix("code=")
+        val expected = java.security.MessageDigest.getInstance("SHA-256")
+            .digest("ciba-attestation-v1\u0000$attestedCode".toByteArray())
+        assertTrue(expected.contentEquals(attesting.lastChallenge))
+        assertEquals(32, seenHash?.size)
+        assertFalse(expected.contentEquals(seenHash))
+    }
+
+    @Test
     fun `a push is routed to the account and a denial reaches the client`() = runBlocking {
         val phone = Phone()
         phone.enroll()

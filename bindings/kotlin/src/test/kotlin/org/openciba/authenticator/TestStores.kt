@@ -44,6 +44,18 @@ open class JcaKeyStore : KeyStore {
 
     override fun hasKey(alias: String): Boolean = keys.containsKey(alias)
 
+    /** The challenge of the last enrollment key (what the Android Keystore would attest). */
+    @Volatile
+    var lastChallenge: ByteArray? = null
+
+    override fun createEnrollmentKey(alias: String, options: KeyOptions, attestationChallenge: ByteArray): ByteArray {
+        lastChallenge = attestationChallenge
+        return createKey(alias, options)
+    }
+
+    /** java.security keys have no attestation. */
+    override fun keyAttestation(alias: String, clientDataHash: ByteArray): KeyAttestation? = null
+
     private fun pair(alias: String): KeyPair = keys[alias] ?: throw KeyStoreException.NotFound(alias)
 }
 
