@@ -617,3 +617,222 @@ async fn the_sdk_sends_its_key_stores_attestation_made_for_the_enrollments_chall
     let device = &devices_of(&server, user_id).await[0];
     assert_eq!(device["attestation"]["format"], "android-key");
 }
+
+/// Software keys where a key created with biometric user verification behaves as Android's does:
+/// it refuses to sign until the user authenticated (`UserAuthenticationRequired`), and a change
+/// of biometrics invalidates it for good.
+#[derive(Default)]
+struct BiometricKeyStore {
+    keys: std::sync::OnceLock<ciba_core::authenticator::SoftwareKeyStore>,
+    biometric: std::sync::Mutex<Vec<String>>,
+    authenticated: std::sync::atomic::AtomicBool,
+    invalidated: std::sync::atomic::AtomicBool,
+}
+
+impl BiometricKeyStore {
+    fn keys(&self) -> &ciba_core::authenticator::SoftwareKeyStore {
+        self.keys
+            .get_or_init(ciba_core::authenticator::SoftwareKeyStore::in_memory)
+    }
+    fn gated(&self, alias: &str) -> bool {
+        self.biometric.lock().unwrap().iter().any(|a| a == alias)
+    }
+}
+
+impl ciba_core::authenticator::KeyStore for BiometricKeyStore {
+    fn create_key(
+        &self,
+        alias: String,
+        options: ciba_core::authenticator::KeyOptions,
+    ) -> Result<Vec<u8>, ciba_core::authenticator::KeyStoreError> {
+        if options.user_verification == ciba_core::authenticator::UserVerification::Biometric {
+            self.biometric.lock().unwrap().push(alias.clone());
+        }
+        self.keys().create_key(alias, options)
+    }
+    fn public_key(
+        &self,
+        alias: String,
+    ) -> Result<Vec<u8>, ciba_core::authenticator::KeyStoreError> {
+        self.keys().public_key(alias)
+    }
+    fn sign(
+        &self,
+        alias: String,
+        data: Vec<u8>,
+    ) -> Result<ciba_core::authenticator::KeySignature, ciba_core::authenticator::KeyStoreError>
+    {
+        use std::sync::atomic::Ordering;
+        if self.gated(&alias) {
+            if self.invalidated.load(Ordering::SeqCst) {
+                return Err(ciba_core::authenticator::KeyStoreError::KeyInvalidated(
+                    alias,
+                ));
+            }
+            if !self.authenticated.swap(false, Ordering::SeqCst) {
+                return Err(
+                    ciba_core::authenticator::KeyStoreError::UserAuthenticationRequired(alias),
+                );
+            }
+        }
+        self.keys().sign(alias, data)
+    }
+    fn delete_key(&self, alias: String) -> Result<(), ciba_core::authenticator::KeyStoreError> {
+        self.keys().delete_key(alias)
+    }
+    fn has_key(&self, alias: String) -> Result<bool, ciba_core::authenticator::KeyStoreError> {
+        if self.gated(&alias) && self.invalidated.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(false);
+        }
+        self.keys().has_key(alias)
+    }
+}
+
+#[tokio::test]
+async fn an_approval_key_signs_approvals_behind_biometrics_while_background_work_goes_on() {
+    use ciba_core::authenticator::{
+        AccountState, AccountStore, Authenticator, AuthenticatorConfig, AuthenticatorError,
+        EnrollOptions, KeyOptions, MemoryAccountStore, UserVerification,
+    };
+    use std::sync::atomic::Ordering;
+    let server = TestServer::start().await;
+    let user = server.create_user("bea").await;
+    let user_id = user["id"].as_str().unwrap();
+    let client = server.create_client(json!({})).await;
+    let keys = std::sync::Arc::new(BiometricKeyStore::default());
+    let accounts = std::sync::Arc::new(MemoryAccountStore::new());
+    let sdk = Authenticator::new(
+        accounts.clone(),
+        keys.clone(),
+        std::sync::Arc::new(server.clock.clone()),
+        AuthenticatorConfig::default(),
+    )
+    .unwrap();
+    let uri = server.enrollment_uri(user_id).await;
+    let options = EnrollOptions {
+        approval_key: Some(KeyOptions {
+            user_verification: UserVerification::Biometric,
+            prefer_secure_hardware: true,
+        }),
+        ..EnrollOptions::default()
+    };
+    let account = sdk
+        .enroll_with(&uri, device_info(), PushRegistration::none(), options)
+        .await
+        .unwrap();
+    let approval_alias = account.approval_key_alias.clone().unwrap();
+    assert_ne!(approval_alias, account.key_alias);
+    assert!(keys.gated(&approval_alias) && !keys.gated(&account.key_alias));
+    assert_eq!(
+        account
+            .approval_attestation
+            .as_ref()
+            .map(|a| a.status.as_str()),
+        Some("none")
+    );
+    let device = &devices_of(&server, user_id).await[0];
+    assert_eq!(
+        device["approval_key"],
+        json!({"amr": ["swk"], "attestation": {"status": "none"}})
+    );
+
+    // Background work (the DPoP-signed fetch a push handler does) needs no user.
+    let auth_req_id = server.start_ciba(&client, "bea").await;
+    let txn = sdk.pending().await.unwrap().remove(0);
+    // Approving without the user authenticating first: a typed error, nothing sent.
+    assert_eq!(
+        sdk.approve(&txn, vec!["face".into()]).await.unwrap_err(),
+        AuthenticatorError::UserAuthenticationRequired
+    );
+    // An approval signed by the device key instead is refused by the server.
+    let mut downgraded = account.clone();
+    downgraded.approval_key_alias = None;
+    accounts.save(downgraded).unwrap();
+    let err = sdk.approve(&txn, vec!["face".into()]).await.unwrap_err();
+    assert!(
+        err.to_string().contains("approvals must be signed by it"),
+        "{err}"
+    );
+    accounts.save(account.clone()).unwrap();
+    // The user authenticates (BiometricPrompt), then the approval goes through.
+    keys.authenticated.store(true, Ordering::SeqCst);
+    sdk.approve(&txn, vec!["face".into()]).await.unwrap();
+    server.clock.advance(5);
+    let tokens = server.poll(&client, &auth_req_id).await;
+    assert_eq!(tokens.status, 200, "{}", tokens.body);
+    assert_eq!(
+        jwt_claims(tokens.body["id_token"].as_str().unwrap())["amr"],
+        json!(["swk"])
+    );
+
+    // What an attested biometric-bound approval key would have stored decides amr: the
+    // device key's own (unattested) trust does not.
+    let device_id = device["device_id"].as_str().unwrap();
+    set_column(
+        &server,
+        "approval_attestation",
+        device_id,
+        &json!({"status": "verified", "format": "android-key", "hardware_key": true,
+                "security_level": "tee", "verified_boot": true,
+                "user_verification": {"biometric": true, "device_credential": false, "per_use": true}})
+        .to_string(),
+    )
+    .await;
+    let auth_req_id = server.start_ciba(&client, "bea").await;
+    let txn = sdk.pending().await.unwrap().remove(0);
+    keys.authenticated.store(true, Ordering::SeqCst);
+    sdk.approve(&txn, vec!["face".into()]).await.unwrap();
+    server.clock.advance(5);
+    let tokens = server.poll(&client, &auth_req_id).await;
+    assert_eq!(
+        jwt_claims(tokens.body["id_token"].as_str().unwrap())["amr"],
+        json!(["hwk", "user", "mfa"])
+    );
+    // Denying needs no biometrics: the device key signs it.
+    let auth_req_id = server.start_ciba(&client, "bea").await;
+    let txn = sdk.pending().await.unwrap().remove(0);
+    sdk.deny(&txn, ciba_core::protocol::DenyReason::UserDeclined)
+        .await
+        .unwrap();
+    server.clock.advance(5);
+    assert_eq!(
+        server.poll(&client, &auth_req_id).await.error(),
+        "access_denied"
+    );
+
+    // New biometrics enrolled: the approval key is gone for good.
+    keys.invalidated.store(true, Ordering::SeqCst);
+    let auth_req_id = server.start_ciba(&client, "bea").await;
+    let txn = sdk.pending().await.unwrap().remove(0);
+    assert_eq!(
+        sdk.approve(&txn, vec!["face".into()]).await.unwrap_err(),
+        AuthenticatorError::KeyInvalidated
+    );
+    assert_eq!(
+        sdk.account_status(&account.id).await.unwrap(),
+        AccountState::NeedsReenrollment
+    );
+    let _ = auth_req_id;
+}
+
+async fn set_column(server: &TestServer, column: &str, device_id: &str, value: &str) {
+    let url = server.database_url();
+    let sql = format!("UPDATE devices SET {column} = $1 WHERE id = $2");
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(value)
+            .bind(device_id)
+            .execute(&pool)
+            .await
+            .unwrap();
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(value)
+            .bind(device_id)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+}

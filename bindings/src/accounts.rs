@@ -40,6 +40,12 @@ pub struct Account {
     /// not say (protocol v1).
     #[uniffi(default = None)]
     pub attestation: Option<EnrolledAttestation>,
+    /// The alias of the approval key, when the account has one (it signs approvals).
+    #[uniffi(default = None)]
+    pub approval_key_alias: Option<String>,
+    /// What the server verified about the approval key.
+    #[uniffi(default = None)]
+    pub approval_attestation: Option<EnrolledAttestation>,
 }
 
 /// The device trust the server recorded at enrollment (DEVICE-PROTOCOL.md §3.1).
@@ -95,6 +101,11 @@ pub struct EnrollOptions {
     /// certificate (include a backup key's pin). Ship them in the app, not in the QR code.
     #[uniffi(default = [])]
     pub tls_pins: Vec<String>,
+    /// When set, a second key, the approval key, is created with these options (typically
+    /// `UserVerification.BIOMETRIC`) and signs approvals only (DEVICE-PROTOCOL.md §3.2); the
+    /// account's key keeps signing everything else, so background fetches never prompt.
+    #[uniffi(default = None)]
+    pub approval_key: Option<KeyOptions>,
 }
 
 /// Where an account stands.
@@ -133,6 +144,8 @@ impl From<sdk::Account> for Account {
             key_options: a.key_options.into(),
             tls_pins: a.tls_pins,
             attestation: a.attestation.map(Into::into),
+            approval_key_alias: a.approval_key_alias,
+            approval_attestation: a.approval_attestation.map(Into::into),
         }
     }
 }
@@ -152,6 +165,8 @@ impl From<Account> for sdk::Account {
             key_options: a.key_options.into(),
             tls_pins: a.tls_pins,
             attestation: a.attestation.map(Into::into),
+            approval_key_alias: a.approval_key_alias,
+            approval_attestation: a.approval_attestation.map(Into::into),
         }
     }
 }
@@ -161,6 +176,7 @@ impl From<EnrollOptions> for sdk::EnrollOptions {
         Self {
             key: o.key.into(),
             tls_pins: o.tls_pins,
+            approval_key: o.approval_key.map(Into::into),
         }
     }
 }

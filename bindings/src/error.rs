@@ -47,6 +47,14 @@ pub enum AuthenticatorError {
     /// The user dismissed the biometric or passcode prompt of the key; nothing was sent.
     #[error("the user cancelled the verification")]
     UserCancelled,
+    /// The key needs the user's biometric or device credential first (the key store threw
+    /// `KeyStoreException.UserAuthenticationRequired`): show `BiometricPrompt`, then retry.
+    #[error("the key needs the user to authenticate first")]
+    UserAuthenticationRequired,
+    /// The platform invalidated the key for good (new biometrics enrolled, passcode removed):
+    /// link this phone again.
+    #[error("the account's key was invalidated by the platform; enroll again")]
+    KeyInvalidated,
     /// The transaction expired before it was decided.
     #[error("the transaction has expired")]
     Expired,
@@ -114,6 +122,8 @@ impl From<sdk::AuthenticatorError> for AuthenticatorError {
             E::DeviceRevoked => Self::DeviceRevoked,
             E::KeyMissing => Self::KeyMissing,
             E::UserCancelled => Self::UserCancelled,
+            E::UserAuthenticationRequired => Self::UserAuthenticationRequired,
+            E::KeyInvalidated => Self::KeyInvalidated,
             E::Expired => Self::Expired,
             E::AlreadyDecided => Self::AlreadyDecided,
             E::NotFound => Self::NotFound,
@@ -168,6 +178,13 @@ pub enum KeyStoreError {
     /// The user dismissed the biometric or passcode prompt.
     #[error("the user cancelled the verification")]
     UserCancelled,
+    /// The key requires user authentication that has not happened (Android
+    /// `UserNotAuthenticatedException`): the app shows `BiometricPrompt` and retries.
+    #[error("the key with alias {alias} needs the user to authenticate first")]
+    UserAuthenticationRequired {
+        /// The alias asked for.
+        alias: String,
+    },
     /// The platform key store failed. Any other exception the key store throws arrives here.
     #[error("{details}")]
     Backend {
@@ -190,6 +207,9 @@ impl From<KeyStoreError> for sdk::KeyStoreError {
             KeyStoreError::InvalidAlias { alias } => Self::InvalidAlias(alias),
             KeyStoreError::KeyInvalidated { alias } => Self::KeyInvalidated(alias),
             KeyStoreError::UserCancelled => Self::UserCancelled,
+            KeyStoreError::UserAuthenticationRequired { alias } => {
+                Self::UserAuthenticationRequired(alias)
+            }
             KeyStoreError::Backend { details } => Self::Backend(details),
         }
     }
@@ -240,6 +260,8 @@ mod tests {
             sdk::AuthenticatorError::DeviceRevoked,
             sdk::AuthenticatorError::KeyMissing,
             sdk::AuthenticatorError::UserCancelled,
+            sdk::AuthenticatorError::UserAuthenticationRequired,
+            sdk::AuthenticatorError::KeyInvalidated,
             sdk::AuthenticatorError::Expired,
             sdk::AuthenticatorError::AlreadyDecided,
             sdk::AuthenticatorError::NotFound,
@@ -300,7 +322,11 @@ mod tests {
         );
         assert_eq!(
             through(KeyStoreError::KeyInvalidated { alias: "a".into() }),
-            AuthenticatorError::KeyMissing
+            AuthenticatorError::KeyInvalidated
+        );
+        assert_eq!(
+            through(KeyStoreError::UserAuthenticationRequired { alias: "a".into() }),
+            AuthenticatorError::UserAuthenticationRequired
         );
         assert_eq!(
             through(KeyStoreError::Backend {

@@ -1998,6 +1998,14 @@ public struct Account: Equatable, Hashable {
      * not say (protocol v1).
      */
     public let attestation: EnrolledAttestation?
+    /**
+     * The alias of the approval key, when the account has one (it signs approvals).
+     */
+    public let approvalKeyAlias: String?
+    /**
+     * What the server verified about the approval key.
+     */
+    public let approvalAttestation: EnrolledAttestation?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2039,7 +2047,13 @@ public struct Account: Equatable, Hashable {
         /**
          * What the server verified about this device at enrollment; `null` when the server did
          * not say (protocol v1).
-         */attestation: EnrolledAttestation? = nil) {
+         */attestation: EnrolledAttestation? = nil, 
+        /**
+         * The alias of the approval key, when the account has one (it signs approvals).
+         */approvalKeyAlias: String? = nil, 
+        /**
+         * What the server verified about the approval key.
+         */approvalAttestation: EnrolledAttestation? = nil) {
         self.id = id
         self.issuer = issuer
         self.deviceId = deviceId
@@ -2052,6 +2066,8 @@ public struct Account: Equatable, Hashable {
         self.keyOptions = keyOptions
         self.tlsPins = tlsPins
         self.attestation = attestation
+        self.approvalKeyAlias = approvalKeyAlias
+        self.approvalAttestation = approvalAttestation
     }
 
     
@@ -2081,7 +2097,9 @@ public struct FfiConverterTypeAccount: FfiConverterRustBuffer {
                 push: FfiConverterTypePushRegistration.read(from: &buf), 
                 keyOptions: FfiConverterTypeKeyOptions.read(from: &buf), 
                 tlsPins: FfiConverterSequenceString.read(from: &buf), 
-                attestation: FfiConverterOptionTypeEnrolledAttestation.read(from: &buf)
+                attestation: FfiConverterOptionTypeEnrolledAttestation.read(from: &buf), 
+                approvalKeyAlias: FfiConverterOptionString.read(from: &buf), 
+                approvalAttestation: FfiConverterOptionTypeEnrolledAttestation.read(from: &buf)
         )
     }
 
@@ -2098,6 +2116,8 @@ public struct FfiConverterTypeAccount: FfiConverterRustBuffer {
         FfiConverterTypeKeyOptions.write(value.keyOptions, into: &buf)
         FfiConverterSequenceString.write(value.tlsPins, into: &buf)
         FfiConverterOptionTypeEnrolledAttestation.write(value.attestation, into: &buf)
+        FfiConverterOptionString.write(value.approvalKeyAlias, into: &buf)
+        FfiConverterOptionTypeEnrolledAttestation.write(value.approvalAttestation, into: &buf)
     }
 }
 
@@ -2414,6 +2434,12 @@ public struct EnrollOptions: Equatable, Hashable {
      * certificate (include a backup key's pin). Ship them in the app, not in the QR code.
      */
     public let tlsPins: [String]
+    /**
+     * When set, a second key, the approval key, is created with these options (typically
+     * `UserVerification.BIOMETRIC`) and signs approvals only (DEVICE-PROTOCOL.md §3.2); the
+     * account's key keeps signing everything else, so background fetches never prompt.
+     */
+    public let approvalKey: KeyOptions?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2424,9 +2450,15 @@ public struct EnrollOptions: Equatable, Hashable {
         /**
          * TLS pins for the bank's server, base64 SHA-256 of the SubjectPublicKeyInfo of its
          * certificate (include a backup key's pin). Ship them in the app, not in the QR code.
-         */tlsPins: [String] = []) {
+         */tlsPins: [String] = [], 
+        /**
+         * When set, a second key, the approval key, is created with these options (typically
+         * `UserVerification.BIOMETRIC`) and signs approvals only (DEVICE-PROTOCOL.md §3.2); the
+         * account's key keeps signing everything else, so background fetches never prompt.
+         */approvalKey: KeyOptions? = nil) {
         self.key = key
         self.tlsPins = tlsPins
+        self.approvalKey = approvalKey
     }
 
     
@@ -2446,13 +2478,15 @@ public struct FfiConverterTypeEnrollOptions: FfiConverterRustBuffer {
         return
             try EnrollOptions(
                 key: FfiConverterTypeKeyOptions.read(from: &buf), 
-                tlsPins: FfiConverterSequenceString.read(from: &buf)
+                tlsPins: FfiConverterSequenceString.read(from: &buf), 
+                approvalKey: FfiConverterOptionTypeKeyOptions.read(from: &buf)
         )
     }
 
     public static func write(_ value: EnrollOptions, into buf: inout [UInt8]) {
         FfiConverterTypeKeyOptions.write(value.key, into: &buf)
         FfiConverterSequenceString.write(value.tlsPins, into: &buf)
+        FfiConverterOptionTypeKeyOptions.write(value.approvalKey, into: &buf)
     }
 }
 
@@ -3145,6 +3179,16 @@ enum AuthenticatorError: Swift.Error, Equatable, Hashable, Foundation.LocalizedE
      */
     case UserCancelled
     /**
+     * The key needs the user's biometric or device credential first (the key store threw
+     * `KeyStoreException.UserAuthenticationRequired`): show `BiometricPrompt`, then retry.
+     */
+    case UserAuthenticationRequired
+    /**
+     * The platform invalidated the key for good (new biometrics enrolled, passcode removed):
+     * link this phone again.
+     */
+    case KeyInvalidated
+    /**
      * The transaction expired before it was decided.
      */
     case Expired
@@ -3249,25 +3293,27 @@ public struct FfiConverterTypeAuthenticatorError: FfiConverterRustBuffer {
         case 4: return .DeviceRevoked
         case 5: return .KeyMissing
         case 6: return .UserCancelled
-        case 7: return .Expired
-        case 8: return .AlreadyDecided
-        case 9: return .NotFound
-        case 10: return .UnknownIssuer(
+        case 7: return .UserAuthenticationRequired
+        case 8: return .KeyInvalidated
+        case 9: return .Expired
+        case 10: return .AlreadyDecided
+        case 11: return .NotFound
+        case 12: return .UnknownIssuer(
             issuer: try FfiConverterString.read(from: &buf)
             )
-        case 11: return .InvalidInput(
+        case 13: return .InvalidInput(
             details: try FfiConverterString.read(from: &buf)
             )
-        case 12: return .InsecureIssuer(
+        case 14: return .InsecureIssuer(
             issuer: try FfiConverterString.read(from: &buf)
             )
-        case 13: return .Storage(
+        case 15: return .Storage(
             details: try FfiConverterString.read(from: &buf)
             )
-        case 14: return .KeyStore(
+        case 16: return .KeyStore(
             details: try FfiConverterString.read(from: &buf)
             )
-        case 15: return .Protocol(
+        case 17: return .Protocol(
             details: try FfiConverterString.read(from: &buf)
             )
 
@@ -3311,45 +3357,53 @@ public struct FfiConverterTypeAuthenticatorError: FfiConverterRustBuffer {
             writeInt(&buf, Int32(6))
         
         
-        case .Expired:
+        case .UserAuthenticationRequired:
             writeInt(&buf, Int32(7))
         
         
-        case .AlreadyDecided:
+        case .KeyInvalidated:
             writeInt(&buf, Int32(8))
         
         
-        case .NotFound:
+        case .Expired:
             writeInt(&buf, Int32(9))
         
         
-        case let .UnknownIssuer(issuer):
+        case .AlreadyDecided:
             writeInt(&buf, Int32(10))
-            FfiConverterString.write(issuer, into: &buf)
-            
         
-        case let .InvalidInput(details):
+        
+        case .NotFound:
             writeInt(&buf, Int32(11))
-            FfiConverterString.write(details, into: &buf)
-            
         
-        case let .InsecureIssuer(issuer):
+        
+        case let .UnknownIssuer(issuer):
             writeInt(&buf, Int32(12))
             FfiConverterString.write(issuer, into: &buf)
             
         
-        case let .Storage(details):
+        case let .InvalidInput(details):
             writeInt(&buf, Int32(13))
             FfiConverterString.write(details, into: &buf)
             
         
-        case let .KeyStore(details):
+        case let .InsecureIssuer(issuer):
             writeInt(&buf, Int32(14))
+            FfiConverterString.write(issuer, into: &buf)
+            
+        
+        case let .Storage(details):
+            writeInt(&buf, Int32(15))
+            FfiConverterString.write(details, into: &buf)
+            
+        
+        case let .KeyStore(details):
+            writeInt(&buf, Int32(16))
             FfiConverterString.write(details, into: &buf)
             
         
         case let .Protocol(details):
-            writeInt(&buf, Int32(15))
+            writeInt(&buf, Int32(17))
             FfiConverterString.write(details, into: &buf)
             
         }
@@ -3743,6 +3797,15 @@ enum KeyStoreError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
      */
     case UserCancelled
     /**
+     * The key requires user authentication that has not happened (Android
+     * `UserNotAuthenticatedException`): the app shows `BiometricPrompt` and retries.
+     */
+    case UserAuthenticationRequired(
+        /**
+         * The alias asked for.
+         */alias: String
+    )
+    /**
      * The platform key store failed. Any other exception the key store throws arrives here.
      */
     case Backend(
@@ -3792,7 +3855,10 @@ public struct FfiConverterTypeKeyStoreError: FfiConverterRustBuffer {
             alias: try FfiConverterString.read(from: &buf)
             )
         case 5: return .UserCancelled
-        case 6: return .Backend(
+        case 6: return .UserAuthenticationRequired(
+            alias: try FfiConverterString.read(from: &buf)
+            )
+        case 7: return .Backend(
             details: try FfiConverterString.read(from: &buf)
             )
 
@@ -3831,8 +3897,13 @@ public struct FfiConverterTypeKeyStoreError: FfiConverterRustBuffer {
             writeInt(&buf, Int32(5))
         
         
-        case let .Backend(details):
+        case let .UserAuthenticationRequired(alias):
             writeInt(&buf, Int32(6))
+            FfiConverterString.write(alias, into: &buf)
+            
+        
+        case let .Backend(details):
+            writeInt(&buf, Int32(7))
             FfiConverterString.write(details, into: &buf)
             
         }
@@ -4438,6 +4509,30 @@ fileprivate struct FfiConverterOptionTypeEnrolledAttestation: FfiConverterRustBu
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeEnrolledAttestation.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeKeyOptions: FfiConverterRustBuffer {
+    typealias SwiftType = KeyOptions?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeKeyOptions.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeKeyOptions.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }

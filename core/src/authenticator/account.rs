@@ -43,6 +43,13 @@ pub struct Account {
     /// attestation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attestation: Option<crate::protocol::EnrolledAttestation>,
+    /// The alias of the approval key (DEVICE-PROTOCOL.md §3.2), when the account has one: it
+    /// signs approvals, the account's key signing everything else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_key_alias: Option<String>,
+    /// What the server verified about the approval key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_attestation: Option<crate::protocol::EnrolledAttestation>,
 }
 
 /// Choices made when enrolling an account.
@@ -54,6 +61,11 @@ pub struct EnrollOptions {
     /// certificate (include a backup key's pin). Applied from the enrollment call on, and stored
     /// with the account. Empty: no pinning.
     pub tls_pins: Vec<String>,
+    /// When set, a second key, the **approval key**, is created with these options (typically
+    /// `UserVerification::Biometric`) and signs approvals only (DEVICE-PROTOCOL.md §3.2); the
+    /// account's key, created with [`key`](Self::key), keeps signing DPoP proofs, so fetching
+    /// requests in the background never prompts. `None`: one key signs everything.
+    pub approval_key: Option<KeyOptions>,
 }
 
 /// Where an account stands, as [`Authenticator::account_status`](super::Authenticator::account_status)

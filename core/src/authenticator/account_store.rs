@@ -185,6 +185,8 @@ mod tests {
                 amr: vec!["hwk".into()],
                 reason: None,
             }),
+            approval_key_alias: Some(format!("approval-{id}")),
+            approval_attestation: None,
         }
     }
 

@@ -54,8 +54,21 @@ impl Authenticator {
         deny_reason: Option<DenyReason>,
     ) -> Result<String, AuthenticatorError> {
         let account = self.account(&txn.account_id)?;
-        let signer = self.signer_for(&account)?;
+        let signer = self.decision_signer(&account, action)?;
         self.sign_decision(&account, &signer, txn, action, amr, deny_reason)
+    }
+
+    /// Approvals are signed by the approval key when the account has one (it may prompt for
+    /// the user's biometrics); denials, and everything else, by the account's key.
+    fn decision_signer(
+        &self,
+        account: &Account,
+        action: DecisionAction,
+    ) -> Result<KeyStoreSigner, AuthenticatorError> {
+        match action {
+            DecisionAction::Approve => self.approval_signer_for(account),
+            DecisionAction::Deny => self.signer_for(account),
+        }
     }
 
     async fn decide(
@@ -67,7 +80,9 @@ impl Authenticator {
     ) -> Result<DecisionStatus, AuthenticatorError> {
         let account = self.account(&txn.account_id)?;
         let signer = self.signer_for(&account)?;
-        let decision = self.sign_decision(&account, &signer, txn, action, amr, deny_reason)?;
+        let decision_signer = self.decision_signer(&account, action)?;
+        let decision =
+            self.sign_decision(&account, &decision_signer, txn, action, amr, deny_reason)?;
         let body = serde_json::to_vec(&DecisionRequest { decision })
             .map_err(|e| AuthenticatorError::InvalidInput(e.to_string()))?;
         let answer = self

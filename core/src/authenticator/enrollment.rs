@@ -8,8 +8,8 @@ use super::tls::decode_pins;
 use super::{Account, Authenticator, AuthenticatorError, EnrollOptions, KeyStoreSigner};
 use crate::jose::software::random_b64u;
 use crate::protocol::{
-    DeviceInfo, EnrollmentRequest, EnrollmentResponse, EnrollmentUri, PushProvider,
-    PushRegistration, paths,
+    ApprovalKey, DeviceInfo, EnrollmentRequest, EnrollmentResponse, EnrollmentUri, Platform,
+    PushProvider, PushRegistration, paths,
 };
 
 /// Bytes of randomness in local account ids and key aliases.
@@ -55,13 +55,31 @@ impl Authenticator {
         let challenge = crate::protocol::attestation_challenge(&uri.code);
         self.keys
             .create_enrollment_key(key_alias.clone(), options.key, challenge.to_vec())?;
-        let result = self
-            .enroll_with_key(&uri, &key_alias, device, push, options)
-            .await;
-        if result.is_err()
-            && let Err(e) = self.keys.delete_key(key_alias.clone())
-        {
-            tracing::warn!(error = %e, "could not delete the key of a failed enrollment");
+        let mut created = vec![key_alias.clone()];
+        let result = async {
+            let approval_alias = match options.approval_key {
+                Some(approval_options) => {
+                    let alias = random_b64u(LOCAL_ID_BYTES)?;
+                    self.keys.create_enrollment_key(
+                        alias.clone(),
+                        approval_options,
+                        challenge.to_vec(),
+                    )?;
+                    created.push(alias.clone());
+                    Some(alias)
+                }
+                None => None,
+            };
+            self.enroll_with_key(&uri, &key_alias, approval_alias, device, push, options)
+                .await
+        }
+        .await;
+        if result.is_err() {
+            for alias in created {
+                if let Err(e) = self.keys.delete_key(alias) {
+                    tracing::warn!(error = %e, "could not delete a key of a failed enrollment");
+                }
+            }
         }
         result
     }
@@ -70,6 +88,7 @@ impl Authenticator {
         &self,
         uri: &EnrollmentUri,
         key_alias: &str,
+        approval_alias: Option<String>,
         device: DeviceInfo,
         push: PushRegistration,
         options: EnrollOptions,
@@ -89,11 +108,39 @@ impl Authenticator {
                 None
             }
         };
+        // The approval key's attestation: Android attests each Keystore key; App Attest
+        // attests the app, once, with the device key above.
+        let approval_key = match &approval_alias {
+            Some(alias) => {
+                let approval =
+                    KeyStoreSigner::new(std::sync::Arc::clone(&self.keys), alias.clone())?;
+                let attestation = if device.platform == Platform::Android {
+                    match self
+                        .keys
+                        .key_attestation(alias.clone(), client_data_hash.to_vec())
+                    {
+                        Ok(a) => a.map(|a| a.to_protocol()),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "the key store could not attest the approval key");
+                            None
+                        }
+                    }
+                } else {
+                    None
+                };
+                Some(ApprovalKey {
+                    jwk: crate::jose::Signer::public_jwk(&approval),
+                    attestation,
+                })
+            }
+            None => None,
+        };
         let request = EnrollmentRequest {
             code: uri.code.clone(),
             push: push.clone(),
             device,
             attestation,
+            approval_key,
         };
         let body = serde_json::to_vec(&request)
             .map_err(|e| AuthenticatorError::InvalidInput(e.to_string()))?;
@@ -111,7 +158,7 @@ impl Authenticator {
 
         // From here on the server has a device record for this key: undo it if we cannot keep it.
         let pins = options.tls_pins.clone();
-        let stored = self.store_enrollment(uri, key_alias, push, options, &answer);
+        let stored = self.store_enrollment(uri, key_alias, approval_alias, push, options, &answer);
         if stored.is_err() {
             self.unenroll_best_effort(&signer, &uri.issuer, &pins).await;
         }
@@ -122,6 +169,7 @@ impl Authenticator {
         &self,
         uri: &EnrollmentUri,
         key_alias: &str,
+        approval_key_alias: Option<String>,
         push: PushRegistration,
         options: EnrollOptions,
         answer: &[u8],
@@ -160,6 +208,10 @@ impl Authenticator {
             key_options: options.key,
             tls_pins: options.tls_pins,
             attestation: response.attestation,
+            approval_attestation: approval_key_alias
+                .as_ref()
+                .and(response.approval_attestation),
+            approval_key_alias,
         };
         self.accounts.save(account.clone())?;
         Ok(account)

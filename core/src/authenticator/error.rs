@@ -45,6 +45,16 @@ pub enum AuthenticatorError {
     /// The user dismissed the biometric or passcode prompt of the key; nothing was sent.
     #[error("the user cancelled the verification")]
     UserCancelled,
+    /// The key needs the user's biometric or device credential before it signs (Android
+    /// `UserNotAuthenticatedException`): authenticate the user (Android `BiometricPrompt`), then
+    /// retry; nothing was sent.
+    #[error("the key needs the user to authenticate first")]
+    UserAuthenticationRequired,
+    /// The platform invalidated the key for good (new biometrics enrolled, passcode removed:
+    /// Android `KeyPermanentlyInvalidatedException`, iOS `.biometryCurrentSet`): link this phone
+    /// again.
+    #[error("the account's key was invalidated by the platform; enroll again")]
+    KeyInvalidated,
     /// The transaction expired before it was decided.
     #[error("the transaction has expired")]
     Expired,
@@ -104,6 +114,10 @@ pub enum KeyStoreError {
     /// The user dismissed the biometric or passcode prompt.
     #[error("the user cancelled the verification")]
     UserCancelled,
+    /// The key requires user authentication that has not happened (Android
+    /// `UserNotAuthenticatedException`).
+    #[error("the key with alias {0} needs the user to authenticate first")]
+    UserAuthenticationRequired(String),
     /// The platform key store or the file system failed.
     #[error("{0}")]
     Backend(String),
@@ -118,8 +132,10 @@ impl From<StoreError> for AuthenticatorError {
 impl From<KeyStoreError> for AuthenticatorError {
     fn from(e: KeyStoreError) -> Self {
         match e {
-            KeyStoreError::NotFound(_) | KeyStoreError::KeyInvalidated(_) => Self::KeyMissing,
+            KeyStoreError::NotFound(_) => Self::KeyMissing,
+            KeyStoreError::KeyInvalidated(_) => Self::KeyInvalidated,
             KeyStoreError::UserCancelled => Self::UserCancelled,
+            KeyStoreError::UserAuthenticationRequired(_) => Self::UserAuthenticationRequired,
             other => Self::KeyStore(other.to_string()),
         }
     }
@@ -265,7 +281,11 @@ mod tests {
             ),
             (
                 KeyStoreError::KeyInvalidated("a".into()),
-                AuthenticatorError::KeyMissing,
+                AuthenticatorError::KeyInvalidated,
+            ),
+            (
+                KeyStoreError::UserAuthenticationRequired("a".into()),
+                AuthenticatorError::UserAuthenticationRequired,
             ),
             (
                 KeyStoreError::UserCancelled,

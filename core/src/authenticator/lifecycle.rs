@@ -224,8 +224,10 @@ impl Authenticator {
         // The account first: a key without an account is inert, an account without its key
         // would show up as needing re-enrollment.
         self.accounts.delete(account.id.clone())?;
-        if let Err(e) = self.keys.delete_key(account.key_alias) {
-            tracing::warn!(error = %e, "could not delete the key of a removed account");
+        for alias in std::iter::once(account.key_alias).chain(account.approval_key_alias) {
+            if let Err(e) = self.keys.delete_key(alias) {
+                tracing::warn!(error = %e, "could not delete a key of a removed account");
+            }
         }
         tracing::info!(account = %account.id, "account removed");
         Ok(())
@@ -240,8 +242,12 @@ impl Authenticator {
         account_id: &str,
     ) -> Result<AccountState, AuthenticatorError> {
         let account = self.account(account_id)?;
-        if !self.keys.has_key(account.key_alias.clone())? {
-            return Ok(AccountState::NeedsReenrollment);
+        // The approval key is invalidated when the user's biometrics change: the account can
+        // no longer approve, and must be linked again.
+        for alias in std::iter::once(&account.key_alias).chain(&account.approval_key_alias) {
+            if !self.keys.has_key(alias.clone())? {
+                return Ok(AccountState::NeedsReenrollment);
+            }
         }
         let signer = match self.signer_for(&account) {
             Ok(signer) => signer,

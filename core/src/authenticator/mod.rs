@@ -149,6 +149,14 @@ impl Authenticator {
             account.key_alias.clone(),
         )?)
     }
+
+    /// The signer of approvals: the approval key when the account has one.
+    fn approval_signer_for(&self, account: &Account) -> Result<KeyStoreSigner, AuthenticatorError> {
+        match &account.approval_key_alias {
+            Some(alias) => Ok(KeyStoreSigner::new(Arc::clone(&self.keys), alias.clone())?),
+            None => self.signer_for(account),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -39,6 +39,8 @@ impl Fixture {
                 key_options: Default::default(),
                 tls_pins: vec![],
                 attestation: None,
+                approval_key_alias: None,
+                approval_attestation: None,
             })
             .unwrap();
         let clock = ManualClock::new(NOW);

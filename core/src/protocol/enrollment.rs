@@ -219,6 +219,20 @@ pub struct EnrollmentRequest {
     /// Optional key attestation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attestation: Option<Attestation>,
+    /// Optional approval key (protocol v1.1, DEVICE-PROTOCOL.md §3.2): the key that signs
+    /// approvals, bound to the user's biometrics on the phone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_key: Option<ApprovalKey>,
+}
+
+/// A device's approval key, registered at enrollment (DEVICE-PROTOCOL.md §3.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalKey {
+    /// The public P-256 key.
+    pub jwk: crate::jose::Jwk,
+    /// Its attestation (Android: its own certificate chain, made with the same challenge).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestation: Option<Attestation>,
 }
 
 /// The enrolled user, as the device may show them.
@@ -248,6 +262,9 @@ pub struct EnrollmentResponse {
     /// v1 server).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attestation: Option<EnrolledAttestation>,
+    /// What the server verified about the approval key, when one was registered (v1.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_attestation: Option<EnrolledAttestation>,
 }
 
 /// The device trust the server recorded at enrollment (DEVICE-PROTOCOL.md §3.1).

@@ -22,7 +22,7 @@ pub use device::{
 };
 pub use display::{is_display_safe, is_display_safe_char, json_is_display_safe};
 pub use enrollment::{
-    Attestation, DeviceInfo, ENROLLMENT_URI_SCHEME, EnrolledAttestation, EnrolledUser,
+    ApprovalKey, Attestation, DeviceInfo, ENROLLMENT_URI_SCHEME, EnrolledAttestation, EnrolledUser,
     EnrollmentRequest, EnrollmentResponse, EnrollmentUri, Platform, PushEnvironment, PushProvider,
     PushRegistration, app_attest_client_data_hash, attestation_challenge,
 };

@@ -328,13 +328,22 @@ pub struct DeviceSummary {
     attestation: crate::attestation::DeviceTrust,
     /// The `amr` its approvals carry.
     amr: Vec<String>,
+    /// Its approval key, when it registered one: what its attestation proved and the `amr` of
+    /// the approvals it signs (DEVICE-PROTOCOL.md §3.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    approval_key: Option<serde_json::Value>,
 }
 
 impl From<Device> for DeviceSummary {
     fn from(d: Device) -> Self {
         let attestation = crate::attestation::DeviceTrust::from_stored(d.attestation.as_deref());
+        let approval = d.approval_jwk.as_ref().map(|_| {
+            crate::attestation::DeviceTrust::from_stored(d.approval_attestation.as_deref())
+        });
         Self {
-            amr: attestation.amr(),
+            // Approvals are signed by the approval key when there is one.
+            amr: approval.as_ref().unwrap_or(&attestation).amr(),
+            approval_key: approval.map(|trust| json!({"amr": trust.amr(), "attestation": trust})),
             attestation,
             push: json!({"provider": d.push_provider.as_str(), "environment": d.push_environment.as_str(),
                          "has_token": d.push_token.is_some(),

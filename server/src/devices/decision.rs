@@ -48,7 +48,7 @@ pub async fn record_decision(
         .await?
         .ok_or_else(|| Error::device(DeviceCode::NotFound, "no such transaction"))?;
     let now = state.now();
-    let claims = verify_decision(state, device, &request, &body.decision, now)?;
+    let (claims, by_approval_key) = verify_decision(state, device, &request, &body.decision, now)?;
 
     // Replay: a decision's jti is remembered past its expiry.
     let until = claims.exp.max(now).saturating_add(DPOP_IAT_TOLERANCE_SECS);
@@ -86,7 +86,7 @@ pub async fn record_decision(
         approved,
         device_id: device.id.clone(),
         amr: if approved {
-            verified_amr(device)
+            verified_amr(device, by_approval_key)
         } else {
             Vec::new()
         },
@@ -162,18 +162,28 @@ pub async fn record_decision(
 /// in secure hardware, `user` and `mfa` when that hardware enforces user verification on every
 /// use; `swk` otherwise). What the app says about how it verified the user (`face`, `hwk`, `mfa`,
 /// …) is a claim, kept in the audit log and never copied into a token.
-fn verified_amr(device: &Device) -> Vec<String> {
-    crate::attestation::DeviceTrust::from_stored(device.attestation.as_deref()).amr()
+///
+/// An approval signed by the device's approval key (DEVICE-PROTOCOL.md §3.2) carries what that
+/// key's attestation proved — the key bound to the user's biometrics.
+fn verified_amr(device: &Device, by_approval_key: bool) -> Vec<String> {
+    let trust = if by_approval_key {
+        device.approval_attestation.as_deref()
+    } else {
+        device.attestation.as_deref()
+    };
+    crate::attestation::DeviceTrust::from_stored(trust).amr()
 }
 
-/// Everything that makes a decision valid except freshness of its `jti` and the state change.
+/// Everything that makes a decision valid except freshness of its `jti` and the state change;
+/// also whether the approval key signed it. A device with an approval key must sign approvals
+/// with it (denials with either key).
 fn verify_decision(
     state: &AppState,
     device: &Device,
     request: &CibaRequest,
     jws: &str,
     now: i64,
-) -> Result<DecisionClaims> {
+) -> Result<(DecisionClaims, bool)> {
     let proof = Proof::open(jws, 16 * 1024, Some(DECISION_TYP)).map_err(decision_fault)?;
     // The signer must be the device that posts it, an active device of the transaction's user.
     if proof.kid() != Some(device.id.as_str()) {
@@ -185,7 +195,23 @@ fn verify_decision(
         ));
     }
     let jwk: Jwk = serde_json::from_str(&device.public_jwk).map_err(Error::internal)?;
-    let claims: DecisionClaims = proof.verified_claims(&jwk).map_err(decision_fault)?;
+    let approval_jwk: Option<Jwk> = match &device.approval_jwk {
+        Some(text) => Some(serde_json::from_str(text).map_err(Error::internal)?),
+        None => None,
+    };
+    let by_approval = approval_jwk
+        .as_ref()
+        .and_then(|k| proof.verified_claims::<DecisionClaims>(k).ok());
+    let by_approval_key = by_approval.is_some();
+    let claims: DecisionClaims = match by_approval {
+        Some(claims) => claims,
+        None => proof.verified_claims(&jwk).map_err(decision_fault)?,
+    };
+    if approval_jwk.is_some() && !by_approval_key && claims.action == DecisionAction::Approve {
+        return Err(invalid(
+            "this device registered an approval key: approvals must be signed by it",
+        ));
+    }
     if claims.iss != device.id || claims.aud != state.issuer || claims.txn != request.id {
         return Err(invalid("iss, aud or txn does not match"));
     }
@@ -237,5 +263,5 @@ fn verify_decision(
             "amr must list up to 10 RFC 8176 method values (at least one to approve)",
         ));
     }
-    Ok(claims)
+    Ok((claims, by_approval_key))
 }

@@ -48,9 +48,9 @@ pub fn validate_push(push: &PushRegistration) -> Result<()> {
     }
 }
 
-/// The enrolled key as an uncompressed P-256 point, `04 ‖ x ‖ y` (empty for another key type,
-/// which then matches no attestation).
-fn public_point(proof: &DeviceProof) -> Vec<u8> {
+/// A key as an uncompressed P-256 point, `04 ‖ x ‖ y` (empty for another key type, which then
+/// matches no attestation).
+fn jwk_point(jwk: &ciba_core::jose::Jwk) -> Vec<u8> {
     use base64::Engine;
     let decode = |c: &Option<String>| {
         c.as_deref()
@@ -61,11 +61,7 @@ fn public_point(proof: &DeviceProof) -> Vec<u8> {
             })
             .filter(|c| c.len() == 32)
     };
-    match (
-        proof.jwk.crv.as_deref(),
-        decode(&proof.jwk.x),
-        decode(&proof.jwk.y),
-    ) {
+    match (jwk.crv.as_deref(), decode(&jwk.x), decode(&jwk.y)) {
         (Some("P-256"), Some(x), Some(y)) => [&[4u8][..], &x, &y].concat(),
         _ => Vec::new(),
     }
@@ -81,7 +77,7 @@ async fn assess_attestation(
     now: i64,
 ) -> Result<DeviceTrust> {
     let challenge = attestation::challenge(&req.code);
-    let point = public_point(proof);
+    let point = jwk_point(&proof.jwk);
     let expected = Expected {
         challenge: &challenge,
         public_point: &point,
@@ -122,6 +118,76 @@ async fn assess_attestation(
     }
 }
 
+/// The approval key (DEVICE-PROTOCOL.md §3.2): a public P-256 key other than the device key,
+/// and what its attestation proves. Its attestation never refuses an enrollment (the policy's
+/// `required` is about the device): it only decides the `amr` of approvals.
+fn assess_approval_key(
+    state: &AppState,
+    proof: &DeviceProof,
+    req: &EnrollmentRequest,
+    now: i64,
+) -> Result<Option<(String, DeviceTrust)>> {
+    let Some(key) = &req.approval_key else {
+        return Ok(None);
+    };
+    let invalid = |what: &str| Error::device(DeviceCode::InvalidRequest, what);
+    key.jwk
+        .check_public_p256()
+        .map_err(|_| invalid("approval_key.jwk must be a public P-256 key"))?;
+    let jkt = key
+        .jwk
+        .thumbprint()
+        .map_err(|_| invalid("approval_key.jwk must be a public P-256 key"))?;
+    if jkt == proof.jkt {
+        return Err(invalid(
+            "the approval key must be another key than the device key",
+        ));
+    }
+    let challenge = attestation::challenge(&req.code);
+    let point = jwk_point(&key.jwk);
+    let expected = Expected {
+        challenge: &challenge,
+        public_point: &point,
+        jkt: &jkt,
+        now,
+    };
+    let trust =
+        match state
+            .attestation
+            .assess(key.attestation.as_ref(), req.device.platform, &expected)
+        {
+            Ok(trust) => trust,
+            Err(refusal) => match &key.attestation {
+                None => DeviceTrust::None,
+                Some(a) => DeviceTrust::Unverified {
+                    format: a.format.chars().take(40).collect(),
+                    reason: refusal.code().into(),
+                    detail: refusal.to_string(),
+                },
+            },
+        };
+    let jwk = serde_json::to_string(&key.jwk).map_err(Error::internal)?;
+    Ok(Some((jwk, trust)))
+}
+
+fn summary_of(trust: &DeviceTrust) -> EnrolledAttestation {
+    EnrolledAttestation {
+        status: trust.status().into(),
+        amr: trust.amr(),
+        reason: match trust {
+            DeviceTrust::Unverified { reason, .. } => Some(reason.clone()),
+            _ => None,
+        },
+    }
+}
+
+fn stored(trust: &DeviceTrust) -> Result<Option<String>> {
+    match trust {
+        DeviceTrust::None => Ok(None),
+        other => Ok(Some(serde_json::to_string(other).map_err(Error::internal)?)),
+    }
+}
+
 /// Enrolls the device whose key signed `proof`, consuming the code atomically.
 pub async fn enroll(
     state: &AppState,
@@ -155,6 +221,7 @@ pub async fn enroll(
     let Some(code_user) = state.store.enrollment_code_user(&code_hash, now).await? else {
         return Err(invalid_code());
     };
+    let approval = assess_approval_key(state, &proof, &req, now)?;
     let trust = assess_attestation(state, &proof, &req, &code_user, now).await?;
     proof.use_once(state).await?;
     let public_jwk = serde_json::to_string(&proof.jwk).map_err(Error::internal)?;
@@ -177,9 +244,11 @@ pub async fn enroll(
         sdk_version: d.sdk_version.clone(),
         enrolled_at: now,
         revoked_at: None,
-        attestation: match &trust {
-            DeviceTrust::None => None,
-            other => Some(serde_json::to_string(other).map_err(Error::internal)?),
+        attestation: stored(&trust)?,
+        approval_jwk: approval.as_ref().map(|(jwk, _)| jwk.clone()),
+        approval_attestation: match &approval {
+            Some((_, t)) => stored(t)?,
+            None => None,
         },
     };
     let user_id = match state.store.enroll_device(&code_hash, now, &device).await? {
@@ -206,17 +275,12 @@ pub async fn enroll(
             device_id: Some(device.id.clone()),
             request_id: None,
             detail: json!({"platform": device.platform.as_str(), "push_provider": device.push_provider.as_str(),
-                           "attestation": trust}),
+                           "attestation": trust,
+                           "approval_key": approval.as_ref().map(|(_, t)| json!({"attestation": t}))}),
         })
         .await;
-    let summary = EnrolledAttestation {
-        status: trust.status().into(),
-        amr: trust.amr(),
-        reason: match &trust {
-            DeviceTrust::Unverified { reason, .. } => Some(reason.clone()),
-            _ => None,
-        },
-    };
+    let summary = summary_of(&trust);
+    let approval_summary = approval.as_ref().map(|(_, t)| summary_of(t));
     state.metrics.enrollment(match trust {
         DeviceTrust::Verified(_) => EnrollmentOutcome::Verified,
         DeviceTrust::Unverified { .. } => EnrollmentOutcome::Unverified,
@@ -233,5 +297,6 @@ pub async fn enroll(
         },
         server_time: now,
         attestation: Some(summary),
+        approval_attestation: approval_summary,
     })
 }

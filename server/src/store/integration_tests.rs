@@ -609,6 +609,8 @@ async fn devices_round_trip(s: Fresh) {
             enrolled_at: 100 + n,
             revoked_at: None,
             attestation: (n % 2 == 0).then(|| format!(r#"{{"status":"verified","n":{n}}}"#)),
+            approval_jwk: (n % 3 == 0).then(|| format!(r#"{{"kty":"EC","y":"{n}"}}"#)),
+            approval_attestation: (n % 3 == 0).then(|| r#"{"status":"none"}"#.to_owned()),
         };
         assert_eq!(
             s.enroll_device(&enrollment.code_hash, 50, &device)

@@ -44,6 +44,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "device_attestation",
         include_str!("../../migrations/postgres/0006_device_attestation.sql"),
     ),
+    (
+        7,
+        "approval_key",
+        include_str!("../../migrations/postgres/0007_approval_key.sql"),
+    ),
 ];
 
 /// PostgreSQL implementation of [`Store`](super::Store).

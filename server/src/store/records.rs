@@ -232,6 +232,11 @@ pub struct Device {
     /// What the server verified at enrollment (JSON of `attestation::DeviceTrust`;
     /// `None`: nothing, as for devices enrolled before attestation was checked).
     pub attestation: Option<String>,
+    /// The approval key's public JWK (JSON text), when the device registered one: approvals
+    /// must be signed by it (DEVICE-PROTOCOL.md §3.2).
+    pub approval_jwk: Option<String>,
+    /// What the approval key's attestation proved (JSON of `attestation::DeviceTrust`).
+    pub approval_attestation: Option<String>,
 }
 
 impl Device {

@@ -43,6 +43,17 @@ final class CryptoKitKeyStore: KeyStore, @unchecked Sendable {
         return keys[alias] != nil
     }
 
+    /// CryptoKit keys have no attestation challenge to take.
+    func createEnrollmentKey(alias: String, options: KeyOptions, attestationChallenge: Data) throws -> Data {
+        try createKey(alias: alias, options: options)
+    }
+
+    /// No App Attest here: a real app returns `.appleAppAttest(attestationObject:)` from
+    /// `DCAppAttestService.shared.attestKey(keyId, clientDataHash: clientDataHash)`.
+    func keyAttestation(alias: String, clientDataHash: Data) throws -> KeyAttestation? {
+        nil
+    }
+
     private func key(_ alias: String) throws -> P256.Signing.PrivateKey {
         lock.lock(); defer { lock.unlock() }
         guard let key = keys[alias] else { throw KeyStoreError.NotFound(alias: alias) }

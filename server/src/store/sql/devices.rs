@@ -33,6 +33,8 @@ pub fn device_from<R: Row + ?Sized>(row: &R) -> StoreResult<Device> {
         enrolled_at: row.try_get("enrolled_at")?,
         revoked_at: row.try_get("revoked_at")?,
         attestation: row.try_get("attestation")?,
+        approval_jwk: row.try_get("approval_jwk")?,
+        approval_attestation: row.try_get("approval_attestation")?,
     })
 }
 
@@ -93,8 +95,9 @@ pub async fn enroll<E: Engine>(
     let user_id: String = row.try_get("user_id")?;
     let insert = Query::new(
         "INSERT INTO devices (id, user_id, jkt, public_jwk, status, push_provider, push_token, \
-         push_environment, display_name, platform, model, os_version, app_version, sdk_version, enrolled_at, attestation) \
-         VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+         push_environment, display_name, platform, model, os_version, app_version, sdk_version, enrolled_at, attestation, \
+         approval_jwk, approval_attestation) \
+         VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
     )
     .bind(&d.id)
     .bind(&user_id)
@@ -110,7 +113,9 @@ pub async fn enroll<E: Engine>(
     .bind(&d.app_version)
     .bind(&d.sdk_version)
     .bind(d.enrolled_at)
-    .bind(&d.attestation);
+    .bind(&d.attestation)
+    .bind(&d.approval_jwk)
+    .bind(&d.approval_attestation);
     match tx.execute(insert).await {
         Ok(_) => {
             tx.commit().await?;

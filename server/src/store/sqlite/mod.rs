@@ -60,6 +60,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "device_attestation",
         include_str!("../../../migrations/sqlite/0006_device_attestation.sql"),
     ),
+    (
+        7,
+        "approval_key",
+        include_str!("../../../migrations/sqlite/0007_approval_key.sql"),
+    ),
 ];
 
 /// How long a connection waits for another one's write lock.

@@ -145,6 +145,30 @@ class AuthenticatorTest {
     }
 
     @Test
+    fun `an approval key signs approvals, the account key everything else`() = runBlocking {
+        val phone = Phone()
+        val options = EnrollOptions(
+            key = KeyOptions(UserVerification.NONE, preferSecureHardware = true),
+            tlsPins = emptyList(),
+            approvalKey = KeyOptions(UserVerification.BIOMETRIC, preferSecureHardware = true),
+        )
+        val account = phone.authenticator.enrollWith(server.enrollmentUri(phone.userId), device, noPush, options)
+        assertNotEquals(account.keyAlias, account.approvalKeyAlias)
+        assertEquals(UserVerification.BIOMETRIC, phone.keys.lastOptions?.userVerification)
+        assertEquals("none", account.approvalAttestation?.status)
+        assertEquals(2, phone.keys.size)
+        val authReqId = server.backchannelAuthenticate(client, phone.username, "APPROVALKEY")
+        val txn = phone.authenticator.pending().single()
+        assertEquals(DecisionStatus.APPROVED, phone.authenticator.approve(txn, listOf("fpt")))
+        val (status, tokens) = server.poll(client, authReqId)
+        assertEquals(200, status, tokens.toString())
+        // The approval key is unattested here (java.security keys): the server says swk.
+        assertEquals("[\"swk\"]", claims(tokens.getString("id_token")).getJSONArray("amr").toString())
+        phone.authenticator.forgetAccount(account.id)
+        assertEquals(0, phone.keys.size, "both keys are deleted with the account")
+    }
+
+    @Test
     fun `a push is routed to the account and a denial reaches the client`() = runBlocking {
         val phone = Phone()
         phone.enroll()
@@ -211,8 +235,14 @@ class AuthenticatorTest {
                 throw KeyStoreException.KeyInvalidated(alias)
         }
         val lost = Phone(keys = invalidated)
-        assertThrows<AuthenticatorException.KeyMissing> { runBlocking { lost.enroll() } }
+        // "Link this phone again" and "authenticate", typed.
+        assertThrows<AuthenticatorException.KeyInvalidated> { runBlocking { lost.enroll() } }
         assertEquals(0, invalidated.size, "a failed enrollment leaves no key behind")
+        val locked = object : JcaKeyStore() {
+            override fun sign(alias: String, data: ByteArray): KeySignature =
+                throw KeyStoreException.UserAuthenticationRequired(alias)
+        }
+        assertThrows<AuthenticatorException.UserAuthenticationRequired> { runBlocking { Phone(keys = locked).enroll() } }
 
         val brokenStore = object : AccountStore by MemoryAccountStore() {
             override fun loadAll(): List<Account> = throw java.io.IOException("disk unmounted")
