@@ -836,3 +836,121 @@ async fn set_column(server: &TestServer, column: &str, device_id: &str, value: &
             .unwrap();
     }
 }
+
+#[tokio::test]
+async fn acr_values_name_levels_the_users_devices_must_meet() {
+    use ciba_server::config::AcrLevel;
+    let server = TestServer::start_with(|s| {
+        s.attestation.acr_levels = vec![
+            AcrLevel {
+                value: "urn:bank:acr:enrolled".into(),
+                amr: Vec::new(),
+            },
+            AcrLevel {
+                value: "urn:bank:acr:hwk-uv".into(),
+                amr: vec!["hwk".into(), "user".into()],
+            },
+        ];
+    })
+    .await;
+    let (discovery_status, discovery) = json_answer(
+        server
+            .http
+            .get(server.url("/.well-known/openid-configuration"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(discovery_status, 200);
+    assert_eq!(
+        discovery["acr_values_supported"],
+        json!(["urn:bank:acr:enrolled", "urn:bank:acr:hwk-uv"])
+    );
+    let (user, sdk, account) = server.user_with_device("ada").await;
+    let user_id = user["id"].as_str().unwrap();
+    let client = server.create_client(json!({})).await;
+    let ask = |acr: &'static str| {
+        let server = &server;
+        let client = &client;
+        async move {
+            server
+                .backchannel(
+                    client,
+                    &[
+                        ("scope", "openid"),
+                        ("login_hint", "ada"),
+                        ("acr_values", acr),
+                    ],
+                )
+                .await
+        }
+    };
+    // A software key cannot meet the hardware level; an unknown value means nothing here.
+    for (acr, why) in [
+        ("urn:bank:acr:hwk-uv", "none of the user's devices"),
+        ("urn:other:acr", "no authentication context"),
+    ] {
+        let answer = ask(acr).await;
+        assert_eq!(answer.error(), "invalid_request", "{acr}");
+        assert!(
+            answer.body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains(why),
+            "{}",
+            answer.body
+        );
+    }
+    assert!(
+        sdk.pending().await.unwrap().is_empty(),
+        "nothing was stored"
+    );
+
+    // The first requested level a device meets is chosen, shown, and stated in the tokens.
+    let answer = ask("urn:bank:acr:hwk-uv urn:bank:acr:enrolled").await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let auth_req_id = answer.body["auth_req_id"].as_str().unwrap().to_owned();
+    let txn = sdk.pending().await.unwrap().remove(0);
+    assert_eq!(txn.view.acr_values, ["urn:bank:acr:enrolled"]);
+    sdk.approve(&txn, vec!["face".into()]).await.unwrap();
+    server.clock.advance(5);
+    let tokens = server.poll(&client, &auth_req_id).await;
+    assert_eq!(tokens.status, 200, "{}", tokens.body);
+    for token in ["id_token", "access_token"] {
+        let claims = jwt_claims(tokens.body[token].as_str().unwrap());
+        assert_eq!(claims["acr"], "urn:bank:acr:enrolled", "{token}");
+    }
+
+    // With verified facts that meet it, the hardware level is granted; when the device stops
+    // meeting it before approving (a new key has no attestation), the approval is refused.
+    let device_id = devices_of(&server, user_id).await[0]["device_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    set_column(
+        &server,
+        "attestation",
+        &device_id,
+        &json!({"status": "verified", "format": "android-key", "hardware_key": true,
+                "security_level": "strongbox", "verified_boot": true,
+                "user_verification": {"biometric": true, "device_credential": false, "per_use": true}})
+        .to_string(),
+    )
+    .await;
+    let answer = ask("urn:bank:acr:hwk-uv").await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let txn = sdk.pending().await.unwrap().remove(0);
+    assert_eq!(txn.view.acr_values, ["urn:bank:acr:hwk-uv"]);
+    sdk.rotate_key(&account.id).await.unwrap();
+    let err = sdk.approve(&txn, vec!["face".into()]).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("cannot meet the acr urn:bank:acr:hwk-uv"),
+        "{err}"
+    );
+    // Declining is still possible.
+    sdk.deny(&txn, ciba_core::protocol::DenyReason::UserDeclined)
+        .await
+        .unwrap();
+}

@@ -234,7 +234,13 @@ async fn another_clients_or_unknown_auth_req_id_is_invalid_grant() {
 
 #[tokio::test]
 async fn client_secret_post_and_rich_requests_are_shown_and_bound() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(|s| {
+        s.attestation.acr_levels = vec![ciba_server::config::AcrLevel {
+            value: "urn:bank:acr:strong".into(),
+            amr: Vec::new(),
+        }];
+    })
+    .await;
     let (user, sdk, _account) = server.user_with_device("frank").await;
     let client = server
         .create_client(serde_json::json!({"token_endpoint_auth_method": "client_secret_post"}))

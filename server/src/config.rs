@@ -99,6 +99,23 @@ pub struct AttestationSettings {
     pub android: AndroidAttestationSettings,
     /// Apple App Attest.
     pub apple: AppleAttestationSettings,
+    /// The `acr` values this server defines, each by the `amr` it requires of the approving
+    /// key (README "Device trust"). A backchannel request's `acr_values` must name one that a
+    /// device of the user meets, or it is refused; the chosen one is enforced at the decision
+    /// and stated in the tokens' `acr`.
+    pub acr_levels: Vec<AcrLevel>,
+}
+
+/// One authentication context class the operator defines.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AcrLevel {
+    /// The `acr` value (e.g. `urn:bank:acr:hwk-biometric`).
+    pub value: String,
+    /// The RFC 8176 methods the server must have verified for the approving key (what
+    /// `DeviceTrust::amr` states: `hwk`, `user`, `mfa`, `swk`). Empty: any enrolled device.
+    #[serde(default)]
+    pub amr: Vec<String>,
 }
 
 /// Android Key Attestation policy.
@@ -520,6 +537,24 @@ impl Settings {
             && token.len() < 16
         {
             return bad("admin_token must be at least 16 characters".into());
+        }
+        let mut seen = std::collections::HashSet::new();
+        for level in &self.attestation.acr_levels {
+            let printable = |v: &str| {
+                !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic())
+            };
+            if !printable(&level.value) || !level.amr.iter().all(|m| printable(m)) {
+                return bad(format!(
+                    "attestation.acr_levels: {:?} must be a printable value with printable amr values",
+                    level.value
+                ));
+            }
+            if !seen.insert(level.value.as_str()) {
+                return bad(format!(
+                    "attestation.acr_levels: {:?} is defined twice",
+                    level.value
+                ));
+            }
         }
         self.validate_push()
     }

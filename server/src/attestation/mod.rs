@@ -176,6 +176,23 @@ impl DeviceTrust {
     }
 }
 
+/// The `amr` the server states for approvals by `device`: what the attestation of the key that
+/// signs its approvals proved — the approval key when it registered one (DEVICE-PROTOCOL.md
+/// §3.2), the device key otherwise.
+pub fn approval_amr(device: &crate::store::Device) -> Vec<String> {
+    let trust = if device.approval_jwk.is_some() {
+        device.approval_attestation.as_deref()
+    } else {
+        device.attestation.as_deref()
+    };
+    DeviceTrust::from_stored(trust).amr()
+}
+
+/// Whether approvals by a device whose verified `amr` is `amr` meet `level`.
+pub fn meets(level: &crate::config::AcrLevel, amr: &[String]) -> bool {
+    level.amr.iter().all(|m| amr.contains(m))
+}
+
 /// An allowed Android app.
 #[derive(Debug, Clone)]
 pub struct AndroidApp {

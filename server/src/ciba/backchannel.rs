@@ -120,13 +120,18 @@ pub async fn start_request(
         Some(raw) => validate_requested_expiry(raw, settings.max_expiry)?,
         None => settings.default_expiry,
     };
-    let acr_values = parse_acr_values(params.acr_values.as_deref())?;
+    let requested_acr = parse_acr_values(params.acr_values.as_deref())?;
     let authorization_details = match params.authorization_details.as_deref() {
         Some(raw) => validate_authorization_details(raw)?,
         None => None,
     };
     // The user code is only meaningful where both sides enabled it; this server does not, so
     // it is ignored (CIBA §7.1).
+
+    // The user's devices: the acr a request asks for must be one of them can meet, and every
+    // active one is woken.
+    let devices = state.store.devices_of_user(&user.id).await?;
+    let acr_values = choose_acr(state, &requested_acr, &devices)?;
 
     let auth_req_id = random_b64u(20)?;
     let request = CibaRequest {
@@ -156,7 +161,6 @@ pub async fn start_request(
     };
     // Every active device of the user is woken; the pushes commit with the request and are
     // sent by the push worker, never here.
-    let devices = state.store.devices_of_user(&user.id).await?;
     let plan = crate::push::plan(&state.push, &devices, request.expires_at);
     let skipped: Vec<_> = plan
         .skipped
@@ -350,4 +354,42 @@ mod tests {
             assert!(!is_bearer_token(bad), "{bad:?}");
         }
     }
+}
+
+/// The acr level a request gets: the first of the client's `acr_values` (in its order of
+/// preference) that the server defines and that an active device of the user meets; none when
+/// the client asked for none. A request no device can meet is refused here, before any push.
+fn choose_acr(
+    state: &AppState,
+    requested: &[String],
+    devices: &[crate::store::Device],
+) -> Result<Vec<String>> {
+    if requested.is_empty() {
+        return Ok(Vec::new());
+    }
+    let levels = &state.settings.attestation.acr_levels;
+    let device_amrs: Vec<Vec<String>> = devices
+        .iter()
+        .filter(|d| d.is_active())
+        .map(crate::attestation::approval_amr)
+        .collect();
+    for value in requested {
+        if let Some(level) = levels.iter().find(|l| &l.value == value)
+            && device_amrs
+                .iter()
+                .any(|amr| crate::attestation::meets(level, amr))
+        {
+            return Ok(vec![level.value.clone()]);
+        }
+    }
+    Err(Error::invalid_request(
+        if requested
+            .iter()
+            .any(|v| levels.iter().any(|l| &l.value == v))
+        {
+            "none of the user's devices can meet the requested acr_values"
+        } else {
+            "acr_values names no authentication context this server defines (see acr_values_supported)"
+        },
+    ))
 }

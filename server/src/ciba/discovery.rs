@@ -25,7 +25,8 @@ pub fn discovery_document(state: &AppState) -> Value {
         "subject_types_supported": ["public"],
         "response_types_supported": [],
         "scopes_supported": scopes,
-        "claims_supported": ["iss", "sub", "aud", "iat", "exp", "auth_time", "amr", "at_hash"],
+        "claims_supported": ["iss", "sub", "aud", "iat", "exp", "auth_time", "amr", "acr", "at_hash"],
+        "acr_values_supported": state.settings.attestation.acr_levels.iter().map(|l| l.value.as_str()).collect::<Vec<_>>(),
         "dpop_signing_alg_values_supported": ["ES256"],
         "authorization_details_types_supported": [],
     })

@@ -61,6 +61,19 @@ pub async fn mint_tokens(
             subject: &user.subject,
             scope: &request.scope,
             amr: &request.amr,
+            // Only a level this server defines, which the decision was checked against.
+            acr: request
+                .acr_values
+                .first()
+                .map(String::as_str)
+                .filter(|value| {
+                    state
+                        .settings
+                        .attestation
+                        .acr_levels
+                        .iter()
+                        .any(|l| l.value == *value)
+                }),
             auth_time: request.decided_at.unwrap_or(now),
             auth_req_id,
             now,

@@ -66,6 +66,24 @@ pub async fn record_decision(
     }
 
     let approved = claims.action == DecisionAction::Approve;
+    // The acr level chosen at the backchannel request binds the approval (README "Device
+    // trust"): a device that cannot meet it may decline, not approve.
+    if approved
+        && let Some(level) = request.acr_values.first().and_then(|value| {
+            state
+                .settings
+                .attestation
+                .acr_levels
+                .iter()
+                .find(|l| &l.value == value)
+        })
+        && !crate::attestation::meets(level, &verified_amr(device, by_approval_key))
+    {
+        return Err(invalid(&format!(
+            "this device cannot meet the acr {} the client asked for",
+            level.value
+        )));
+    }
     // Ping and push clients are notified through the outbox, enqueued with the decision.
     let client = state.store.client(&request.client_id).await?;
     let notification = client
@@ -166,12 +184,11 @@ pub async fn record_decision(
 /// An approval signed by the device's approval key (DEVICE-PROTOCOL.md §3.2) carries what that
 /// key's attestation proved — the key bound to the user's biometrics.
 fn verified_amr(device: &Device, by_approval_key: bool) -> Vec<String> {
-    let trust = if by_approval_key {
-        device.approval_attestation.as_deref()
+    if by_approval_key || device.approval_jwk.is_none() {
+        crate::attestation::approval_amr(device)
     } else {
-        device.attestation.as_deref()
-    };
-    crate::attestation::DeviceTrust::from_stored(trust).amr()
+        crate::attestation::DeviceTrust::from_stored(device.attestation.as_deref()).amr()
+    }
 }
 
 /// Everything that makes a decision valid except freshness of its `jti` and the state change;

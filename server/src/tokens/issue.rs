@@ -20,6 +20,8 @@ pub struct TokenRequest<'a> {
     pub scope: &'a [String],
     /// Methods the device checked.
     pub amr: &'a [String],
+    /// The authentication context class the approval met (a level the operator defines).
+    pub acr: Option<&'a str>,
     /// When the user decided.
     pub auth_time: i64,
     /// Set for push-mode delivery: the ID token then carries the `auth_req_id` claim.
@@ -64,6 +66,10 @@ pub fn issue_tokens(keys: &SigningKeys, req: &TokenRequest<'_>) -> Result<Issued
         "auth_time": req.auth_time,
         "amr": req.amr,
     });
+    let mut access_claims = access_claims;
+    if let (Some(acr), Some(claims)) = (req.acr, access_claims.as_object_mut()) {
+        claims.insert("acr".into(), json!(acr));
+    }
     let at_header = JwsHeader {
         alg: "ES256".into(),
         typ: Some("at+jwt".into()),
@@ -80,6 +86,9 @@ pub fn issue_tokens(keys: &SigningKeys, req: &TokenRequest<'_>) -> Result<Issued
     id_claims.insert("exp".into(), json!(req.now + req.id_token_ttl));
     id_claims.insert("auth_time".into(), json!(req.auth_time));
     id_claims.insert("amr".into(), json!(req.amr));
+    if let Some(acr) = req.acr {
+        id_claims.insert("acr".into(), json!(acr));
+    }
     id_claims.insert("at_hash".into(), json!(left_half_hash(&access_token)));
     if let Some(auth_req_id) = req.auth_req_id {
         id_claims.insert(
