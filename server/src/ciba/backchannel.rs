@@ -342,20 +342,6 @@ fn is_bearer_token(token: &str) -> bool {
         })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::is_bearer_token;
-
-    #[test]
-    fn bearer_token_syntax() {
-        assert!(is_bearer_token("abc-._~+/XYZ09=="));
-        assert!(is_bearer_token(&"a".repeat(1024)));
-        for bad in ["", "==", "a b", "a\"b", "é", "a=b", &"a".repeat(1025)] {
-            assert!(!is_bearer_token(bad), "{bad:?}");
-        }
-    }
-}
-
 /// The acr level a request gets: the first of the client's `acr_values` (in its order of
 /// preference) that the server defines and that an active device of the user meets; none when
 /// the client asked for none. A request no device can meet is refused here, before any push.
@@ -392,4 +378,18 @@ fn choose_acr(
             "acr_values names no authentication context this server defines (see acr_values_supported)"
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_bearer_token;
+
+    #[test]
+    fn bearer_token_syntax() {
+        assert!(is_bearer_token("abc-._~+/XYZ09=="));
+        assert!(is_bearer_token(&"a".repeat(1024)));
+        for bad in ["", "==", "a b", "a\"b", "é", "a=b", &"a".repeat(1025)] {
+            assert!(!is_bearer_token(bad), "{bad:?}");
+        }
+    }
 }
