@@ -642,8 +642,10 @@ async fn client_authentication() {
     let (c, p, o) = (&basic_client, &post_client, &other);
 
     type Case<'a> = (&'a str, Option<String>, Vec<(&'a str, &'a str)>, Expect);
-    let invalid_client = refused(401, "invalid_client");
-    let challenged = invalid_client.challenge(BASIC_CHALLENGE);
+    // Every 401 carries the Basic challenge, also for clients that tried client_secret_post
+    // (RFC 7235 §3.1: a 401 must say how to authenticate).
+    let challenged = refused(401, "invalid_client").challenge(BASIC_CHALLENGE);
+    let invalid_client = challenged;
     let cases: Vec<Case<'_>> = vec![
         ("no client authentication", None, vec![], challenged),
         (
@@ -1034,7 +1036,21 @@ async fn hints_and_scope() {
 
 #[tokio::test]
 async fn backchannel_parameters() {
-    let base = Base::start(|_| {}).await;
+    // Two acr levels: one any enrolled device meets, one only an attested hardware key with
+    // user verification meets (the victim's software key does not).
+    let base = Base::start(|s| {
+        s.attestation.acr_levels = vec![
+            ciba_server::config::AcrLevel {
+                value: "urn:acr:x".into(),
+                amr: Vec::new(),
+            },
+            ciba_server::config::AcrLevel {
+                value: "urn:acr:hwk-uv".into(),
+                amr: vec!["hwk".into(), "user".into()],
+            },
+        ];
+    })
+    .await;
     let server = &base.server;
     let c = server.create_client(json!({})).await;
     let ping = server
@@ -1253,6 +1269,16 @@ async fn backchannel_parameters() {
         Row::new(
             "acr_values with a non-ASCII value",
             with(&c, &[("acr_values", "urn:acr:très")]),
+            invalid_request,
+        ),
+        Row::new(
+            "acr_values naming no level this server defines",
+            with(&c, &[("acr_values", "urn:acr:unknown")]),
+            invalid_request,
+        ),
+        Row::new(
+            "acr_values no device of the user can meet (a software key for a hardware level)",
+            with(&c, &[("acr_values", "urn:acr:hwk-uv")]),
             invalid_request,
         ),
         Row::new(

@@ -160,9 +160,6 @@ pub enum Error {
         code: OAuthCode,
         /// The `error_description`.
         description: String,
-        /// For `invalid_client`: the client tried HTTP Basic, so the answer carries a Basic
-        /// challenge (RFC 6749 §5.2).
-        tried_basic: bool,
     },
     /// Refused at the device API.
     Device {
@@ -193,7 +190,6 @@ impl Error {
         Self::OAuth {
             code,
             description: description.into(),
-            tried_basic: false,
         }
     }
 
@@ -202,13 +198,10 @@ impl Error {
         Self::oauth(OAuthCode::InvalidRequest, description)
     }
 
-    /// `invalid_client`; `tried_basic` when the client used HTTP Basic.
-    pub fn invalid_client(description: impl Into<String>, tried_basic: bool) -> Self {
-        Self::OAuth {
-            code: OAuthCode::InvalidClient,
-            description: description.into(),
-            tried_basic,
-        }
+    /// `invalid_client` (`401`, with a Basic challenge whichever method the client tried: a
+    /// 401 must carry one, RFC 7235 §3.1, and Basic is what this server offers).
+    pub fn invalid_client(description: impl Into<String>) -> Self {
+        Self::oauth(OAuthCode::InvalidClient, description)
     }
 
     /// A device-API error.

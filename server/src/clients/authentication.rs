@@ -67,41 +67,31 @@ pub async fn authenticate_client(
             (id, secret, ClientAuthMethod::ClientSecretBasic)
         }
         (None, Some(secret)) => {
-            let id = form_id.ok_or_else(|| Error::invalid_client("client_id is missing", false))?;
+            let id = form_id.ok_or_else(|| Error::invalid_client("client_id is missing"))?;
             (id, secret, ClientAuthMethod::ClientSecretPost)
         }
         (None, None) => {
-            return Err(Error::invalid_client(
-                "client authentication is required",
-                true,
-            ));
+            return Err(Error::invalid_client("client authentication is required"));
         }
     };
-    let is_basic = method == ClientAuthMethod::ClientSecretBasic;
     let client = state.clients.get(state.store.as_ref(), &client_id).await?;
     let Some(client) = client else {
         // Hash anyway so an unknown client costs the same as a wrong secret.
         let _ = hash_secret(&secret);
-        return Err(Error::invalid_client(
-            "client authentication failed",
-            is_basic,
-        ));
+        return Err(Error::invalid_client("client authentication failed"));
     };
     let secret_ok = client
         .secret_hash
         .as_deref()
         .is_some_and(|h| secret_matches(&secret, h));
     if !secret_ok {
-        return Err(Error::invalid_client(
-            "client authentication failed",
-            is_basic,
-        ));
+        return Err(Error::invalid_client("client authentication failed"));
     }
     if client.auth_method != method {
-        return Err(Error::invalid_client(
-            format!("this client is registered for {}", client.auth_method),
-            is_basic,
-        ));
+        return Err(Error::invalid_client(format!(
+            "this client is registered for {}",
+            client.auth_method
+        )));
     }
     Ok(AuthenticatedClient { client })
 }

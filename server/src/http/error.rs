@@ -64,12 +64,8 @@ fn status_of(error: &Error) -> (StatusCode, Option<&'static str>) {
     match error {
         Error::OAuth {
             code: OAuthCode::InvalidClient,
-            tried_basic,
             ..
-        } => (
-            StatusCode::UNAUTHORIZED,
-            tried_basic.then_some("Basic realm=\"ciba\""),
-        ),
+        } => (StatusCode::UNAUTHORIZED, Some("Basic realm=\"ciba\"")),
         Error::OAuth {
             code: OAuthCode::RateLimited | OAuthCode::TooManyPendingRequests,
             ..
@@ -218,14 +214,10 @@ mod tests {
 
     #[test]
     fn statuses_and_challenges() {
-        let basic = status_of(&Error::invalid_client("x", true));
+        // Every 401 carries its challenge (RFC 7235 §3.1), whichever method the client tried.
         assert_eq!(
-            basic,
+            status_of(&Error::invalid_client("x")),
             (StatusCode::UNAUTHORIZED, Some("Basic realm=\"ciba\""))
-        );
-        assert_eq!(
-            status_of(&Error::invalid_client("x", false)),
-            (StatusCode::UNAUTHORIZED, None)
         );
         assert_eq!(
             status_of(&Error::oauth(OAuthCode::SlowDown, "x")).0,

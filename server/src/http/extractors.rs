@@ -96,7 +96,7 @@ pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let bad = || Error::invalid_client("malformed Basic credentials", true);
+    let bad = || Error::invalid_client("malformed Basic credentials");
     let value = value.to_str().map_err(|_| bad())?;
     let Some((scheme, encoded)) = value.split_once(' ') else {
         return Err(bad());
@@ -104,7 +104,6 @@ pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>
     if !scheme.eq_ignore_ascii_case("basic") {
         return Err(Error::invalid_client(
             "only Basic client authentication is accepted here",
-            true,
         ));
     }
     let decoded = STANDARD.decode(encoded.trim()).map_err(|_| bad())?;
