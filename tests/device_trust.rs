@@ -888,7 +888,7 @@ async fn acr_values_name_levels_the_users_devices_must_meet() {
     };
     // A software key cannot meet the hardware level; an unknown value means nothing here.
     for (acr, why) in [
-        ("urn:bank:acr:hwk-uv", "none of the user's devices"),
+        ("urn:bank:acr:hwk-uv", "no active device of the user meets"),
         ("urn:other:acr", "no authentication context"),
     ] {
         let answer = ask(acr).await;

@@ -320,12 +320,16 @@ pub fn verify(
         }
     }
     // User verification is a fact only when the hardware enforces it on every use.
+    // A timeout in either list means a window after an unlock, not a check on every use.
+    let timeout = |list: &AuthorizationList| list.auth_timeout.is_some_and(|t| t != 0);
     let user_verification = match hw.user_auth_type {
-        Some(kind) if !hw.no_auth_required && kind != 0 => Some(UserVerification {
-            biometric: kind & AUTH_BIOMETRIC != 0,
-            device_credential: kind & AUTH_PASSWORD != 0,
-            per_use: hw.auth_timeout.is_none_or(|t| t == 0),
-        }),
+        Some(kind) if !hw.no_auth_required && kind & (AUTH_BIOMETRIC | AUTH_PASSWORD) != 0 => {
+            Some(UserVerification {
+                biometric: kind & AUTH_BIOMETRIC != 0,
+                device_credential: kind & AUTH_PASSWORD != 0,
+                per_use: !timeout(hw) && !timeout(&description.software),
+            })
+        }
         _ => None,
     };
     Ok(Verified {

@@ -145,6 +145,14 @@ pub fn verify(chain: &[X509Certificate<'_>], anchors: &Anchors, now: i64) -> Res
     let last_index = chain.len() - 1;
     // The last certificate is a trusted key itself, or is signed by one.
     let anchored = match anchors.trusts_key(last.public_key().raw, now) {
+        // A certificate carrying a trusted key counts as the root only if it is one: signed by
+        // that key itself, above at least one other certificate. Otherwise anyone could write a
+        // certificate with the root's public key and extensions of their choosing.
+        Some(true) if chain.len() == 1 || !signed_by(last, last) => {
+            return Err(Refusal::UntrustedChain(
+                "the certificate with the trusted key is not a root above the leaf".into(),
+            ));
+        }
         Some(true) => true,
         Some(false) => {
             return Err(Refusal::Expired(

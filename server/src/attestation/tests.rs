@@ -636,3 +636,28 @@ fn the_server_and_the_sdk_derive_the_same_challenge_and_client_data_hash() {
     );
     assert_ne!(challenge(code), challenge("another code"));
 }
+
+#[test]
+fn a_lone_certificate_carrying_a_root_key_is_not_a_chain() {
+    // Anyone can write a certificate with a trusted root's public key: alone, or not signed by
+    // that key, it is refused. The real root certificate alone is refused too.
+    let roots =
+        std::fs::read_to_string(fixtures().join("roots/google-hw-attestation-root-rsa-2019.pem"))
+            .unwrap();
+    let pem = x509_parser::pem::Pem::iter_from_buffer(roots.as_bytes())
+        .next()
+        .unwrap()
+        .unwrap();
+    let certs = chain::parse_concatenated(&pem.contents).unwrap();
+    let anchors = Anchors::from_pem(GOOGLE_ROOTS).unwrap();
+    assert_eq!(
+        chain::verify(&certs, &anchors, 1_700_000_000)
+            .unwrap_err()
+            .code(),
+        "untrusted_chain"
+    );
+    // A full real chain ending at that root still verifies.
+    let case = android_case("aosp-avf-test-km4-tee-ec-player456");
+    let certs = chain::parse_concatenated(&case.chain).unwrap();
+    assert!(chain::verify(&certs, &anchors, case.now).is_ok());
+}

@@ -373,7 +373,7 @@ fn choose_acr(
             .iter()
             .any(|v| levels.iter().any(|l| &l.value == v))
         {
-            "none of the user's devices can meet the requested acr_values"
+            "no active device of the user meets the requested acr_values"
         } else {
             "acr_values names no authentication context this server defines (see acr_values_supported)"
         },

@@ -72,7 +72,9 @@ pub async fn mint_tokens(
                         .attestation
                         .acr_levels
                         .iter()
-                        .any(|l| l.value == *value)
+                        // The approval's verified amr must meet it, checked again here: the
+                        // configuration may have changed since the decision.
+                        .any(|l| l.value == *value && crate::attestation::meets(l, &request.amr))
                 }),
             auth_time: request.decided_at.unwrap_or(now),
             auth_req_id,
