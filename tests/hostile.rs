@@ -481,7 +481,7 @@ async fn push_mode_tokens_do_not_stay_at_rest_after_a_failed_delivery() {
 }
 
 /// The `ciba-server` binary next to this test binary (`scripts/test.sh` builds it first).
-fn server_binary() -> std::path::PathBuf {
+pub(crate) fn server_binary() -> std::path::PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().and_then(std::path::Path::parent).unwrap();
     let binary = dir.join("ciba-server");
@@ -640,7 +640,7 @@ async fn client_notifications_ignore_proxies_from_the_environment() {
 }
 
 /// Kills a child process when the test ends, however it ends.
-struct KillOnDrop(std::process::Child);
+pub(crate) struct KillOnDrop(pub(crate) std::process::Child);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {

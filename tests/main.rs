@@ -11,6 +11,7 @@ mod hostile;
 mod hostile_table;
 mod lifecycle;
 mod notify;
+mod operator;
 mod push;
 mod restart;
 mod validation;

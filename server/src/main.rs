@@ -16,45 +16,61 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// OpenID Connect CIBA authorization server.
+///
+/// Settings: the defaults, then the TOML file, then `CIBA_` environment variables (every setting,
+/// by its path: `CIBA_PUSH__FCM__PROJECT_ID`; `CIBA_<NAME>_FILE` reads a secret from a file),
+/// then these flags.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// TOML configuration file.
-    #[arg(long, env = "CIBA_CONFIG")]
+    #[arg(long, env = "CIBA_CONFIG", global = true)]
     config: Option<PathBuf>,
-    /// Address to listen on (default 127.0.0.1:8080).
-    #[arg(long, env = "CIBA_LISTEN")]
+    /// Address to listen on (default 127.0.0.1:8080; also CIBA_LISTEN).
+    #[arg(long, global = true)]
     listen: Option<SocketAddr>,
-    /// Public issuer URL (default http://<listen>).
-    #[arg(long, env = "CIBA_ISSUER")]
+    /// Public issuer URL (default http://<listen>; also CIBA_ISSUER).
+    #[arg(long, global = true)]
     issuer: Option<String>,
-    /// Database URL (default sqlite://./data/ciba.db).
-    #[arg(long, env = "CIBA_DATABASE_URL")]
+    /// Database URL (default sqlite://./data/ciba.db; also CIBA_DATABASE_URL).
+    #[arg(long, global = true)]
     database_url: Option<String>,
-    /// Admin API bearer token (default: generated once into <data_dir>/admin-token).
-    #[arg(long, env = "CIBA_ADMIN_TOKEN", hide_env_values = true)]
+    /// Admin API bearer token (default: generated once into <data_dir>/admin-token; also
+    /// CIBA_ADMIN_TOKEN or CIBA_ADMIN_TOKEN_FILE).
+    #[arg(long, global = true)]
     admin_token: Option<String>,
-    /// Log format.
-    #[arg(long, env = "CIBA_LOG_FORMAT", value_enum)]
+    /// Log format (also CIBA_LOG_FORMAT).
+    #[arg(long, value_enum, global = true)]
     log_format: Option<LogFormat>,
     /// DEVELOPMENT ONLY: let ping/push notification endpoints be plain http and on loopback or
     /// private networks (turns off SSRF protection for them).
-    #[arg(long, env = "CIBA_DEV_LOCAL_NOTIFICATIONS")]
+    #[arg(long, env = "CIBA_DEV_LOCAL_NOTIFICATIONS", global = true)]
     dev_local_notifications: bool,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Validate the configuration (file, environment, flags) and print the effective settings,
+    /// secrets redacted; exit 1 when it is invalid. Touches no database.
+    CheckConfig,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let mut settings = match &args.config {
-        Some(path) => match Settings::from_file(path) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("ciba-server: {e}");
-                return ExitCode::FAILURE;
-            }
-        },
-        None => Settings::default(),
+    let loaded = match ciba_server::config::sources::load(args.config.as_deref(), std::env::vars())
+    {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("ciba-server: {e}");
+            return ExitCode::FAILURE;
+        }
     };
+    for warning in &loaded.warnings {
+        eprintln!("ciba-server: warning: {warning}");
+    }
+    let mut settings = loaded.settings;
     if let Some(v) = args.listen {
         settings.listen = v;
     }
@@ -74,6 +90,9 @@ fn main() -> ExitCode {
         settings.notifications.allow_plain_http = true;
         settings.notifications.allow_private_networks = true;
     }
+    if let Some(Command::CheckConfig) = args.command {
+        return check_config(&settings);
+    }
     init_tracing(settings.log_format);
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -89,6 +108,27 @@ fn main() -> ExitCode {
     match runtime.block_on(run(settings)) {
         Ok(()) => ExitCode::SUCCESS,
         // Once, on stderr (where the logs go too): not a log line and a copy of it.
+        Err(e) => {
+            eprintln!("ciba-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `ciba-server check-config`: the checks the server makes at start that need no database
+/// (settings, attestation roots and status list, push credentials and notification CAs).
+fn check_config(settings: &Settings) -> ExitCode {
+    print!("{}", ciba_server::config::sources::redacted_toml(settings));
+    let mut checked = settings.clone();
+    // The server generates a development token when none is set; checking needs one.
+    if checked.admin_token.is_none() {
+        checked.admin_token = Some("x".repeat(32));
+    }
+    match ciba_server::state::check_settings(&checked, Arc::new(SystemClock)) {
+        Ok(_) => {
+            eprintln!("ciba-server: the configuration is valid");
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("ciba-server: {e}");
             ExitCode::FAILURE

@@ -80,6 +80,19 @@ pub enum StateError {
     Attestation(String),
 }
 
+/// Everything [`AppState::new`] checks in the settings, without a database: the values, the
+/// notification client's CA files, the push providers' credentials, the attestation roots and
+/// status list (`ciba-server check-config`).
+pub fn check_settings(settings: &Settings, clock: SharedClock) -> Result<(), StateError> {
+    settings.validate()?;
+    crate::notify::NotificationClient::new(&settings.notifications)
+        .map_err(StateError::Notifications)?;
+    crate::push::PushService::new(&settings.push, clock)?;
+    crate::attestation::Policy::from_settings(&settings.attestation)
+        .map_err(StateError::Attestation)?;
+    Ok(())
+}
+
 impl AppState {
     /// Builds the state and validates the settings; touches no database (see [`Self::initialize`]).
     /// `settings.admin_token` must be set (the binary generates one for development).

@@ -5,8 +5,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub mod sources;
+
 /// Everything the server can be told.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// Address to listen on.
@@ -41,7 +43,7 @@ pub struct Settings {
 }
 
 /// How attestations at enrollment are treated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum AttestationMode {
     /// Not checked: what a device sends is recorded as an unchecked claim.
@@ -73,7 +75,7 @@ impl SecurityLevel {
 }
 
 /// The App Attest environment an app is built for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AppleEnvironment {
     Production,
@@ -90,7 +92,7 @@ impl AppleEnvironment {
 }
 
 /// Key attestation at enrollment.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, serde::Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct AttestationSettings {
     /// `none`, `optional` (default) or `required`.
@@ -107,7 +109,7 @@ pub struct AttestationSettings {
 }
 
 /// One authentication context class the operator defines.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, serde::Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct AcrLevel {
     /// The `acr` value (e.g. `urn:bank:acr:hwk-biometric`).
@@ -119,7 +121,7 @@ pub struct AcrLevel {
 }
 
 /// Android Key Attestation policy.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AndroidAttestationSettings {
     /// PEM bundle of trusted root certificates (their keys are trusted). Default: Google's
@@ -151,7 +153,7 @@ impl Default for AndroidAttestationSettings {
 }
 
 /// An Android app allowed to enroll.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AndroidAppSettings {
     /// The package name (`applicationId`).
@@ -162,7 +164,7 @@ pub struct AndroidAppSettings {
 }
 
 /// Apple App Attest policy.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AppleAttestationSettings {
     /// PEM bundle of trusted roots. Default: the Apple App Attestation Root CA, shipped.
@@ -186,7 +188,7 @@ impl Default for AppleAttestationSettings {
 
 /// The HTTP listener's limits: what a client that connects and then stalls (slowloris), sends a
 /// body slowly, or opens connections without end can hold.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpSettings {
     /// Time to send a request's head, counted from when the connection waits for it (a new
@@ -213,7 +215,7 @@ impl Default for HttpSettings {
 
 /// Wake-up pushes to devices (DEVICE-PROTOCOL.md §4). A provider without its table is not
 /// configured: pushes to its devices are skipped (and audited), the devices still poll.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PushSettings {
     /// Firebase Cloud Messaging (Android), HTTP v1 API.
@@ -244,7 +246,7 @@ impl Default for PushSettings {
 }
 
 /// FCM HTTP v1 settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FcmSettings {
     /// The Firebase project id (`projects/{project_id}/messages:send`).
@@ -258,7 +260,7 @@ pub struct FcmSettings {
 }
 
 /// APNs settings (token-based provider authentication with a `.p8` key).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApnsSettings {
     /// The Apple Developer team id (`iss` of provider tokens).
@@ -290,7 +292,7 @@ fn default_apns_sandbox_url() -> String {
 }
 
 /// Ping and push delivery settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NotificationSettings {
     /// Development only: allow notification endpoints on loopback, private, link-local and
@@ -327,7 +329,9 @@ impl Default for NotificationSettings {
 }
 
 /// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize, Default, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable.
@@ -338,7 +342,7 @@ pub enum LogFormat {
 }
 
 /// CIBA request settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CibaSettings {
     /// `expires_in` when the client does not ask (seconds).
@@ -367,7 +371,7 @@ pub struct CibaSettings {
 }
 
 /// Token settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TokenSettings {
     /// Access token lifetime (seconds).
@@ -379,7 +383,7 @@ pub struct TokenSettings {
 }
 
 /// Enrollment settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EnrollmentSettings {
     /// Lifetime of enrollment codes (seconds).
@@ -617,7 +621,8 @@ mod tests {
 
     #[test]
     fn the_example_configuration_is_valid() {
-        let settings: Settings = toml::from_str(include_str!("../../ciba.example.toml")).unwrap();
+        let settings: Settings =
+            toml::from_str(include_str!("../../../ciba.example.toml")).unwrap();
         let mut settings = Settings {
             admin_token: Some("example-admin-token-0123".into()),
             ..settings
