@@ -13,6 +13,27 @@ pub fn clean(text: &str) -> String {
         .collect()
 }
 
+/// A Unix time as `YYYY-MM-DD HH:MM:SS UTC` (proleptic Gregorian, days-from-civil inverted).
+pub fn utc(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
 /// Seconds until `expires_at`, never negative.
 pub fn seconds_left(expires_at: i64, now: i64) -> i64 {
     (expires_at - now).max(0)
@@ -92,7 +113,7 @@ pub fn details(txn: &Transaction, account: Option<&Account>, now: i64) -> String
         "Requested",
         format!(
             "{} ({}s ago)",
-            view.requested_at,
+            utc(view.requested_at),
             (now - view.requested_at).max(0)
         ),
     );
@@ -100,7 +121,7 @@ pub fn details(txn: &Transaction, account: Option<&Account>, now: i64) -> String
         "Expires",
         format!(
             "{} (in {}s)",
-            view.expires_at,
+            utc(view.expires_at),
             seconds_left(view.expires_at, now)
         ),
     );
@@ -157,6 +178,15 @@ mod tests {
     fn control_characters_are_neutralised() {
         assert_eq!(clean("ok\u{1b}[2Jx\ny"), "ok\u{fffd}[2Jx\u{fffd}y");
         assert_eq!(seconds_left(10, 20), 0);
+    }
+
+    #[test]
+    fn unix_times_read_as_dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(1_796_083_200), "2026-12-01 00:00:00 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc(1_709_251_199), "2024-02-29 23:59:59 UTC");
+        assert_eq!(utc(-1), "1969-12-31 23:59:59 UTC");
     }
 
     #[test]

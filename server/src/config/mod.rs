@@ -507,7 +507,10 @@ impl Settings {
             "http" if is_loopback_host(url.host_str().unwrap_or_default()) => {}
             _ => {
                 return bad(format!(
-                    "the issuer {issuer} must be https (plain http only on a loopback host)"
+                    "the issuer {issuer} must be https (plain http only on a loopback host); \
+                     listening on {} needs the public URL: --issuer / CIBA_ISSUER, e.g. \
+                     https://ciba.bank.example",
+                    self.listen
                 ));
             }
         }

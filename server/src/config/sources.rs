@@ -201,6 +201,13 @@ pub fn load(
         }
         insert(&mut table, &path, value);
     }
+    // The embedded database lives in the data directory unless the database is named.
+    if !table.contains_key("database_url")
+        && let Some(toml::Value::String(dir)) = table.get("data_dir")
+    {
+        let url = format!("sqlite://{}", Path::new(dir).join("ciba.db").display());
+        table.insert("database_url".into(), toml::Value::String(url));
+    }
     let settings = deserialize(table, "the configuration (file and CIBA_ variables)")?;
     Ok(Loaded { settings, warnings })
 }
@@ -335,6 +342,28 @@ mod tests {
         assert!(
             shown.contains("postgres://ciba:redacted@db/ciba"),
             "{shown}"
+        );
+    }
+
+    #[test]
+    fn the_data_directory_holds_the_database_unless_one_is_named() {
+        let loaded = load(None, env(&[("CIBA_DATA_DIR", "/var/lib/ciba")])).unwrap();
+        assert_eq!(
+            loaded.settings.database_url,
+            "sqlite:///var/lib/ciba/ciba.db"
+        );
+        let loaded = load(
+            None,
+            env(&[
+                ("CIBA_DATA_DIR", "/var/lib/ciba"),
+                ("CIBA_DATABASE_URL", "postgres://db/ciba"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(loaded.settings.database_url, "postgres://db/ciba");
+        assert_eq!(
+            load(None, env(&[])).unwrap().settings.database_url,
+            "sqlite://./data/ciba.db"
         );
     }
 
