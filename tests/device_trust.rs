@@ -30,21 +30,28 @@ fn sample(kind: &str, name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-/// What the SDK sends for an Android sample: the chain's DER, one certificate after the other.
-fn android_data(name: &str) -> String {
+/// The certificates of an Android sample's chain (DER, leaf first), as `getCertificateChain`
+/// gives them.
+fn android_chain(name: &str) -> Vec<Vec<u8>> {
     let pem =
         std::fs::read_to_string(fixtures().join("android").join(name).join("chain.pem")).unwrap();
-    let mut der = Vec::new();
-    for block in pem.split("-----BEGIN CERTIFICATE-----").skip(1) {
-        let body: String = block
-            .split("-----END CERTIFICATE-----")
-            .next()
-            .unwrap()
-            .split_whitespace()
-            .collect();
-        der.extend(STANDARD.decode(body).unwrap());
-    }
-    URL_SAFE_NO_PAD.encode(der)
+    pem.split("-----BEGIN CERTIFICATE-----")
+        .skip(1)
+        .map(|block| {
+            let body: String = block
+                .split("-----END CERTIFICATE-----")
+                .next()
+                .unwrap()
+                .split_whitespace()
+                .collect();
+            STANDARD.decode(body).unwrap()
+        })
+        .collect()
+}
+
+/// What the SDK sends for an Android sample: the chain's DER, one certificate after the other.
+fn android_data(name: &str) -> String {
+    URL_SAFE_NO_PAD.encode(android_chain(name).concat())
 }
 
 fn apple_data(name: &str) -> String {
@@ -53,14 +60,12 @@ fn apple_data(name: &str) -> String {
     )
 }
 
-fn code_of(uri: &str) -> String {
-    url::Url::parse(uri)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned()
+/// What enrollment stores for a key attested at `security_level` that needs the user's
+/// biometrics on every use (the JSON of `attestation::DeviceTrust::Verified`).
+fn biometric_key_facts(security_level: &str) -> Value {
+    json!({"status": "verified", "format": "android-key", "hardware_key": true,
+           "security_level": security_level, "verified_boot": true,
+           "user_verification": {"biometric": true, "device_credential": false, "per_use": true}})
 }
 
 /// Enrolls a fresh key for `user_id` with a raw request carrying `attestation`.
@@ -71,7 +76,7 @@ async fn enroll_with(
     attestation: Option<Value>,
 ) -> (u16, Value, String) {
     let uri = server.enrollment_uri(user_id).await;
-    let code = code_of(&uri);
+    let code = enrollment_code(&uri);
     let path = "/device/v1/enrollments";
     let signer = SoftwareSigner::generate().unwrap();
     let proof = ciba_core::jose::dpop_proof(
@@ -92,21 +97,9 @@ async fn enroll_with(
 }
 
 async fn audit_of(server: &TestServer, user_id: &str, kind: &str) -> Vec<Value> {
-    let (status, audit) = server
-        .admin(
-            Method::GET,
-            &format!("/admin/v1/audit?user_id={user_id}"),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200);
-    audit["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["kind"] == kind)
-        .cloned()
-        .collect()
+    let mut events = server.audit_events(user_id).await;
+    events.retain(|e| e["kind"] == kind);
+    events
 }
 
 async fn devices_of(server: &TestServer, user_id: &str) -> Vec<Value> {
@@ -171,18 +164,16 @@ const ANDROID_OTHERS: [(&str, &str); 8] = [
     ("edge-google-aka-attest-key-chain", "unsupported"),
 ];
 
-const APPLE_SAMPLES: [&str; 10] = [
-    "veehaitch-ios-14.2-development",
-    "veehaitch-ios-14.3-beta-2-development",
-    "veehaitch-ios-14.3-beta-3-development",
-    "veehaitch-ios-14.3-development",
-    "veehaitch-ios-14.4-beta-1-development",
-    "veehaitch-ios-14.4-beta-2-development",
-    "veehaitch-ios-14.4-development",
-    "srinivas-rnclientattest-2024-development",
-    "basd-chiff-2021-development",
-    "appattest-rs-gandalf-2024-production",
-];
+/// Every App Attest sample of the fixtures (each verifies, README of the fixtures).
+fn apple_samples() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(fixtures().join("apple"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 10, "the fixtures hold ten App Attest samples");
+    names
+}
 
 /// The tests move the clock to each sample's time, backwards too: the background workers (the
 /// sweeper would forget enrollments that look expired at a time read before the move) stay off.
@@ -190,7 +181,7 @@ async fn optional_server() -> TestServer {
     TestServer::start_manual(|s| {
         s.attestation.policy = AttestationMode::Optional;
         s.attestation.apple.environment = ciba_server::config::AppleEnvironment::Development;
-        s.attestation.apple.apps = APPLE_SAMPLES
+        s.attestation.apple.apps = apple_samples()
             .iter()
             .map(|n| sample("apple", n)["app_id"].as_str().unwrap().to_owned())
             .collect();
@@ -216,7 +207,7 @@ async fn every_real_sample_is_checked_over_http_and_stops_at_the_expected_step()
     for (name, reason) in ANDROID_OTHERS {
         cases.push((name.into(), "android-key", android_data(name), reason));
     }
-    for name in APPLE_SAMPLES {
+    for name in &apple_samples() {
         // The chain verified: only the nonce (this enrollment's challenge and key) differs.
         cases.push((
             name.into(),
@@ -427,11 +418,14 @@ async fn tokens_carry_the_amr_of_the_stored_facts_and_a_new_key_drops_them() {
         .as_str()
         .unwrap()
         .to_owned();
-    let facts = json!({"status": "verified", "format": "android-key", "hardware_key": true,
-                       "security_level": "strongbox", "verified_boot": true,
-                       "user_verification": {"biometric": true, "device_credential": false, "per_use": true},
-                       "app_id": "org.openciba.sample"});
-    set_attestation(&server, &device_id, &facts.to_string()).await;
+    let mut facts = biometric_key_facts("strongbox");
+    facts["app_id"] = json!("org.openciba.sample");
+    server
+        .execute_sql(
+            "UPDATE devices SET attestation = $1 WHERE id = $2",
+            &[&facts.to_string(), &device_id],
+        )
+        .await;
     let device = &devices_of(&server, user_id).await[0];
     assert_eq!(device["attestation"], facts);
     assert_eq!(device["amr"], json!(["hwk", "user", "mfa"]));
@@ -461,32 +455,6 @@ async fn tokens_carry_the_amr_of_the_stored_facts_and_a_new_key_drops_them() {
         jwt_claims(tokens.body["id_token"].as_str().unwrap())["amr"],
         json!(["swk"])
     );
-}
-
-fn jwt_claims(jwt: &str) -> Value {
-    let payload = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
-}
-
-async fn set_attestation(server: &TestServer, device_id: &str, facts: &str) {
-    let url = server.database_url();
-    if url.starts_with("sqlite:") {
-        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
-        sqlx::query("UPDATE devices SET attestation = ?1 WHERE id = ?2")
-            .bind(facts)
-            .bind(device_id)
-            .execute(&pool)
-            .await
-            .unwrap();
-    } else {
-        let pool = sqlx::PgPool::connect(url).await.unwrap();
-        sqlx::query("UPDATE devices SET attestation = $1 WHERE id = $2")
-            .bind(facts)
-            .bind(device_id)
-            .execute(&pool)
-            .await
-            .unwrap();
-    }
 }
 
 /// A key store that attests its keys with a published real chain (what an Android app's store
@@ -562,15 +530,7 @@ async fn the_sdk_sends_its_key_stores_attestation_made_for_the_enrollments_chall
     server
         .clock
         .set(sample("android", name)["valid_at"].as_i64().unwrap());
-    let der = URL_SAFE_NO_PAD.decode(android_data(name)).unwrap();
-    let mut chain = Vec::new();
-    let mut rest = &der[..];
-    while !rest.is_empty() {
-        // Each certificate is a DER SEQUENCE with a two-byte long-form length (82 xx xx).
-        let len = 4 + ((rest[2] as usize) << 8 | rest[3] as usize);
-        chain.push(rest[..len].to_vec());
-        rest = &rest[len..];
-    }
+    let chain = android_chain(name);
     assert_eq!(chain.len(), 4);
     let store = std::sync::Arc::new(AttestingKeyStore {
         keys: ciba_core::authenticator::SoftwareKeyStore::in_memory(),
@@ -599,7 +559,7 @@ async fn the_sdk_sends_its_key_stores_attestation_made_for_the_enrollments_chall
         ("unverified", Some("key_mismatch"))
     );
     let (challenge, client_data_hash) = store.seen.lock().unwrap().clone().unwrap();
-    let code = code_of(&uri);
+    let code = enrollment_code(&uri);
     assert_eq!(
         challenge,
         ciba_core::protocol::attestation_challenge(&code).to_vec()
@@ -768,16 +728,12 @@ async fn an_approval_key_signs_approvals_behind_biometrics_while_background_work
     // What an attested biometric-bound approval key would have stored decides amr: the
     // device key's own (unattested) trust does not.
     let device_id = device["device_id"].as_str().unwrap();
-    set_column(
-        &server,
-        "approval_attestation",
-        device_id,
-        &json!({"status": "verified", "format": "android-key", "hardware_key": true,
-                "security_level": "tee", "verified_boot": true,
-                "user_verification": {"biometric": true, "device_credential": false, "per_use": true}})
-        .to_string(),
-    )
-    .await;
+    server
+        .execute_sql(
+            "UPDATE devices SET approval_attestation = $1 WHERE id = $2",
+            &[&biometric_key_facts("tee").to_string(), device_id],
+        )
+        .await;
     let auth_req_id = server.start_ciba(&client, "bea").await;
     let txn = sdk.pending().await.unwrap().remove(0);
     keys.authenticated.store(true, Ordering::SeqCst);
@@ -813,28 +769,6 @@ async fn an_approval_key_signs_approvals_behind_biometrics_while_background_work
         AccountState::NeedsReenrollment
     );
     let _ = auth_req_id;
-}
-
-async fn set_column(server: &TestServer, column: &str, device_id: &str, value: &str) {
-    let url = server.database_url();
-    let sql = format!("UPDATE devices SET {column} = $1 WHERE id = $2");
-    if url.starts_with("sqlite:") {
-        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(value)
-            .bind(device_id)
-            .execute(&pool)
-            .await
-            .unwrap();
-    } else {
-        let pool = sqlx::PgPool::connect(url).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(value)
-            .bind(device_id)
-            .execute(&pool)
-            .await
-            .unwrap();
-    }
 }
 
 #[tokio::test]
@@ -928,16 +862,12 @@ async fn acr_values_name_levels_the_users_devices_must_meet() {
         .as_str()
         .unwrap()
         .to_owned();
-    set_column(
-        &server,
-        "attestation",
-        &device_id,
-        &json!({"status": "verified", "format": "android-key", "hardware_key": true,
-                "security_level": "strongbox", "verified_boot": true,
-                "user_verification": {"biometric": true, "device_credential": false, "per_use": true}})
-        .to_string(),
-    )
-    .await;
+    server
+        .execute_sql(
+            "UPDATE devices SET attestation = $1 WHERE id = $2",
+            &[&biometric_key_facts("strongbox").to_string(), &device_id],
+        )
+        .await;
     let answer = ask("urn:bank:acr:hwk-uv").await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     let txn = sdk.pending().await.unwrap().remove(0);

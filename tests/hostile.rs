@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use base64::Engine;
 use ciba_core::clock::Clock;
 use ciba_core::jose::software::{SoftwareSigner, random_b64u};
 use ciba_core::protocol::{DenyReason, PushRegistration};
@@ -16,26 +15,6 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::notify::{Receiver, client_for, manual_dev_server, start};
-
-fn claims(jwt: &str) -> Value {
-    let payload = jwt.split('.').nth(1).unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .unwrap();
-    serde_json::from_slice(&bytes).unwrap()
-}
-
-async fn audit_kinds(server: &TestServer, user_id: &str) -> Vec<Value> {
-    let (status, audit) = server
-        .admin(
-            Method::GET,
-            &format!("/admin/v1/audit?user_id={user_id}"),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200);
-    audit["events"].as_array().unwrap().clone()
-}
 
 #[tokio::test]
 async fn a_fraud_report_cancels_every_pending_request_of_the_user_and_tells_their_clients() {
@@ -93,7 +72,8 @@ async fn a_fraud_report_cancels_every_pending_request_of_the_user_and_tells_thei
         server.poll(&poll, &other_poll).await.error(),
         "access_denied"
     );
-    let locked = audit_kinds(&server, user_id)
+    let locked = server
+        .audit_events(user_id)
         .await
         .into_iter()
         .find(|e| e["kind"] == "user_locked")
@@ -179,7 +159,8 @@ async fn a_burst_of_requests_for_one_user_wakes_them_at_most_the_pending_limit()
             .await
             .contains("ciba_requests_limited_total{reason=\"user_pending_limit\"} 35")
     );
-    let refusals = audit_kinds(&server, user["id"].as_str().unwrap())
+    let refusals = server
+        .audit_events(user["id"].as_str().unwrap())
         .await
         .into_iter()
         .filter(|e| e["kind"] == "ciba_request_refused")
@@ -235,11 +216,12 @@ async fn tokens_state_what_the_server_verified_not_what_the_app_claims() {
     let tokens = server.poll(&client, &auth_req_id).await;
     assert_eq!(tokens.status, 200, "{}", tokens.body);
     for token in ["id_token", "access_token"] {
-        let claims = claims(tokens.body[token].as_str().unwrap());
+        let claims = jwt_claims(tokens.body[token].as_str().unwrap());
         assert_eq!(claims["amr"], json!(["swk"]), "{token}: {claims}");
     }
     // The claim is kept, as a claim.
-    let decision = audit_kinds(&server, user["id"].as_str().unwrap())
+    let decision = server
+        .audit_events(user["id"].as_str().unwrap())
         .await
         .into_iter()
         .find(|e| e["kind"] == "decision")
@@ -353,17 +335,6 @@ async fn a_dpop_proof_is_refused_again_to_the_far_edge_of_its_window() {
     );
 }
 
-/// The single-use code of an enrollment URI.
-fn enrollment_code(uri: &str) -> String {
-    url::Url::parse(uri)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned()
-}
-
 /// A DPoP proof by a fresh key nobody enrolled.
 fn stranger_proof(server: &TestServer, method: &str, path: &str) -> String {
     let signer = SoftwareSigner::generate().unwrap();
@@ -420,7 +391,8 @@ async fn an_unverified_attestation_is_not_recorded_as_verified() {
                       "attestation": {"format": "android-key", "data": "garbage"}});
     let (status, answer) = device_call(&server, Method::POST, path, &proof, Some(body)).await;
     assert_eq!(status, 201, "{answer}");
-    let enrolled = audit_kinds(&server, user_id)
+    let enrolled = server
+        .audit_events(user_id)
         .await
         .into_iter()
         .find(|e| e["kind"] == "device_enrolled")
@@ -480,19 +452,6 @@ async fn push_mode_tokens_do_not_stay_at_rest_after_a_failed_delivery() {
     );
 }
 
-/// The `ciba-server` binary next to this test binary (`scripts/test.sh` builds it first).
-pub(crate) fn server_binary() -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(std::path::Path::parent).unwrap();
-    let binary = dir.join("ciba-server");
-    assert!(
-        binary.exists(),
-        "{} is missing: build it with `cargo build -p ciba-server` first (scripts/test.sh does)",
-        binary.display()
-    );
-    binary
-}
-
 #[tokio::test]
 async fn client_notifications_ignore_proxies_from_the_environment() {
     use ciba_core::authenticator::{
@@ -518,17 +477,12 @@ async fn client_notifications_ignore_proxies_from_the_environment() {
 
     // The real binary, with every proxy variable pointing at the counting proxy.
     let dir = tempfile::tempdir().unwrap();
-    let port = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
+    let listen = free_loopback_addr();
+    let base = format!("http://{listen}");
     let proxy_url = format!("http://{proxy_addr}");
     let child = std::process::Command::new(server_binary())
         .current_dir(dir.path())
-        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--listen", &listen])
         .args([
             "--database-url",
             &format!("sqlite://{}", dir.path().join("ciba.db").display()),
@@ -545,11 +499,7 @@ async fn client_notifications_ignore_proxies_from_the_environment() {
         .unwrap();
     let _child = KillOnDrop(child);
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    eventually("the server is ready", || async {
-        let r = http.get(format!("{base}/readyz")).send().await.ok()?;
-        r.status().is_success().then_some(())
-    })
-    .await;
+    wait_until_ready(&http, &base).await;
     let admin = |method: Method, path: &str, body: Option<Value>| {
         let mut req = http
             .request(method, format!("{base}{path}"))
@@ -640,15 +590,6 @@ async fn client_notifications_ignore_proxies_from_the_environment() {
 }
 
 /// Kills a child process when the test ends, however it ends.
-pub(crate) struct KillOnDrop(pub(crate) std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn names_shown_to_people_must_read_as_they_render() {
     let server = TestServer::start().await;

@@ -17,7 +17,7 @@ use base64::engine::general_purpose::STANDARD;
 use ciba_core::authenticator::{Account, Authenticator, Transaction};
 use ciba_core::clock::Clock;
 use ciba_core::jose::software::{SoftwareSigner, random_b64u};
-use ciba_core::jose::{Signer, b64u_decode, b64u_encode};
+use ciba_core::jose::{Signer, b64u_encode};
 use ciba_core::protocol::{
     DecisionAction, DecisionStatus, PushEnvironment, PushProvider, PushRegistration,
 };
@@ -559,11 +559,6 @@ fn unsigned(header: &Value, claims: &Value) -> String {
     )
 }
 
-fn claims_of(token: &str) -> Value {
-    let part = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&b64u_decode(part).unwrap()).unwrap()
-}
-
 fn jti() -> String {
     random_b64u(16).unwrap()
 }
@@ -840,13 +835,13 @@ async fn hints_and_scope() {
     // The victim's token with its subject swapped for Bob's, the signature kept.
     let forged = {
         let mut parts: Vec<String> = id_token.split('.').map(str::to_owned).collect();
-        let mut claims = claims_of(&id_token);
+        let mut claims = jwt_claims(&id_token);
         claims["sub"] = bob["subject"].clone();
         parts[1] = b64u_encode(claims.to_string().as_bytes());
         parts.join(".")
     };
     let unsigned_token = {
-        let mut claims = claims_of(&id_token);
+        let mut claims = jwt_claims(&id_token);
         claims["sub"] = bob["subject"].clone();
         unsigned(&json!({"alg": "none", "typ": "JWT"}), &claims)
     };
@@ -1523,7 +1518,7 @@ async fn device_api() {
     let c = server.create_client(json!({})).await;
     // Before the clock moves past the codes' lifetime: a code that will be expired, and a
     // request that will be expired, whose view the phone fetched in time.
-    let expired_code = enrollment_code(server, &alice).await;
+    let expired_code = new_enrollment_code(server, &alice).await;
     let (_, expired_txn) = base
         .start_request(
             &c,
@@ -1547,7 +1542,7 @@ async fn device_api() {
         .await;
     assert_eq!(status, 204);
     let (_, mallory_sdk, mallory) = server.user_with_device("mallory").await;
-    let used_code = enrollment_code(server, &alice).await;
+    let used_code = new_enrollment_code(server, &alice).await;
     server
         .authenticator()
         .enroll(
@@ -1557,7 +1552,7 @@ async fn device_api() {
         )
         .await
         .unwrap();
-    let code = enrollment_code(server, &alice).await;
+    let code = new_enrollment_code(server, &alice).await;
 
     let (t1_id, t1) = base.victim_request(&c).await;
     let (_, t2) = base
@@ -1588,7 +1583,7 @@ async fn device_api() {
         .sdk
         .build_decision(&t1, DecisionAction::Approve, vec!["swk".into()], None)
         .unwrap();
-    let d1_claims = claims_of(&d1);
+    let d1_claims = jwt_claims(&d1);
     let resign = |edit: &dyn Fn(&mut Value)| decision_edited(&d1_claims, &dev1, &me, edit);
     let t1_path = decision_path(&t1.view.id);
     // A decision on T1 posted by the victim's device with a valid proof.
@@ -2065,7 +2060,7 @@ async fn device_api() {
     base.full_flow(&c).await;
 }
 
-async fn enrollment_code(server: &TestServer, user_id: &str) -> String {
+async fn new_enrollment_code(server: &TestServer, user_id: &str) -> String {
     let (status, body) = server
         .admin(
             Method::POST,

@@ -7,8 +7,6 @@ use ciba_e2e::*;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::hostile::{KillOnDrop, server_binary};
-
 fn run(args: &[&str], env: &[(&str, &str)], dir: &std::path::Path) -> Output {
     Command::new(server_binary())
         .current_dir(dir)
@@ -104,16 +102,10 @@ fn check_config_names_what_is_wrong() {
 #[tokio::test]
 async fn a_container_needs_no_file_the_server_runs_from_the_environment() {
     let dir = tempfile::tempdir().unwrap();
-    let port = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let token = dir.path().join("token");
     std::fs::write(&token, format!("{ADMIN_TOKEN}\n")).unwrap();
     let db = format!("sqlite://{}", dir.path().join("env.db").display());
-    let listen = format!("127.0.0.1:{port}");
+    let listen = free_loopback_addr();
     let child = Command::new(server_binary())
         .current_dir(dir.path())
         .env_clear()
@@ -129,11 +121,7 @@ async fn a_container_needs_no_file_the_server_runs_from_the_environment() {
     let _child = KillOnDrop(child);
     let base = format!("http://{listen}");
     let http = reqwest::Client::new();
-    eventually("the server is ready", || async {
-        let r = http.get(format!("{base}/readyz")).send().await.ok()?;
-        r.status().is_success().then_some(())
-    })
-    .await;
+    wait_until_ready(&http, &base).await;
     // The admin token came from the file.
     let (status, user) = json_answer(
         http.request(Method::POST, format!("{base}/admin/v1/users"))

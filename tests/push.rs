@@ -10,7 +10,6 @@ use ciba_e2e::mock_push::*;
 use ciba_e2e::*;
 use ciba_server::config::PushSettings;
 use ciba_server::store::WakeupDelivery;
-use reqwest::Method;
 use serde_json::{Value, json};
 
 fn fcm(token: &str) -> PushRegistration {
@@ -54,18 +53,6 @@ async fn wait_pushes(
         done(&p).then_some(p)
     })
     .await
-}
-
-async fn audit_of(server: &TestServer, user_id: &str) -> Vec<Value> {
-    let (status, audit) = server
-        .admin(
-            Method::GET,
-            &format!("/admin/v1/audit?user_id={user_id}"),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200);
-    audit["events"].as_array().unwrap().clone()
 }
 
 /// What Google and Apple receive must not carry personal data or the request's content.
@@ -291,7 +278,8 @@ async fn dead_tokens_are_marked_invalid_until_the_device_registers_a_new_one() {
         assert_eq!(device["push"]["has_token"], true);
         assert_eq!(device["push"]["token_valid"], false, "{device}");
     }
-    let invalidated = audit_of(&server, user_id)
+    let invalidated = server
+        .audit_events(user_id)
         .await
         .into_iter()
         .filter(|e| e["kind"] == "push_token_invalidated")
@@ -303,7 +291,7 @@ async fn dead_tokens_are_marked_invalid_until_the_device_registers_a_new_one() {
     server.start_ciba(&client, "dave").await;
     let txn = newest_txn(&android).await;
     assert!(pushes(&server, &txn).await.is_empty());
-    let events = audit_of(&server, user_id).await;
+    let events = server.audit_events(user_id).await;
     let last = events.last().unwrap();
     assert_eq!(last["kind"], "push_not_sent");
     assert_eq!(last["request_id"], txn.as_str());
@@ -469,16 +457,20 @@ async fn requests_without_pushable_devices_succeed_and_the_audit_says_why() {
     server.start_ciba(&client, "ivy").await;
 
     let last = |events: Vec<Value>| events.last().unwrap().clone();
-    let gina = last(audit_of(&server, nobody["id"].as_str().unwrap()).await);
+    let gina = last(server.audit_events(nobody["id"].as_str().unwrap()).await);
     assert_eq!(gina["kind"], "push_not_sent");
     assert_eq!(gina["detail"]["reason"], "the user has no active device");
 
-    let hank = last(audit_of(&server, hank["id"].as_str().unwrap()).await);
+    let hank = last(server.audit_events(hank["id"].as_str().unwrap()).await);
     assert_eq!(hank["kind"], "push_not_sent");
     assert_eq!(hank["detail"]["reason"], "no device can be pushed");
     assert_eq!(hank["detail"]["devices"][0]["reason"], "no_push_token");
 
-    let ivy = last(audit_of(&server, iphone_user["id"].as_str().unwrap()).await);
+    let ivy = last(
+        server
+            .audit_events(iphone_user["id"].as_str().unwrap())
+            .await,
+    );
     assert_eq!(ivy["kind"], "push_not_sent");
     assert_eq!(
         ivy["detail"]["devices"][0]["reason"],

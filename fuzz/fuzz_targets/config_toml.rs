@@ -1,4 +1,4 @@
-//! The server's TOML configuration file (`Settings`, as `Settings::from_file` reads it), then
+//! The server's TOML configuration file (`Settings`, as `config::sources::load` reads the file), then
 //! `Settings::validate`.
 #![no_main]
 

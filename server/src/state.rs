@@ -80,17 +80,32 @@ pub enum StateError {
     Attestation(String),
 }
 
+/// What the settings build besides the state itself: each reads files the settings name (CA
+/// bundles, push credentials, attestation roots and status list).
+struct Services {
+    notifier: crate::notify::NotificationClient,
+    push: crate::push::PushService,
+    attestation: crate::attestation::Policy,
+}
+
+impl Services {
+    fn build(settings: &Settings, clock: SharedClock) -> Result<Self, StateError> {
+        settings.validate()?;
+        Ok(Self {
+            notifier: crate::notify::NotificationClient::new(&settings.notifications)
+                .map_err(StateError::Notifications)?,
+            push: crate::push::PushService::new(&settings.push, clock)?,
+            attestation: crate::attestation::Policy::from_settings(&settings.attestation)
+                .map_err(StateError::Attestation)?,
+        })
+    }
+}
+
 /// Everything [`AppState::new`] checks in the settings, without a database: the values, the
 /// notification client's CA files, the push providers' credentials, the attestation roots and
-/// status list (`ciba-server check-config`).
+/// status list (`ciba-server check-config`). The same construction as the server's.
 pub fn check_settings(settings: &Settings, clock: SharedClock) -> Result<(), StateError> {
-    settings.validate()?;
-    crate::notify::NotificationClient::new(&settings.notifications)
-        .map_err(StateError::Notifications)?;
-    crate::push::PushService::new(&settings.push, clock)?;
-    crate::attestation::Policy::from_settings(&settings.attestation)
-        .map_err(StateError::Attestation)?;
-    Ok(())
+    Services::build(settings, clock).map(drop)
 }
 
 impl AppState {
@@ -101,18 +116,17 @@ impl AppState {
         store: Arc<dyn Store>,
         clock: SharedClock,
     ) -> Result<Self, StateError> {
-        settings.validate()?;
+        let Services {
+            notifier,
+            push,
+            attestation,
+        } = Services::build(&settings, clock.clone())?;
         let admin_token = settings
             .admin_token
             .as_deref()
             .ok_or(StateError::NoAdminToken)?;
         let admin_token_hash = hash_secret(admin_token);
         let issuer = settings.issuer();
-        let notifier = crate::notify::NotificationClient::new(&settings.notifications)
-            .map_err(StateError::Notifications)?;
-        let push = crate::push::PushService::new(&settings.push, clock.clone())?;
-        let attestation = crate::attestation::Policy::from_settings(&settings.attestation)
-            .map_err(StateError::Attestation)?;
         Ok(Self(Arc::new(Inner {
             settings,
             issuer,

@@ -22,10 +22,12 @@ pub mod answer;
 pub mod ca;
 pub mod eventually;
 pub mod mock_push;
+pub mod process;
 
 pub use answer::json_answer;
 pub use ca::TestCa;
 pub use eventually::{eventually, eventually_within};
+pub use process::{KillOnDrop, free_loopback_addr, server_binary, wait_until_ready};
 
 /// The admin token of test servers.
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
@@ -262,6 +264,42 @@ impl TestServer {
             .text()
             .await
             .unwrap()
+    }
+
+    /// The audit events of a user, oldest first (the admin API).
+    pub async fn audit_events(&self, user_id: &str) -> Vec<Value> {
+        let (status, audit) = self
+            .admin(
+                reqwest::Method::GET,
+                &format!("/admin/v1/audit?user_id={user_id}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{audit}");
+        audit["events"].as_array().unwrap().clone()
+    }
+
+    /// Runs one SQL statement with text parameters (`$1`, `$2`, …) on this instance's database,
+    /// behind the server's back: for tests that set up a state no API call can make.
+    pub async fn execute_sql(&self, sql: &str, binds: &[&str]) {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        if self.database_url.starts_with("sqlite:") {
+            let pool = sqlx::SqlitePool::connect(&self.database_url).await.unwrap();
+            let mut query = sqlx::query(sql);
+            for b in binds {
+                query = query.bind(*b);
+            }
+            query.execute(&pool).await.unwrap();
+            pool.close().await;
+        } else {
+            let pool = sqlx::PgPool::connect(&self.database_url).await.unwrap();
+            let mut query = sqlx::query(sql);
+            for b in binds {
+                query = query.bind(*b);
+            }
+            query.execute(&pool).await.unwrap();
+            pool.close().await;
+        }
     }
 
     /// The database this instance runs on (`sqlite://…` or `postgres://…`).
@@ -676,4 +714,25 @@ impl Drop for TlsFront {
             task.abort();
         }
     }
+}
+
+/// The claims of a compact JWS (not verified: the tests read what the server signed).
+pub fn jwt_claims(jwt: &str) -> Value {
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// The single-use code of an enrollment URI.
+pub fn enrollment_code(uri: &str) -> String {
+    url::Url::parse(uri)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned()
 }

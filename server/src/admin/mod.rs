@@ -341,8 +341,7 @@ impl From<Device> for DeviceSummary {
             crate::attestation::DeviceTrust::from_stored(d.approval_attestation.as_deref())
         });
         Self {
-            // Approvals are signed by the approval key when there is one.
-            amr: approval.as_ref().unwrap_or(&attestation).amr(),
+            amr: crate::attestation::approval_amr(&d),
             approval_key: approval.map(|trust| json!({"amr": trust.amr(), "attestation": trust})),
             attestation,
             push: json!({"provider": d.push_provider.as_str(), "environment": d.push_environment.as_str(),

@@ -8,7 +8,6 @@
 //! decisions) lives in the Secure Enclave, or that it requires biometrics. So an App Attest
 //! enrollment is an attested *app*, and `amr` keeps saying `swk` for its key.
 
-use aws_lc_rs::digest;
 use x509_parser::certificate::X509Certificate;
 
 use super::cbor::{self, Value};
@@ -20,13 +19,12 @@ const AAGUID_DEVELOPMENT: &[u8; 16] = b"appattestdevelop";
 const AAGUID_PRODUCTION: &[u8; 16] = b"appattest\0\0\0\0\0\0\0";
 
 fn sha256(parts: &[&[u8]]) -> [u8; 32] {
-    let mut ctx = digest::Context::new(&digest::SHA256);
-    for p in parts {
-        ctx.update(p);
-    }
-    let mut out = [0u8; 32];
-    out.copy_from_slice(ctx.finish().as_ref());
-    out
+    use sha2::Digest;
+    parts
+        .iter()
+        .fold(sha2::Sha256::new(), |hash, part| hash.chain_update(part))
+        .finalize()
+        .into()
 }
 
 /// The bytes the app hashes into `clientDataHash` (DEVICE-PROTOCOL.md §3.1): the enrollment's

@@ -56,18 +56,6 @@ impl Anchors {
             .filter_map(|der| X509Certificate::from_der(der).ok().map(|(_, c)| c))
     }
 
-    /// Whether `spki` is a trusted key with an anchor certificate valid at `now`.
-    fn trusts_key(&self, spki: &[u8], now: i64) -> Option<bool> {
-        let mut found = None;
-        for anchor in self.parsed() {
-            if anchor.public_key().raw == spki {
-                let valid = valid_at(&anchor, now);
-                found = Some(found.unwrap_or(false) || valid);
-            }
-        }
-        found
-    }
-
     pub fn len(&self) -> usize {
         self.certs.len()
     }
@@ -75,6 +63,17 @@ impl Anchors {
     pub fn is_empty(&self) -> bool {
         self.certs.is_empty()
     }
+}
+
+/// Whether `spki` is a trusted key (one of `anchors`), and then whether an anchor certificate
+/// with it is valid at `now`.
+fn trusts_key(anchors: &[X509Certificate<'_>], spki: &[u8], now: i64) -> Option<bool> {
+    let mut with_key = anchors
+        .iter()
+        .filter(|a| a.public_key().raw == spki)
+        .peekable();
+    with_key.peek()?;
+    Some(with_key.any(|a| valid_at(a, now)))
 }
 
 fn valid_at(cert: &X509Certificate<'_>, now: i64) -> bool {
@@ -144,7 +143,9 @@ pub fn verify(chain: &[X509Certificate<'_>], anchors: &Anchors, now: i64) -> Res
     }
     let last_index = chain.len() - 1;
     // The last certificate is a trusted key itself, or is signed by one.
-    let anchored = match anchors.trusts_key(last.public_key().raw, now) {
+    // The anchors are parsed once per chain (they are kept as DER: parsed certificates borrow).
+    let anchors: Vec<X509Certificate<'_>> = anchors.parsed().collect();
+    let anchored = match trusts_key(&anchors, last.public_key().raw, now) {
         // A certificate carrying a trusted key counts as the root only if it is one: signed by
         // that key itself, above at least one other certificate. Otherwise anyone could write a
         // certificate with the root's public key and extensions of their choosing.
@@ -161,9 +162,9 @@ pub fn verify(chain: &[X509Certificate<'_>], anchors: &Anchors, now: i64) -> Res
         }
         None => {
             let mut by = None;
-            for anchor in anchors.parsed() {
-                if signed_by(last, &anchor) {
-                    by = Some(valid_at(&anchor, now));
+            for anchor in &anchors {
+                if signed_by(last, anchor) {
+                    by = Some(valid_at(anchor, now));
                     if by == Some(true) {
                         break;
                     }

@@ -176,9 +176,12 @@ impl DeviceTrust {
     }
 }
 
-/// The `amr` the server states for approvals by `device`: what the attestation of the key that
-/// signs its approvals proved — the approval key when it registered one (DEVICE-PROTOCOL.md
-/// §3.2), the device key otherwise.
+/// The authentication methods (RFC 8176) the server states for approvals by `device`, which are
+/// what tokens carry: possession of the key that signs its approvals — the approval key when it
+/// registered one (DEVICE-PROTOCOL.md §3.2), the device key otherwise — and what that key's
+/// attestation proved (`hwk` for a key in secure hardware, `user` and `mfa` when the hardware
+/// enforces user verification on every use; `swk` otherwise). What the app says about how it
+/// verified the user is a claim, kept in the audit log and never copied into a token.
 pub fn approval_amr(device: &crate::store::Device) -> Vec<String> {
     let trust = if device.approval_jwk.is_some() {
         device.approval_attestation.as_deref()
@@ -235,6 +238,11 @@ pub struct Expected<'a> {
     pub public_point: &'a [u8],
     pub jkt: &'a str,
     pub now: i64,
+}
+
+/// The format a device named, as recorded (bounded: it is the device's text).
+pub fn claimed_format(attestation: &Attestation) -> String {
+    attestation.format.chars().take(40).collect()
 }
 
 /// Reads Google's attestation status list (`https://android.googleapis.com/attestation/status`):
@@ -349,9 +357,36 @@ impl Policy {
         platform: Platform,
         expected: &Expected<'_>,
     ) -> Result<DeviceTrust, Refusal> {
-        match (self.mode, attestation) {
+        self.assess_as(self.mode, attestation, platform, expected)
+    }
+
+    /// The verdict on an approval key's attestation (DEVICE-PROTOCOL.md §3.2): `required`
+    /// counts as `optional` — it only decides the `amr` of approvals, never refuses an
+    /// enrollment.
+    pub fn assess_approval_key(
+        &self,
+        attestation: Option<&Attestation>,
+        platform: Platform,
+        expected: &Expected<'_>,
+    ) -> DeviceTrust {
+        let mode = match self.mode {
+            AttestationMode::Required => AttestationMode::Optional,
+            other => other,
+        };
+        self.assess_as(mode, attestation, platform, expected)
+            .unwrap_or_default()
+    }
+
+    fn assess_as(
+        &self,
+        mode: AttestationMode,
+        attestation: Option<&Attestation>,
+        platform: Platform,
+        expected: &Expected<'_>,
+    ) -> Result<DeviceTrust, Refusal> {
+        match (mode, attestation) {
             (AttestationMode::None, Some(a)) => Ok(DeviceTrust::Unverified {
-                format: a.format.chars().take(40).collect(),
+                format: claimed_format(a),
                 reason: "not_checked".into(),
                 detail: "attestation checking is off (attestation.policy = none)".into(),
             }),
@@ -360,7 +395,7 @@ impl Policy {
             (mode, Some(a)) => match self.verify(a, platform, expected) {
                 Ok(v) => Ok(DeviceTrust::Verified(v)),
                 Err(refusal) if mode == AttestationMode::Optional => Ok(DeviceTrust::Unverified {
-                    format: a.format.chars().take(40).collect(),
+                    format: claimed_format(a),
                     reason: refusal.code().into(),
                     detail: refusal.to_string(),
                 }),

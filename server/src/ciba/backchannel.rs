@@ -353,14 +353,14 @@ fn choose_acr(
     if requested.is_empty() {
         return Ok(Vec::new());
     }
-    let levels = &state.settings.attestation.acr_levels;
+    let settings = &state.settings.attestation;
     let device_amrs: Vec<Vec<String>> = devices
         .iter()
         .filter(|d| d.is_active())
         .map(crate::attestation::approval_amr)
         .collect();
     for value in requested {
-        if let Some(level) = levels.iter().find(|l| &l.value == value)
+        if let Some(level) = settings.acr_level(value)
             && device_amrs
                 .iter()
                 .any(|amr| crate::attestation::meets(level, amr))
@@ -369,10 +369,7 @@ fn choose_acr(
         }
     }
     Err(Error::invalid_request(
-        if requested
-            .iter()
-            .any(|v| levels.iter().any(|l| &l.value == v))
-        {
+        if requested.iter().any(|v| settings.acr_level(v).is_some()) {
             "no active device of the user meets the requested acr_values"
         } else {
             "acr_values names no authentication context this server defines (see acr_values_supported)"

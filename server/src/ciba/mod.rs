@@ -61,21 +61,14 @@ pub async fn mint_tokens(
             subject: &user.subject,
             scope: &request.scope,
             amr: &request.amr,
-            // Only a level this server defines, which the decision was checked against.
+            // Only a level this server defines and the approval's verified amr meets (checked
+            // again here: the configuration may have changed since the decision).
             acr: request
                 .acr_values
                 .first()
-                .map(String::as_str)
-                .filter(|value| {
-                    state
-                        .settings
-                        .attestation
-                        .acr_levels
-                        .iter()
-                        // The approval's verified amr must meet it, checked again here: the
-                        // configuration may have changed since the decision.
-                        .any(|l| l.value == *value && crate::attestation::meets(l, &request.amr))
-                }),
+                .and_then(|value| state.settings.attestation.acr_level(value))
+                .filter(|level| crate::attestation::meets(level, &request.amr))
+                .map(|level| level.value.as_str()),
             auth_time: request.decided_at.unwrap_or(now),
             auth_req_id,
             now,

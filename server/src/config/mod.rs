@@ -1,7 +1,7 @@
 //! Settings: defaults, then a TOML file, then environment variables, then command-line flags.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Deserialize;
 
@@ -106,6 +106,13 @@ pub struct AttestationSettings {
     /// device of the user meets, or it is refused; the chosen one is enforced at the decision
     /// and stated in the tokens' `acr`.
     pub acr_levels: Vec<AcrLevel>,
+}
+
+impl AttestationSettings {
+    /// The acr level this server defines under `value`.
+    pub fn acr_level(&self, value: &str) -> Option<&AcrLevel> {
+        self.acr_levels.iter().find(|l| l.value == value)
+    }
 }
 
 /// One authentication context class the operator defines.
@@ -471,18 +478,6 @@ pub enum ConfigError {
 }
 
 impl Settings {
-    /// Reads a TOML file.
-    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.into(),
-            source,
-        })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.into(),
-            message: e.to_string(),
-        })
-    }
-
     /// The issuer, without a trailing slash.
     pub fn issuer(&self) -> String {
         match &self.issuer {

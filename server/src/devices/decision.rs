@@ -48,7 +48,7 @@ pub async fn record_decision(
         .await?
         .ok_or_else(|| Error::device(DeviceCode::NotFound, "no such transaction"))?;
     let now = state.now();
-    let (claims, by_approval_key) = verify_decision(state, device, &request, &body.decision, now)?;
+    let claims = verify_decision(state, device, &request, &body.decision, now)?;
 
     // Replay: a decision's jti is remembered past its expiry.
     let until = claims.exp.max(now).saturating_add(DPOP_IAT_TOLERANCE_SECS);
@@ -69,15 +69,11 @@ pub async fn record_decision(
     // The acr level chosen at the backchannel request binds the approval (README "Device
     // trust"): a device that cannot meet it may decline, not approve.
     if approved
-        && let Some(level) = request.acr_values.first().and_then(|value| {
-            state
-                .settings
-                .attestation
-                .acr_levels
-                .iter()
-                .find(|l| &l.value == value)
-        })
-        && !crate::attestation::meets(level, &verified_amr(device, by_approval_key))
+        && let Some(level) = request
+            .acr_values
+            .first()
+            .and_then(|value| state.settings.attestation.acr_level(value))
+        && !crate::attestation::meets(level, &crate::attestation::approval_amr(device))
     {
         return Err(invalid(&format!(
             "this device cannot meet the acr {} the client asked for",
@@ -104,7 +100,7 @@ pub async fn record_decision(
         approved,
         device_id: device.id.clone(),
         amr: if approved {
-            verified_amr(device, by_approval_key)
+            crate::attestation::approval_amr(device)
         } else {
             Vec::new()
         },
@@ -174,33 +170,16 @@ pub async fn record_decision(
     })
 }
 
-/// The authentication methods (RFC 8176) the server itself established for a decision by
-/// `device`, which are what tokens carry: possession of the enrolled key, proven by the decision's
-/// signature, and what the device's attestation proved about that key (`hwk` for a key attested
-/// in secure hardware, `user` and `mfa` when that hardware enforces user verification on every
-/// use; `swk` otherwise). What the app says about how it verified the user (`face`, `hwk`, `mfa`,
-/// …) is a claim, kept in the audit log and never copied into a token.
-///
-/// An approval signed by the device's approval key (DEVICE-PROTOCOL.md §3.2) carries what that
-/// key's attestation proved — the key bound to the user's biometrics.
-fn verified_amr(device: &Device, by_approval_key: bool) -> Vec<String> {
-    if by_approval_key || device.approval_jwk.is_none() {
-        crate::attestation::approval_amr(device)
-    } else {
-        crate::attestation::DeviceTrust::from_stored(device.attestation.as_deref()).amr()
-    }
-}
-
-/// Everything that makes a decision valid except freshness of its `jti` and the state change;
-/// also whether the approval key signed it. A device with an approval key must sign approvals
-/// with it (denials with either key).
+/// Everything that makes a decision valid except freshness of its `jti` and the state change. A
+/// device with an approval key must sign approvals with it (denials with either key), so an
+/// approval's `amr` is always what `attestation::approval_amr` says of the device.
 fn verify_decision(
     state: &AppState,
     device: &Device,
     request: &CibaRequest,
     jws: &str,
     now: i64,
-) -> Result<(DecisionClaims, bool)> {
+) -> Result<DecisionClaims> {
     let proof = Proof::open(jws, 16 * 1024, Some(DECISION_TYP)).map_err(decision_fault)?;
     // The signer must be the device that posts it, an active device of the transaction's user.
     if proof.kid() != Some(device.id.as_str()) {
@@ -280,5 +259,5 @@ fn verify_decision(
             "amr must list up to 10 RFC 8176 method values (at least one to approve)",
         ));
     }
-    Ok((claims, by_approval_key))
+    Ok(claims)
 }

@@ -48,25 +48,6 @@ pub fn validate_push(push: &PushRegistration) -> Result<()> {
     }
 }
 
-/// A key as an uncompressed P-256 point, `04 ‖ x ‖ y` (empty for another key type, which then
-/// matches no attestation).
-fn jwk_point(jwk: &ciba_core::jose::Jwk) -> Vec<u8> {
-    use base64::Engine;
-    let decode = |c: &Option<String>| {
-        c.as_deref()
-            .and_then(|c| {
-                base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .decode(c)
-                    .ok()
-            })
-            .filter(|c| c.len() == 32)
-    };
-    match (jwk.crv.as_deref(), decode(&jwk.x), decode(&jwk.y)) {
-        (Some("P-256"), Some(x), Some(y)) => [&[4u8][..], &x, &y].concat(),
-        _ => Vec::new(),
-    }
-}
-
 /// The policy's verdict on the device's attestation, before anything is written: a device the
 /// policy refuses keeps its code unused (and the refusal is audited and counted).
 async fn assess_attestation(
@@ -77,7 +58,8 @@ async fn assess_attestation(
     now: i64,
 ) -> Result<DeviceTrust> {
     let challenge = attestation::challenge(&req.code);
-    let point = jwk_point(&proof.jwk);
+    // Another key type matches no attestation.
+    let point = proof.jwk.p256_uncompressed().unwrap_or_default();
     let expected = Expected {
         challenge: &challenge,
         public_point: &point,
@@ -100,7 +82,7 @@ async fn assess_attestation(
                     device_id: None,
                     request_id: None,
                     detail: json!({"platform": req.device.platform.as_str(),
-                                   "attestation": {"format": req.attestation.as_ref().map(|a| a.format.chars().take(40).collect::<String>()),
+                                   "attestation": {"format": req.attestation.as_ref().map(attestation::claimed_format),
                                                    "reason": refusal.code(), "detail": refusal.to_string()}}),
                 })
                 .await;
@@ -144,28 +126,18 @@ fn assess_approval_key(
         ));
     }
     let challenge = attestation::challenge(&req.code);
-    let point = jwk_point(&key.jwk);
+    let point = key.jwk.p256_uncompressed().unwrap_or_default();
     let expected = Expected {
         challenge: &challenge,
         public_point: &point,
         jkt: &jkt,
         now,
     };
-    let trust =
-        match state
-            .attestation
-            .assess(key.attestation.as_ref(), req.device.platform, &expected)
-        {
-            Ok(trust) => trust,
-            Err(refusal) => match &key.attestation {
-                None => DeviceTrust::None,
-                Some(a) => DeviceTrust::Unverified {
-                    format: a.format.chars().take(40).collect(),
-                    reason: refusal.code().into(),
-                    detail: refusal.to_string(),
-                },
-            },
-        };
+    let trust = state.attestation.assess_approval_key(
+        key.attestation.as_ref(),
+        req.device.platform,
+        &expected,
+    );
     let jwk = serde_json::to_string(&key.jwk).map_err(Error::internal)?;
     Ok(Some((jwk, trust)))
 }
