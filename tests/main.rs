@@ -6,6 +6,7 @@ mod attacks;
 mod cluster;
 mod database;
 mod device_trust;
+mod fapi;
 mod flows;
 mod hostile;
 mod hostile_table;

@@ -262,7 +262,11 @@ async fn discovery_jwks_and_health() {
     );
     assert_eq!(
         meta["token_endpoint_auth_methods_supported"],
-        json!(["client_secret_basic", "client_secret_post"])
+        json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt"
+        ])
     );
     assert_eq!(
         meta["id_token_signing_alg_values_supported"],

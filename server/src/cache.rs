@@ -102,6 +102,7 @@ mod tests {
             request_signing_alg: None,
             jwks: None,
             jwks_uri: None,
+            fapi: false,
             created_at: 1,
         };
         store.insert_client(&client).await.unwrap();

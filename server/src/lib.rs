@@ -19,6 +19,7 @@ pub mod delivery;
 pub mod devices;
 pub mod error;
 pub mod http;
+pub mod jwks;
 pub mod metrics;
 pub mod notify;
 pub mod outbox;

@@ -39,6 +39,8 @@ pub struct Inner {
     pub metrics: crate::metrics::Metrics,
     /// Recently read client registrations.
     pub clients: crate::cache::ClientCache,
+    /// Keys fetched from clients' `jwks_uri`s.
+    pub client_keys: crate::jwks::JwksCache,
     /// Backchannel requests per client in the current second.
     pub client_rates: crate::cache::ClientRates,
     /// The FCM and APNs clients that wake devices, and their health.
@@ -138,6 +140,7 @@ impl AppState {
             notify_wake: tokio::sync::Notify::new(),
             metrics: crate::metrics::Metrics::default(),
             clients: crate::cache::ClientCache::default(),
+            client_keys: crate::jwks::JwksCache::default(),
             client_rates: crate::cache::ClientRates::default(),
             push,
             attestation,

@@ -510,7 +510,7 @@ pub struct OAuthAnswer {
 }
 
 impl OAuthAnswer {
-    async fn from(resp: reqwest::Response) -> Self {
+    pub async fn from(resp: reqwest::Response) -> Self {
         let headers = resp.headers().clone();
         let (status, body) = json_answer(resp).await;
         // Every OAuth answer has a body.

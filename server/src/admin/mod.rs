@@ -205,6 +205,7 @@ pub async fn create_client(
         reg,
         &state.settings.ciba.default_client_scope,
         &state.settings.notifications,
+        &state.settings.clients,
         now,
     )
     .map_err(Error::for_admin)?;
@@ -214,7 +215,7 @@ pub async fn create_client(
     let mut event = audit_event(now, "client_created", None);
     event.client_id = Some(client.id.clone());
     state.audit(event).await;
-    Ok(RegisteredClient::from_client(&client, Some(secret)))
+    Ok(RegisteredClient::from_client(&client, secret))
 }
 
 /// `GET /admin/v1/clients/{id}`.

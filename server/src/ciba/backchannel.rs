@@ -64,7 +64,8 @@ pub async fn start_request(
     client: &AuthenticatedClient,
     params: BackchannelRequest,
 ) -> Result<BackchannelResponse> {
-    let client = client.client();
+    let authenticated = client;
+    let client = authenticated.client();
     let settings = &state.settings.ciba;
     let now = state.now();
     if settings.client_requests_per_second > 0
@@ -82,9 +83,12 @@ pub async fn start_request(
             ),
         ));
     }
-    if params.request.is_some() || params.request_uri.is_some() {
+    let params = super::request_object::effective_request(state, authenticated, params).await?;
+    // FAPI-CIBA §5.2.2: a request the user can tell apart on her phone — its binding message,
+    // or the payment (authorization_details) it is about.
+    if client.fapi && params.binding_message.is_none() && params.authorization_details.is_none() {
         return Err(Error::invalid_request(
-            "signed authentication requests are not supported by this server yet",
+            "binding_message is required of FAPI clients (unless authorization_details describe the request)",
         ));
     }
     let notification_token = match (

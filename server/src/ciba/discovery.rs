@@ -5,22 +5,36 @@ use serde_json::{Value, json};
 
 use super::CIBA_GRANT_TYPE;
 use crate::clients::{auth_methods, delivery_modes};
+use crate::jwks::JwsAlg;
 use crate::state::AppState;
+use crate::store::{ClientAuthMethod, DeliveryMode};
 
 /// The discovery document.
 pub fn discovery_document(state: &AppState) -> Value {
     let issuer = &state.issuer;
     let mut scopes = state.settings.ciba.default_client_scope.clone();
     scopes.sort();
+    // When every client is a FAPI client, only what the profile allows is offered.
+    let fapi = state.settings.clients.fapi;
+    let (methods, modes) = if fapi {
+        (
+            vec![ClientAuthMethod::PrivateKeyJwt.as_str()],
+            vec![DeliveryMode::Poll.as_str(), DeliveryMode::Ping.as_str()],
+        )
+    } else {
+        (auth_methods(), delivery_modes())
+    };
     json!({
         "issuer": issuer,
         "backchannel_authentication_endpoint": format!("{issuer}/backchannel/authenticate"),
         "token_endpoint": format!("{issuer}/token"),
         "jwks_uri": format!("{issuer}/jwks"),
-        "backchannel_token_delivery_modes_supported": delivery_modes(),
+        "backchannel_token_delivery_modes_supported": modes,
+        "backchannel_authentication_request_signing_alg_values_supported": JwsAlg::names(fapi),
         "backchannel_user_code_parameter_supported": false,
         "grant_types_supported": [CIBA_GRANT_TYPE],
-        "token_endpoint_auth_methods_supported": auth_methods(),
+        "token_endpoint_auth_methods_supported": methods,
+        "token_endpoint_auth_signing_alg_values_supported": JwsAlg::names(fapi),
         "id_token_signing_alg_values_supported": ["ES256"],
         "subject_types_supported": ["public"],
         "response_types_supported": [],

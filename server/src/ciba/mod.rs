@@ -6,6 +6,7 @@ mod backchannel;
 mod delivery;
 mod discovery;
 mod grant;
+mod request_object;
 mod state;
 mod validate;
 

@@ -3,10 +3,15 @@
 //! only [`authenticate_client`] turns them into an [`AuthenticatedClient`], which every OAuth
 //! operation of the domain requires.
 
+use super::signed_jwt::{CLOCK_SKEW, JwtRefusal, first_use_of_jti, verify_client_jwt};
 use crate::crypto::{hash_secret, secret_matches};
 use crate::error::{Error, Result};
+use crate::jwks::JwsAlg;
 use crate::state::AppState;
 use crate::store::{Client, ClientAuthMethod};
+
+/// RFC 7523 §2.2's `client_assertion_type`.
+pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// The credentials an OAuth request presents, as read off the request.
 #[derive(Debug, Default, Clone)]
@@ -17,6 +22,12 @@ pub struct ClientCredentials {
     pub client_id: Option<String>,
     /// The form's `client_secret`.
     pub client_secret: Option<String>,
+    /// The form's `client_assertion_type` (RFC 7521 §4.2).
+    pub client_assertion_type: Option<String>,
+    /// The form's `client_assertion`.
+    pub client_assertion: Option<String>,
+    /// The path of the endpoint called (`/token`), which a client assertion may name as `aud`.
+    pub endpoint: &'static str,
 }
 
 /// A client whose credentials were verified for this request. Only [`authenticate_client`]
@@ -40,9 +51,10 @@ impl std::ops::Deref for AuthenticatedClient {
     }
 }
 
-/// Authenticates the client of an OAuth request by `client_secret_basic` or
-/// `client_secret_post`, whichever it registered. Any failure is `401 invalid_client`, except a
-/// request that uses two methods at once, which is `invalid_request` (RFC 6749 §2.3).
+/// Authenticates the client of an OAuth request by the method it registered:
+/// `client_secret_basic`, `client_secret_post` or `private_key_jwt`. Any failure is
+/// `401 invalid_client`, except a request that uses two methods at once, which is
+/// `invalid_request` (RFC 6749 §2.3).
 pub async fn authenticate_client(
     state: &AppState,
     credentials: ClientCredentials,
@@ -51,14 +63,38 @@ pub async fn authenticate_client(
         basic,
         client_id: form_id,
         client_secret: post_secret,
+        client_assertion_type,
+        client_assertion,
+        endpoint,
     } = credentials;
-    let (client_id, secret, method) = match (basic, post_secret) {
-        (Some(_), Some(_)) => {
-            return Err(Error::invalid_request(
-                "use one client authentication method, not two",
-            ));
+    let assertion = match (client_assertion_type, client_assertion) {
+        (None, None) => None,
+        (Some(kind), Some(assertion)) if kind == JWT_BEARER_ASSERTION => Some(assertion),
+        (Some(kind), Some(_)) => {
+            return Err(Error::invalid_client(format!(
+                "client_assertion_type {kind:?} is not supported (use {JWT_BEARER_ASSERTION})"
+            )));
         }
-        (Some((id, secret)), None) => {
+        (None, Some(_)) => {
+            return Err(Error::invalid_client("client_assertion_type is missing"));
+        }
+        (Some(_), None) => return Err(Error::invalid_client("client_assertion is missing")),
+    };
+    if [basic.is_some(), post_secret.is_some(), assertion.is_some()]
+        .iter()
+        .filter(|used| **used)
+        .count()
+        > 1
+    {
+        return Err(Error::invalid_request(
+            "use one client authentication method, not two",
+        ));
+    }
+    if let Some(assertion) = assertion {
+        return authenticate_by_assertion(state, form_id, &assertion, endpoint).await;
+    }
+    let (client_id, secret, method) = match (basic, post_secret) {
+        (Some((id, secret)), _) => {
             if form_id.as_deref().is_some_and(|form_id| form_id != id) {
                 return Err(Error::invalid_request(
                     "client_id differs from the Basic credentials",
@@ -92,6 +128,78 @@ pub async fn authenticate_client(
             "this client is registered for {}",
             client.auth_method
         )));
+    }
+    Ok(AuthenticatedClient { client })
+}
+
+/// `private_key_jwt` (RFC 7523 §3): a JWT signed with one of the client's registered keys, with
+/// `iss` = `sub` = the client id, an `aud` naming this server (its issuer, its token endpoint or
+/// the endpoint called), a short `exp`, and a `jti` used once on every instance.
+async fn authenticate_by_assertion(
+    state: &AppState,
+    form_id: Option<String>,
+    assertion: &str,
+    endpoint: &str,
+) -> Result<AuthenticatedClient> {
+    let failed = |why: JwtRefusal| Error::invalid_client(format!("client assertion: {}", why.0));
+    // Who it claims to be, read before the signature is checked only to find the keys.
+    let claimed = ciba_core::jose::CompactJws::parse(assertion)
+        .ok()
+        .and_then(|jws| jws.claims::<serde_json::Value>().ok())
+        .and_then(|c| c.get("iss").and_then(|v| v.as_str()).map(str::to_owned));
+    let Some(client_id) = claimed.or(form_id.clone()) else {
+        return Err(failed("iss is required".into()));
+    };
+    if form_id.as_deref().is_some_and(|id| id != client_id) {
+        return Err(Error::invalid_client(
+            "client_id differs from the client assertion's iss",
+        ));
+    }
+    let Some(client) = state.clients.get(state.store.as_ref(), &client_id).await? else {
+        return Err(Error::invalid_client("client authentication failed"));
+    };
+    if client.auth_method != ClientAuthMethod::PrivateKeyJwt {
+        return Err(Error::invalid_client(format!(
+            "this client is registered for {}",
+            client.auth_method
+        )));
+    }
+    let jwt = verify_client_jwt(state, &client, assertion, JwsAlg::allowed(client.fapi))
+        .await?
+        .map_err(failed)?;
+    let now = state.now();
+    let check = || -> std::result::Result<(i64, &str), JwtRefusal> {
+        if jwt.required_string("iss")? != client.id {
+            return Err("iss must be the client id".into());
+        }
+        if jwt.required_string("sub")? != client.id {
+            return Err("sub must be the client id".into());
+        }
+        let issuer = state.issuer.as_str();
+        let token_endpoint = format!("{issuer}/token");
+        let called = format!("{issuer}{endpoint}");
+        jwt.audience_is_one_of(&[issuer, &token_endpoint, &called])?;
+        let exp = jwt.required_date("exp")?;
+        if exp + CLOCK_SKEW <= now {
+            return Err("expired (exp)".into());
+        }
+        let max = state.settings.clients.assertion_max_lifetime;
+        if exp > now + max {
+            return Err(
+                format!("exp is more than {max} s ahead; assertions must be short-lived").into(),
+            );
+        }
+        if jwt.date("iat")?.is_some_and(|iat| iat > now + CLOCK_SKEW) {
+            return Err("iat is in the future".into());
+        }
+        if jwt.date("nbf")?.is_some_and(|nbf| nbf > now + CLOCK_SKEW) {
+            return Err("not valid yet (nbf)".into());
+        }
+        Ok((exp, jwt.jti()?))
+    };
+    let (exp, jti) = check().map_err(failed)?;
+    if !first_use_of_jti(state, "assertion", &client.id, jti, exp + CLOCK_SKEW + 1).await? {
+        return Err(failed("this jti was used before".into()));
     }
     Ok(AuthenticatedClient { client })
 }

@@ -2,9 +2,11 @@
 
 mod authentication;
 mod registration;
+mod signed_jwt;
 
 pub use authentication::{AuthenticatedClient, ClientCredentials, authenticate_client};
 pub use registration::{ClientRegistration, RegisteredClient, register_client};
+pub use signed_jwt::{CLOCK_SKEW, JwtRefusal, VerifiedJwt, first_use_of_jti, verify_client_jwt};
 
 use crate::store::{ClientAuthMethod, DeliveryMode};
 

@@ -1,9 +1,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::auth_methods;
-use crate::config::NotificationSettings;
+use crate::config::{ClientSettings, NotificationSettings};
 use crate::crypto::{hash_secret, random_b64u};
 use crate::error::{Error, OAuthCode, Result};
+use crate::jwks::{JwsAlg, parse_registered_jwks};
 use crate::notify::endpoint::check_endpoint_url;
 use crate::store::{Client, ClientAuthMethod, DeliveryMode};
 
@@ -18,7 +19,8 @@ pub struct ClientRegistration {
     /// Required for ping and push.
     #[serde(default)]
     pub backchannel_client_notification_endpoint: Option<String>,
-    /// `client_secret_basic` (default) or `client_secret_post`.
+    /// `client_secret_basic` (default; `private_key_jwt` for FAPI clients),
+    /// `client_secret_post` or `private_key_jwt`.
     #[serde(default)]
     pub token_endpoint_auth_method: Option<String>,
     /// Registered keys (kept for signed requests and `private_key_jwt`).
@@ -36,9 +38,13 @@ pub struct ClientRegistration {
     /// `backchannel_user_code_parameter`.
     #[serde(default)]
     pub backchannel_user_code_parameter: Option<bool>,
-    /// `backchannel_authentication_request_signing_alg`.
+    /// `backchannel_authentication_request_signing_alg`: the client signs its authentication
+    /// requests (`request`) with this algorithm, and sends no unsigned one.
     #[serde(default)]
     pub backchannel_authentication_request_signing_alg: Option<String>,
+    /// Whether the FAPI-CIBA profile applies (default: the server's `clients.fapi`).
+    #[serde(default)]
+    pub fapi: Option<bool>,
 }
 
 /// A registered client's metadata, as answered (the secret only at creation).
@@ -69,6 +75,17 @@ pub struct RegisteredClient {
     pub logo_uri: Option<String>,
     /// User code support.
     pub backchannel_user_code_parameter: bool,
+    /// Registered keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<serde_json::Value>,
+    /// Registered key URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// The algorithm of signed authentication requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backchannel_authentication_request_signing_alg: Option<String>,
+    /// Whether the FAPI-CIBA profile applies.
+    pub fapi: bool,
 }
 
 impl RegisteredClient {
@@ -86,6 +103,10 @@ impl RegisteredClient {
             grant_types: vec![super::CIBA_GRANT_TYPE],
             logo_uri: c.logo_uri.clone(),
             backchannel_user_code_parameter: c.user_code_parameter,
+            jwks: c.jwks.as_deref().and_then(|j| serde_json::from_str(j).ok()),
+            jwks_uri: c.jwks_uri.clone(),
+            backchannel_authentication_request_signing_alg: c.request_signing_alg.clone(),
+            fapi: c.fapi,
         }
     }
 }
@@ -94,14 +115,25 @@ fn invalid_metadata(description: impl Into<String>) -> Error {
     Error::oauth(OAuthCode::InvalidClientMetadata, description)
 }
 
-/// Validates a registration and builds the client record with a fresh id and secret (≥ 256 bits);
-/// returns the record and the plaintext secret, which is shown once and stored only hashed.
+/// Validates a registration and builds the client record with a fresh id and, for the secret
+/// methods, a fresh secret (≥ 256 bits); returns the record and the plaintext secret, which is
+/// shown once and stored only hashed. A `private_key_jwt` client has no secret.
 pub fn register_client(
     reg: ClientRegistration,
     default_scope: &[String],
     notifications: &NotificationSettings,
+    clients: &ClientSettings,
     now: i64,
-) -> Result<(Client, String)> {
+) -> Result<(Client, Option<String>)> {
+    let fapi = match reg.fapi {
+        Some(false) if clients.fapi => {
+            return Err(invalid_metadata(
+                "this server requires the FAPI-CIBA profile of every client (clients.fapi)",
+            ));
+        }
+        Some(fapi) => fapi,
+        None => clients.fapi,
+    };
     let name = reg.name.trim();
     // Shown on the user's phone next to what they approve: it must read as it renders.
     if name.is_empty() || name.chars().count() > 100 || !ciba_core::protocol::is_display_safe(name)
@@ -137,6 +169,7 @@ pub fn register_client(
         },
     };
     let method = match reg.token_endpoint_auth_method.as_deref() {
+        None if fapi => ClientAuthMethod::PrivateKeyJwt,
         None => ClientAuthMethod::ClientSecretBasic,
         Some(raw) => ClientAuthMethod::parse(raw).ok_or_else(|| {
             invalid_metadata(format!(
@@ -150,11 +183,22 @@ pub fn register_client(
             "user_code is not supported by this server",
         ));
     }
-    if reg.backchannel_authentication_request_signing_alg.is_some() {
-        return Err(invalid_metadata(
-            "signed authentication requests are not supported by this server yet",
-        ));
-    }
+    let request_signing_alg = match reg
+        .backchannel_authentication_request_signing_alg
+        .as_deref()
+    {
+        None => None,
+        Some(raw) => match JwsAlg::parse(raw) {
+            Some(alg) if JwsAlg::allowed(fapi).contains(&alg) => Some(alg),
+            _ => {
+                return Err(invalid_metadata(format!(
+                    "backchannel_authentication_request_signing_alg {raw:?} is not supported{} (use {})",
+                    if fapi { " under FAPI" } else { "" },
+                    JwsAlg::names(fapi).join(", ")
+                )));
+            }
+        },
+    };
     let scope: Vec<String> = match reg.scope.as_deref() {
         None => default_scope.to_vec(),
         Some(s) => {
@@ -179,22 +223,58 @@ pub fn register_client(
             _ => return Err(invalid_metadata("logo_uri must be an https URL")),
         }
     }
-    if let Some(uri) = &reg.jwks_uri {
-        match url::Url::parse(uri) {
-            Ok(u) if u.scheme() == "https" => {}
-            _ => return Err(invalid_metadata("jwks_uri must be an https URL")),
-        }
+    if let Some(uri) = &reg.jwks_uri
+        && let Err(e) = check_endpoint_url(uri, notifications)
+    {
+        return Err(invalid_metadata(format!(
+            "jwks_uri: {}",
+            e.to_string().replace("the notification endpoint", "it")
+        )));
     }
     let jwks = match reg.jwks {
         None => None,
-        Some(v) if v.get("keys").is_some_and(serde_json::Value::is_array) => Some(v.to_string()),
-        Some(_) => {
-            return Err(invalid_metadata(
-                "jwks must be a JWK Set ({\"keys\": [...]})",
-            ));
+        Some(v) => {
+            if let Err(why) = parse_registered_jwks(&v) {
+                return Err(invalid_metadata(format!("jwks: {why}")));
+            }
+            Some(v.to_string())
         }
     };
-    let secret = random_b64u(32)?;
+    if jwks.is_some() && reg.jwks_uri.is_some() {
+        return Err(invalid_metadata(
+            "register jwks or jwks_uri, not both (RFC 7591 §2)",
+        ));
+    }
+    let has_keys = jwks.is_some() || reg.jwks_uri.is_some();
+    if (method == ClientAuthMethod::PrivateKeyJwt || request_signing_alg.is_some()) && !has_keys {
+        return Err(invalid_metadata(
+            "private_key_jwt and signed authentication requests need the client's keys: jwks or jwks_uri",
+        ));
+    }
+    if fapi {
+        // FAPI-CIBA §5.2.2: confidential clients authenticated by key, signed requests, no push.
+        if method != ClientAuthMethod::PrivateKeyJwt {
+            return Err(invalid_metadata(format!(
+                "a FAPI client authenticates with private_key_jwt, not {method}"
+            )));
+        }
+        if request_signing_alg.is_none() {
+            return Err(invalid_metadata(
+                "a FAPI client signs its authentication requests: register backchannel_authentication_request_signing_alg (PS256 or ES256)",
+            ));
+        }
+        if mode == DeliveryMode::Push {
+            return Err(invalid_metadata(
+                "the FAPI-CIBA profile does not allow push mode (use poll or ping)",
+            ));
+        }
+    }
+    let secret = match method {
+        ClientAuthMethod::PrivateKeyJwt => None,
+        ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost => {
+            Some(random_b64u(32)?)
+        }
+    };
     let client = Client {
         id: random_b64u(16)?,
         name: name.to_owned(),
@@ -202,12 +282,13 @@ pub fn register_client(
         delivery_mode: mode,
         notification_endpoint,
         auth_method: method,
-        secret_hash: Some(hash_secret(&secret)),
+        secret_hash: secret.as_deref().map(hash_secret),
         scope,
         user_code_parameter: false,
-        request_signing_alg: None,
+        request_signing_alg: request_signing_alg.map(|a| a.as_str().to_owned()),
         jwks,
         jwks_uri: reg.jwks_uri,
+        fapi,
         created_at: now,
     };
     Ok((client, secret))
@@ -227,10 +308,17 @@ mod tests {
     #[test]
     fn poll_client_gets_defaults_and_a_hashed_secret() {
         let default = vec!["openid".to_owned(), "profile".to_owned()];
-        let (client, secret) =
-            register_client(reg("poll"), &default, &NotificationSettings::default(), 5).unwrap();
+        let (client, secret) = register_client(
+            reg("poll"),
+            &default,
+            &NotificationSettings::default(),
+            &ClientSettings::default(),
+            5,
+        )
+        .unwrap();
         assert_eq!(client.auth_method, ClientAuthMethod::ClientSecretBasic);
         assert_eq!(client.scope, default);
+        let secret = secret.unwrap();
         assert!(secret.len() >= 43);
         assert_ne!(client.secret_hash.as_deref(), Some(secret.as_str()));
     }
@@ -240,20 +328,53 @@ mod tests {
         let default = vec!["openid".to_owned()];
         for mode in ["ping", "push", "carrier"] {
             assert_eq!(
-                register_client(reg(mode), &default, &NotificationSettings::default(), 0)
-                    .unwrap_err()
-                    .code(),
+                register_client(
+                    reg(mode),
+                    &default,
+                    &NotificationSettings::default(),
+                    &ClientSettings::default(),
+                    0
+                )
+                .unwrap_err()
+                .code(),
                 "invalid_client_metadata"
             );
         }
         let mut r = reg("poll");
         r.scope = Some("profile".into());
-        assert!(register_client(r, &default, &NotificationSettings::default(), 0).is_err());
+        assert!(
+            register_client(
+                r,
+                &default,
+                &NotificationSettings::default(),
+                &ClientSettings::default(),
+                0
+            )
+            .is_err()
+        );
         let mut r = reg("poll");
         r.token_endpoint_auth_method = Some("none".into());
-        assert!(register_client(r, &default, &NotificationSettings::default(), 0).is_err());
+        assert!(
+            register_client(
+                r,
+                &default,
+                &NotificationSettings::default(),
+                &ClientSettings::default(),
+                0
+            )
+            .is_err()
+        );
         let mut r = reg("poll");
         r.logo_uri = Some("http://x/logo.png".into());
-        assert!(register_client(r, &default, &NotificationSettings::default(), 0).is_err());
+        assert!(
+            register_client(
+                r,
+                &default,
+                &NotificationSettings::default(),
+                &ClientSettings::default(),
+                0
+            )
+            .is_err()
+        );
     }
 }

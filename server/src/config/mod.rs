@@ -40,6 +40,34 @@ pub struct Settings {
     pub http: HttpSettings,
     /// Device trust: key attestation at enrollment (README "Device trust").
     pub attestation: AttestationSettings,
+    /// Client applications: the FAPI-CIBA profile, registered keys (README "FAPI-CIBA").
+    pub clients: ClientSettings,
+}
+
+/// Client applications' settings.
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClientSettings {
+    /// Every client follows the FAPI-CIBA profile: registrations that say `"fapi": false` are
+    /// refused, and discovery lists only what the profile allows.
+    pub fapi: bool,
+    /// How long keys fetched from a client's `jwks_uri` are used before they are fetched again
+    /// (seconds). A `kid` the cached set does not have triggers a refetch sooner (at most one
+    /// per 10 s per URI).
+    pub jwks_uri_cache_seconds: u64,
+    /// The longest a client assertion (`private_key_jwt`) may be valid ahead: `exp` at most this
+    /// many seconds after now (its `jti` is remembered until then).
+    pub assertion_max_lifetime: i64,
+}
+
+impl Default for ClientSettings {
+    fn default() -> Self {
+        Self {
+            fapi: false,
+            jwks_uri_cache_seconds: 300,
+            assertion_max_lifetime: 600,
+        }
+    }
 }
 
 /// How attestations at enrollment are treated.
@@ -414,6 +442,7 @@ impl Default for Settings {
             push: PushSettings::default(),
             http: HttpSettings::default(),
             attestation: AttestationSettings::default(),
+            clients: ClientSettings::default(),
         }
     }
 }
@@ -534,6 +563,13 @@ impl Settings {
             || self.enrollment.code_ttl <= 0
         {
             return bad("token and enrollment lifetimes must be positive".into());
+        }
+        let cl = &self.clients;
+        if cl.jwks_uri_cache_seconds == 0 || !(30..=3600).contains(&cl.assertion_max_lifetime) {
+            return bad(
+                "clients.jwks_uri_cache_seconds must be positive and clients.assertion_max_lifetime within 30..=3600"
+                    .into(),
+            );
         }
         if let Some(token) = &self.admin_token
             && token.len() < 16

@@ -25,11 +25,16 @@ use crate::state::AppState;
 /// A typed OAuth request read from form parameters. Only the shape is checked here; the rules
 /// are the domain's.
 pub trait FromForm: Sized {
+    /// The endpoint's path (a client assertion may name its URL as `aud`).
+    const ENDPOINT: &'static str;
+
     /// Reads the request from the form.
     fn from_form(params: &FormParams) -> Result<Self, Error>;
 }
 
 impl FromForm for BackchannelRequest {
+    const ENDPOINT: &'static str = "/backchannel/authenticate";
+
     fn from_form(p: &FormParams) -> Result<Self, Error> {
         Ok(Self {
             scope: p.take("scope"),
@@ -49,6 +54,8 @@ impl FromForm for BackchannelRequest {
 }
 
 impl FromForm for TokenRequest {
+    const ENDPOINT: &'static str = "/token";
+
     fn from_form(p: &FormParams) -> Result<Self, Error> {
         match p.require("grant_type")? {
             crate::ciba::CIBA_GRANT_TYPE => Ok(Self::Ciba(CibaGrant {
@@ -83,6 +90,9 @@ impl<T: FromForm> FromRequest<AppState> for ClientCall<T> {
             basic: basic_credentials(&headers)?,
             client_id: params.take("client_id"),
             client_secret: params.take("client_secret"),
+            client_assertion_type: params.take("client_assertion_type"),
+            client_assertion: params.take("client_assertion"),
+            endpoint: T::ENDPOINT,
         };
         let client = authenticate_client(state, credentials).await?;
         let request = T::from_form(&params)?;

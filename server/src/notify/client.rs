@@ -113,6 +113,36 @@ impl NotificationClient {
     }
 }
 
+impl NotificationClient {
+    /// GETs `url` (a client's `jwks_uri`) under the same rules as notifications: the address
+    /// policy, no redirects, bounded timeouts; a 200 answer of at most `max_bytes`.
+    pub async fn fetch(&self, url: &str, max_bytes: usize) -> Result<Vec<u8>, String> {
+        check_endpoint_url(url, &self.settings).map_err(|e| e.to_string())?;
+        let mut response = self
+            .http
+            .get(url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| match classify_error(&e) {
+                SendOutcome::Retry(why) | SendOutcome::Refused(why) => why,
+                SendOutcome::Delivered => e.to_string(),
+            })?;
+        let status = response.status();
+        if status != reqwest::StatusCode::OK {
+            return Err(format!("{url} answered {status}"));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+            if body.len() + chunk.len() > max_bytes {
+                return Err(format!("{url} answered more than {max_bytes} bytes"));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+}
+
 fn classify_error(error: &reqwest::Error) -> SendOutcome {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(e) = source {

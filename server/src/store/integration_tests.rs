@@ -545,6 +545,7 @@ async fn clients_round_trip(s: Fresh) {
                 request_signing_alg: Some("ES256".into()),
                 jwks: Some(format!(r#"{{"keys":[{{"kid":"k{n}"}}]}}"#)),
                 jwks_uri: Some(format!("https://bank.example/jwks/{n}")),
+                fapi: n % 2 == 0,
                 created_at: 1_700_000_000 + n,
             };
             s.insert_client(&client).await.unwrap();
@@ -812,6 +813,7 @@ async fn locking_a_user_cancels_and_notifies_their_requests(s: Fresh) {
             request_signing_alg: None,
             jwks: None,
             jwks_uri: None,
+            fapi: false,
             created_at: 1,
         })
         .await

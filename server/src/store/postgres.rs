@@ -49,6 +49,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "approval_key",
         include_str!("../../migrations/postgres/0007_approval_key.sql"),
     ),
+    (
+        8,
+        "fapi_clients",
+        include_str!("../../migrations/postgres/0008_fapi_clients.sql"),
+    ),
 ];
 
 /// PostgreSQL implementation of [`Store`](super::Store).

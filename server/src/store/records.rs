@@ -82,6 +82,8 @@ stored_enum! {
         ClientSecretBasic => "client_secret_basic",
         /// `client_id` and `client_secret` in the form body.
         ClientSecretPost => "client_secret_post",
+        /// A JWT signed with one of the client's registered keys (RFC 7523 §2.2).
+        PrivateKeyJwt => "private_key_jwt",
     }
 }
 
@@ -172,6 +174,8 @@ pub struct Client {
     pub jwks: Option<String>,
     /// Registered JWK Set URL.
     pub jwks_uri: Option<String>,
+    /// Whether the FAPI-CIBA profile's rules apply to this client.
+    pub fapi: bool,
     /// Registration time.
     pub created_at: i64,
 }

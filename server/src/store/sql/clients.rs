@@ -24,6 +24,7 @@ pub fn client_from<R: Row + ?Sized>(row: &R) -> StoreResult<Client> {
         request_signing_alg: row.try_get("request_signing_alg")?,
         jwks: row.try_get("jwks")?,
         jwks_uri: row.try_get("jwks_uri")?,
+        fapi: row.try_get("fapi")?,
         created_at: row.try_get("created_at")?,
     })
 }
@@ -32,8 +33,8 @@ pub async fn insert<E: Engine>(db: &E, c: &Client) -> StoreResult<()> {
     let mut writes = db.writes().await;
     let query = Query::new(
         "INSERT INTO clients (id, name, logo_uri, delivery_mode, notification_endpoint, auth_method, \
-         secret_hash, scope, user_code_parameter, request_signing_alg, jwks, jwks_uri, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+         secret_hash, scope, user_code_parameter, request_signing_alg, jwks, jwks_uri, fapi, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(&c.id)
     .bind(&c.name)
@@ -47,6 +48,7 @@ pub async fn insert<E: Engine>(db: &E, c: &Client) -> StoreResult<()> {
     .bind(&c.request_signing_alg)
     .bind(&c.jwks)
     .bind(&c.jwks_uri)
+    .bind(c.fapi)
     .bind(c.created_at);
     writes.execute(query).await?;
     Ok(())

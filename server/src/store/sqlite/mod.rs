@@ -65,6 +65,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "approval_key",
         include_str!("../../../migrations/sqlite/0007_approval_key.sql"),
     ),
+    (
+        8,
+        "fapi_clients",
+        include_str!("../../../migrations/sqlite/0008_fapi_clients.sql"),
+    ),
 ];
 
 /// How long a connection waits for another one's write lock.
