@@ -5,9 +5,13 @@
 
 use std::sync::{Arc, Mutex};
 
+use ciba_core::authenticator::{
+    Account, Authenticator, AuthenticatorConfig, MemoryAccountStore, SoftwareKeyStore,
+};
 use ciba_core::clock::Clock;
-use ciba_core::protocol::{DecisionStatus, DenyReason};
+use ciba_core::protocol::{DecisionStatus, DenyReason, PushRegistration};
 use ciba_e2e::*;
+use ciba_server::config::Settings;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use serde_json::{Value, json};
@@ -86,6 +90,81 @@ impl ClientKey {
 
     fn jwks(&self) -> Value {
         json!({"keys": [self.jwk]})
+    }
+}
+
+/// A server on its own TLS listener (`https://localhost:<port>`, a test CA's certificate), with
+/// that CA also trusted for `tls_client_auth` client certificates; its HTTP client presents
+/// `cert` (FAPI tokens are bound to a certificate).
+struct Fapi {
+    server: TestServer,
+    ca: TestCa,
+    cert: ClientCert,
+    _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Fapi {
+    type Target = TestServer;
+    fn deref(&self) -> &TestServer {
+        &self.server
+    }
+}
+
+async fn fapi_server(tweak: impl FnOnce(&mut Settings)) -> Fapi {
+    let ca = TestCa::new("FAPI test CA");
+    let dir = tempfile::tempdir().unwrap();
+    let (cert_file, key_file) = ca.write_server_identity(dir.path());
+    let ca_file = ca.write(dir.path(), "client-ca.pem");
+    let mut server = TestServer::start_with(|s| {
+        s.issuer = Some(format!("https://localhost:{}", s.listen.port()));
+        s.tls.certificate_file = Some(cert_file);
+        s.tls.private_key_file = Some(key_file);
+        s.tls.client_ca_files = vec![ca_file];
+        tweak(s);
+    })
+    .await;
+    let cert = ca.issue_client("Bank", "terminal-1", &["terminal-1.bank.example"]);
+    server.use_tls(ca.https_client(Some(&cert)));
+    Fapi {
+        server,
+        ca,
+        cert,
+        _dir: dir,
+    }
+}
+
+impl Fapi {
+    /// An SDK trusting the test CA.
+    fn sdk(&self) -> Authenticator {
+        Authenticator::new(
+            Arc::new(MemoryAccountStore::new()),
+            Arc::new(SoftwareKeyStore::in_memory()),
+            Arc::new(self.clock.clone()),
+            AuthenticatorConfig {
+                extra_trust_anchors: vec![self.ca.ca_der.clone()],
+                ..AuthenticatorConfig::default()
+            },
+        )
+        .unwrap()
+    }
+
+    /// A user with one enrolled SDK device.
+    async fn user_with_device(&self, username: &str) -> (Value, Authenticator, Account) {
+        let user = self.create_user(username).await;
+        let sdk = self.sdk();
+        let uri = self.enrollment_uri(user["id"].as_str().unwrap()).await;
+        let account = sdk
+            .enroll(&uri, device_info(), PushRegistration::none())
+            .await
+            .unwrap();
+        (user, sdk, account)
+    }
+
+    /// Another instance on the same database, over TLS with the same client certificate.
+    async fn another_instance(&self) -> TestServer {
+        let mut other = self.server.another_instance().await;
+        other.use_tls(self.ca.https_client(Some(&self.cert)));
+        other
     }
 }
 
@@ -226,7 +305,7 @@ fn alice_request() -> Value {
 
 #[tokio::test]
 async fn discovery_lists_the_profile_truthfully() {
-    let server = TestServer::start().await;
+    let server = fapi_server(|_| {}).await;
     let meta: Value = server
         .http
         .get(server.url("/.well-known/openid-configuration"))
@@ -241,12 +320,47 @@ async fn discovery_lists_the_profile_truthfully() {
         json!([
             "client_secret_basic",
             "client_secret_post",
-            "private_key_jwt"
+            "private_key_jwt",
+            "tls_client_auth",
+            "self_signed_tls_client_auth"
         ])
     );
     assert_eq!(
         meta["token_endpoint_auth_signing_alg_values_supported"],
         json!(["ES256", "PS256", "RS256"])
+    );
+    assert_eq!(meta["tls_client_certificate_bound_access_tokens"], true);
+    assert_eq!(meta["userinfo_endpoint"], server.url("/userinfo"));
+    assert_eq!(
+        meta["mtls_endpoint_aliases"],
+        json!({"token_endpoint": server.url("/token"),
+               "backchannel_authentication_endpoint": server.url("/backchannel/authenticate"),
+               "userinfo_endpoint": server.url("/userinfo")})
+    );
+    // Without TLS the server sees no client certificate: no mTLS method, no bound tokens.
+    let plain = TestServer::start().await;
+    let plain_meta: Value = plain
+        .http
+        .get(plain.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        plain_meta["token_endpoint_auth_methods_supported"],
+        json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt"
+        ])
+    );
+    assert!(plain_meta.get("mtls_endpoint_aliases").is_none());
+    assert!(
+        plain_meta
+            .get("tls_client_certificate_bound_access_tokens")
+            .is_none()
     );
     assert_eq!(
         meta["backchannel_authentication_request_signing_alg_values_supported"],
@@ -254,7 +368,7 @@ async fn discovery_lists_the_profile_truthfully() {
     );
 
     // Server-wide FAPI: only what the profile allows, and every client follows it.
-    let server = TestServer::start_with(|s| s.clients.fapi = true).await;
+    let server = fapi_server(|s| s.clients.fapi = true).await;
     let meta: Value = server
         .http
         .get(server.url("/.well-known/openid-configuration"))
@@ -266,7 +380,11 @@ async fn discovery_lists_the_profile_truthfully() {
         .unwrap();
     assert_eq!(
         meta["token_endpoint_auth_methods_supported"],
-        json!(["private_key_jwt"])
+        json!([
+            "private_key_jwt",
+            "tls_client_auth",
+            "self_signed_tls_client_auth"
+        ])
     );
     assert_eq!(
         meta["token_endpoint_auth_signing_alg_values_supported"],
@@ -304,7 +422,7 @@ async fn discovery_lists_the_profile_truthfully() {
 
 #[tokio::test]
 async fn fapi_registration_rules() {
-    let server = TestServer::start().await;
+    let server = fapi_server(|_| {}).await;
     let rsa = ClientKey::rsa(1, Algorithm::PS256);
     let fapi = |extra: Value| {
         let mut body = json!({"fapi": true, "token_endpoint_auth_method": "private_key_jwt",
@@ -410,7 +528,7 @@ async fn fapi_registration_rules() {
 /// ES256 (EC) keys.
 #[tokio::test]
 async fn fapi_poll_happy_path_with_rsa_and_ec_keys() {
-    let server = TestServer::start().await;
+    let server = fapi_server(|_| {}).await;
     let (user, sdk, _) = server.user_with_device("alice").await;
     for key in [ClientKey::rsa(1, Algorithm::PS256), ClientKey::ec("ec-1")] {
         let client = fapi_client(&server, key, json!({})).await;
@@ -463,7 +581,7 @@ async fn fapi_poll_happy_path_with_rsa_and_ec_keys() {
 /// The suite's "user rejects" and "auth_req_id expired".
 #[tokio::test]
 async fn fapi_user_rejects_and_expired_requests() {
-    let server = TestServer::start().await;
+    let server = fapi_server(|_| {}).await;
     let (_, sdk, _) = server.user_with_device("alice").await;
     let client = fapi_client(&server, ClientKey::ec("ec-1"), json!({})).await;
     let answer = client
@@ -494,7 +612,7 @@ async fn fapi_user_rejects_and_expired_requests() {
 /// "client assertion alg RS256", "iss as aud at the token endpoint", and every claim rule.
 #[tokio::test]
 async fn client_assertion_rules() {
-    let server = TestServer::start().await;
+    let server = fapi_server(|_| {}).await;
     server.create_user("alice").await;
     let rsa = ClientKey::rsa(1, Algorithm::PS256);
     let client = fapi_client(&server, rsa.clone(), json!({})).await;
@@ -674,7 +792,7 @@ async fn client_assertion_rules() {
     let claims = assertion_claims(&server, &client.id, &token_url);
     let first = post_with_assertion(&server, "/token", &rsa, &claims, &params).await;
     assert_eq!(first.status, 400, "{}", first.body);
-    let second_instance = server.another_instance().await;
+    let second_instance = Fapi::another_instance(&server).await;
     let again = post_with_assertion(&second_instance, "/token", &rsa, &claims, &params).await;
     assert_eq!((again.status, again.error()), (401, "invalid_client"));
 
@@ -724,7 +842,7 @@ async fn client_assertion_rules() {
 /// `invalid_request` and leaving nothing pending on the user's phone.
 #[tokio::test]
 async fn request_object_rules() {
-    let server = TestServer::start().await;
+    let server = fapi_server(|_| {}).await;
     let (_, sdk, _) = server.user_with_device("alice").await;
     let rsa = ClientKey::rsa(1, Algorithm::PS256);
     let client = fapi_client(&server, rsa.clone(), json!({})).await;
@@ -896,7 +1014,12 @@ async fn request_object_rules() {
 /// with a key id the cached set lacks (key rotation), and a clear refusal when unreachable.
 #[tokio::test]
 async fn jwks_uri_is_fetched_cached_and_refetched_for_a_new_kid() {
-    let server = crate::notify::dev_server().await;
+    let server = fapi_server(|s| {
+        s.notifications.allow_plain_http = true;
+        s.notifications.allow_private_networks = true;
+        s.notifications.worker_interval_ms = 20;
+    })
+    .await;
     let first = ClientKey::ec("k1");
     let second = ClientKey::ec("k2");
     let served = Arc::new(Mutex::new(first.jwks()));
@@ -997,7 +1120,12 @@ async fn redeem_unknown(server: &TestServer, client_id: &str, key: &ClientKey) -
 /// arrives with it, the client then redeems with its assertion.
 #[tokio::test]
 async fn fapi_ping_flow() {
-    let server = crate::notify::dev_server().await;
+    let server = fapi_server(|s| {
+        s.notifications.allow_plain_http = true;
+        s.notifications.allow_private_networks = true;
+        s.notifications.worker_interval_ms = 20;
+    })
+    .await;
     let receiver = Receiver::start(&[]).await;
     let (_, sdk, _) = server.user_with_device("alice").await;
     let client = fapi_client(
@@ -1024,4 +1152,524 @@ async fn fapi_ping_flow() {
     assert_eq!(got[0].body, json!({"auth_req_id": auth_req_id}));
     let tokens = client.poll(&server, &auth_req_id).await;
     assert_eq!(tokens.status, 200, "{}", tokens.body);
+}
+
+/// POSTs `form` to `path` with `http` (a client presenting its own certificate, or none).
+async fn post_with(
+    server: &TestServer,
+    http: &reqwest::Client,
+    path: &str,
+    form: &[(&str, String)],
+) -> OAuthAnswer {
+    OAuthAnswer::from(http.post(server.url(path)).form(form).send().await.unwrap()).await
+}
+
+/// `GET /userinfo` with `token` through `http`: status, body and the challenge.
+async fn userinfo(
+    server: &TestServer,
+    http: &reqwest::Client,
+    token: Option<&str>,
+) -> (u16, Value, Option<String>) {
+    let mut request = http.get(server.url("/userinfo"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let (status, body) = json_answer(response).await;
+    (status, body, challenge)
+}
+
+fn grant_of(auth_req_id: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("grant_type", CIBA_GRANT.to_owned()),
+        ("auth_req_id", auth_req_id.to_owned()),
+    ]
+}
+
+fn with_client_id(id: &str, mut form: Vec<(&'static str, String)>) -> Vec<(&'static str, String)> {
+    form.push(("client_id", id.to_owned()));
+    form
+}
+
+/// `tls_client_auth` (RFC 8705 §2.1) under FAPI: the happy path over the server's own TLS with
+/// a CA-issued client certificate, certificate-bound tokens (`cnf.x5t#S256`) that the UserInfo
+/// endpoint accepts only with that certificate (the suite's "mTLS holder-of-key required"), and
+/// the suite's "wrong client id" / "different client id and issuer" at both endpoints.
+#[tokio::test]
+async fn tls_client_auth_binds_tokens_to_the_certificate() {
+    let server = fapi_server(|_| {}).await;
+    let (user, sdk, _) = server.user_with_device("alice").await;
+    let key = ClientKey::ec("req-1");
+    let tls_client = |name: (&str, &str)| {
+        let mut body = json!({"fapi": true, "token_endpoint_auth_method": "tls_client_auth",
+                              "backchannel_authentication_request_signing_alg": "ES256",
+                              "jwks": key.jwks()});
+        body[name.0] = json!(name.1);
+        body
+    };
+    let (status, body) = register(
+        &server,
+        tls_client(("tls_client_auth_subject_dn", "CN=terminal-1,O=Bank")),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["tls_client_auth_subject_dn"], "CN=terminal-1,O=Bank");
+    let id = body["client_id"].as_str().unwrap().to_owned();
+
+    let request = key.sign(&request_claims(
+        &server,
+        &id,
+        json!({"scope": "openid profile", "login_hint": "alice", "binding_message": "W4-7QX"}),
+    ));
+    let answer = post(
+        &server,
+        "/backchannel/authenticate",
+        &with_client_id(&id, vec![("request", request)]),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let auth_req_id = answer.body["auth_req_id"].as_str().unwrap().to_owned();
+    let pending = sdk.pending().await.unwrap();
+    sdk.approve(&pending[0], vec!["swk".into()]).await.unwrap();
+    let tokens = post(
+        &server,
+        "/token",
+        &with_client_id(&id, grant_of(&auth_req_id)),
+    )
+    .await;
+    assert_eq!(tokens.status, 200, "{}", tokens.body);
+    let access_token = tokens.body["access_token"].as_str().unwrap();
+    let claims = crate::flows::verify_with_jwks(&server, access_token, &server.issuer).await;
+    assert_eq!(claims["cnf"], json!({"x5t#S256": server.cert.thumbprint()}));
+
+    // The protected resource: with the certificate, the user's claims by scope.
+    let (status, body, _) = userinfo(&server, &server.http, Some(access_token)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["sub"], user["subject"]);
+    assert_eq!(body["preferred_username"], "alice");
+    assert_eq!(body["name"], "alice Example");
+    assert!(body.get("email").is_none(), "no email scope");
+    // With another certificate, or none: refused as the token's holder is not proven.
+    let other_cert = server.ca.issue_client("Bank", "terminal-2", &[]);
+    for (what, http) in [
+        (
+            "another certificate",
+            server.ca.https_client(Some(&other_cert)),
+        ),
+        ("no certificate", server.ca.https_client(None)),
+    ] {
+        let (status, body, challenge) = userinfo(&server, &http, Some(access_token)).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_token")),
+            "{what}"
+        );
+        assert!(challenge.unwrap().contains("invalid_token"), "{what}");
+    }
+
+    // Another tls_client_auth client (terminal-2's name): terminal-1's certificate with its
+    // client_id is refused, at both endpoints.
+    let (status, body) = register(
+        &server,
+        tls_client(("tls_client_auth_subject_dn", "CN=terminal-2,O=Bank")),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let other_id = body["client_id"].as_str().unwrap().to_owned();
+    let request = key.sign(&request_claims(&server, &other_id, alice_request()));
+    for (path, form) in [
+        ("/token", grant_of("unknown-0123456789abcdef")),
+        ("/backchannel/authenticate", vec![("request", request)]),
+    ] {
+        let answer = post(&server, path, &with_client_id(&other_id, form.clone())).await;
+        assert_eq!(
+            (answer.status, answer.error()),
+            (401, "invalid_client"),
+            "{path}"
+        );
+        // No certificate at all, and a self-signed one with the right name.
+        let bare = server.ca.https_client(None);
+        let answer = post_with(&server, &bare, path, &with_client_id(&id, form.clone())).await;
+        assert_eq!(
+            (answer.status, answer.error()),
+            (401, "invalid_client"),
+            "{path}"
+        );
+        let impostor = TestCa::new("Another CA").issue_client("Bank", "terminal-1", &[]);
+        let impostor = server.ca.https_client(Some(&impostor));
+        let answer = post_with(&server, &impostor, path, &with_client_id(&id, form)).await;
+        assert_eq!(
+            (answer.status, answer.error()),
+            (401, "invalid_client"),
+            "{path}"
+        );
+    }
+
+    // The name by SAN, and the DN written in the other order, match the same certificate.
+    for name in [
+        ("tls_client_auth_san_dns", "terminal-1.bank.example"),
+        ("tls_client_auth_subject_dn", "O=Bank, CN=terminal-1"),
+    ] {
+        let (status, body) = register(&server, tls_client(name)).await;
+        assert_eq!(status, 201, "{body}");
+        let id = body["client_id"].as_str().unwrap();
+        let answer = post(
+            &server,
+            "/token",
+            &with_client_id(id, grant_of("unknown-0123456789abcdef")),
+        )
+        .await;
+        assert_eq!(
+            (answer.status, answer.error()),
+            (400, "invalid_grant"),
+            "{name:?}: {}",
+            answer.body
+        );
+    }
+    let (status, body) = register(
+        &server,
+        tls_client(("tls_client_auth_san_dns", "terminal-9.bank.example")),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let answer = post(
+        &server,
+        "/token",
+        &with_client_id(
+            body["client_id"].as_str().unwrap(),
+            grant_of("unknown-0123456789abcdef"),
+        ),
+    )
+    .await;
+    assert_eq!((answer.status, answer.error()), (401, "invalid_client"));
+    // Two names at once, or none, are refused at registration.
+    let mut two = tls_client(("tls_client_auth_san_dns", "terminal-1.bank.example"));
+    two["tls_client_auth_subject_dn"] = json!("CN=terminal-1");
+    let mut none = tls_client(("tls_client_auth_san_dns", "x"));
+    none.as_object_mut()
+        .unwrap()
+        .remove("tls_client_auth_san_dns");
+    for body in [two, none] {
+        let (status, answer) = register(&server, body).await;
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (400, Some("invalid_client_metadata"))
+        );
+    }
+}
+
+/// `self_signed_tls_client_auth` (RFC 8705 §2.2), without FAPI: the certificate's key is the
+/// registered one; another self-signed certificate is refused.
+#[tokio::test]
+async fn self_signed_tls_client_auth() {
+    let server = fapi_server(|_| {}).await;
+    let (_, sdk, _) = server.user_with_device("alice").await;
+    let cert = ClientCert::self_signed("shop-terminal");
+    let (status, body) = register(
+        &server,
+        json!({"token_endpoint_auth_method": "self_signed_tls_client_auth",
+               "jwks": {"keys": [cert.jwk("tls-1")]}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert!(body.get("client_secret").is_none());
+    let id = body["client_id"].as_str().unwrap().to_owned();
+    let http = server.ca.https_client(Some(&cert));
+    let form = with_client_id(
+        &id,
+        vec![
+            ("scope", "openid".to_owned()),
+            ("login_hint", "alice".to_owned()),
+        ],
+    );
+    let answer = post_with(&server, &http, "/backchannel/authenticate", &form).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let auth_req_id = answer.body["auth_req_id"].as_str().unwrap().to_owned();
+    let pending = sdk.pending().await.unwrap();
+    sdk.approve(&pending[0], vec!["swk".into()]).await.unwrap();
+    let tokens = post_with(
+        &server,
+        &http,
+        "/token",
+        &with_client_id(&id, grant_of(&auth_req_id)),
+    )
+    .await;
+    assert_eq!(tokens.status, 200, "{}", tokens.body);
+    let claims = jwt_claims(tokens.body["access_token"].as_str().unwrap());
+    assert_eq!(claims["cnf"]["x5t#S256"], cert.thumbprint());
+
+    let stranger = server
+        .ca
+        .https_client(Some(&ClientCert::self_signed("shop-terminal")));
+    let answer = post_with(
+        &server,
+        &stranger,
+        "/token",
+        &with_client_id(&id, grant_of(&auth_req_id)),
+    )
+    .await;
+    assert_eq!((answer.status, answer.error()), (401, "invalid_client"));
+    // Without TLS on the server, the method cannot be registered.
+    let plain = TestServer::start().await;
+    let (status, body) = plain
+        .admin(
+            reqwest::Method::POST,
+            "/admin/v1/clients",
+            Some(
+                json!({"name": "Shop", "backchannel_token_delivery_mode": "poll",
+                        "token_endpoint_auth_method": "self_signed_tls_client_auth",
+                        "jwks": {"keys": [cert.jwk("tls-1")]}}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_client_metadata")),
+        "{body}"
+    );
+}
+
+/// FAPI access tokens are sender-constrained: a FAPI client's token request without a client
+/// certificate is refused (with one it succeeds, and the token is bound to it).
+#[tokio::test]
+async fn fapi_tokens_need_a_client_certificate() {
+    let server = fapi_server(|_| {}).await;
+    let (_, sdk, _) = server.user_with_device("alice").await;
+    let client = fapi_client(&server, ClientKey::ec("ec-1"), json!({})).await;
+    let answer = client
+        .backchannel(&server, client.request(&server, alice_request()))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let auth_req_id = answer.body["auth_req_id"].as_str().unwrap().to_owned();
+    let pending = sdk.pending().await.unwrap();
+    sdk.approve(&pending[0], vec!["swk".into()]).await.unwrap();
+    let claims = assertion_claims(&server, &client.id, &server.url("/token"));
+    let mut form = grant_of(&auth_req_id);
+    form.push(("client_assertion_type", JWT_BEARER.into()));
+    form.push(("client_assertion", client.key.sign(&claims)));
+    let bare = server.ca.https_client(None);
+    let answer = post_with(&server, &bare, "/token", &form).await;
+    assert_eq!(
+        (answer.status, answer.error()),
+        (400, "invalid_request"),
+        "{}",
+        answer.body
+    );
+    let tokens = client.poll(&server, &auth_req_id).await;
+    assert_eq!(tokens.status, 200, "{}", tokens.body);
+    let claims = jwt_claims(tokens.body["access_token"].as_str().unwrap());
+    assert_eq!(claims["cnf"]["x5t#S256"], server.cert.thumbprint());
+    // A server that cannot see client certificates does not register FAPI clients.
+    let plain = TestServer::start().await;
+    let key = ClientKey::ec("ec-2");
+    let (status, body) = register(
+        &plain,
+        json!({"fapi": true, "token_endpoint_auth_method": "private_key_jwt",
+               "backchannel_authentication_request_signing_alg": "ES256", "jwks": key.jwks()}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_client_metadata")),
+        "{body}"
+    );
+}
+
+/// Behind a TLS-terminating proxy: the client certificate in the configured header (URL-encoded
+/// PEM or base64 DER) is believed from a trusted proxy address only.
+#[tokio::test]
+async fn client_certificates_forwarded_by_a_trusted_proxy() {
+    let proxied = |trusted: &'static str| {
+        TestServer::start_with(move |s| {
+            s.tls.client_certificate_header = Some("X-Client-Cert".into());
+            s.tls.trusted_proxies = vec![trusted.into()];
+        })
+    };
+    let server = proxied("127.0.0.0/8").await;
+    let cert = ClientCert::self_signed("shop-terminal");
+    let (status, body) = server
+        .admin(
+            reqwest::Method::POST,
+            "/admin/v1/clients",
+            Some(
+                json!({"name": "Shop", "backchannel_token_delivery_mode": "poll",
+                        "token_endpoint_auth_method": "self_signed_tls_client_auth",
+                        "jwks": {"keys": [cert.jwk("tls-1")]}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["client_id"].as_str().unwrap().to_owned();
+    // As nginx's `$ssl_client_escaped_cert`: percent-encoded PEM.
+    let escaped_pem: String = cert
+        .pem
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let der_b64 = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(&cert.der)
+    };
+    let call = |server: &TestServer, header: Option<String>| {
+        let mut request = server
+            .http
+            .post(server.url("/token"))
+            .form(&with_client_id(&id, grant_of("unknown-0123456789abcdef")));
+        if let Some(value) = header {
+            request = request.header("X-Client-Cert", value);
+        }
+        async move { OAuthAnswer::from(request.send().await.unwrap()).await }
+    };
+    for header in [escaped_pem.clone(), der_b64] {
+        let answer = call(&server, Some(header)).await;
+        assert_eq!(
+            (answer.status, answer.error()),
+            (400, "invalid_grant"),
+            "{}",
+            answer.body
+        );
+    }
+    let answer = call(&server, None).await;
+    assert_eq!((answer.status, answer.error()), (401, "invalid_client"));
+    let answer = call(&server, Some("%%% not a certificate".into())).await;
+    assert_eq!((answer.status, answer.error()), (401, "invalid_client"));
+
+    // The same header from an address that is not a trusted proxy is ignored.
+    let untrusted = proxied("192.0.2.1").await;
+    let (status, body) = untrusted
+        .admin(
+            reqwest::Method::POST,
+            "/admin/v1/clients",
+            Some(
+                json!({"name": "Shop", "backchannel_token_delivery_mode": "poll",
+                        "token_endpoint_auth_method": "self_signed_tls_client_auth",
+                        "jwks": {"keys": [cert.jwk("tls-1")]}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["client_id"].as_str().unwrap().to_owned();
+    let answer = OAuthAnswer::from(
+        untrusted
+            .http
+            .post(untrusted.url("/token"))
+            .header("X-Client-Cert", escaped_pem)
+            .form(&with_client_id(&id, grant_of("unknown-0123456789abcdef")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (answer.status, answer.error()),
+        (401, "invalid_client"),
+        "{}",
+        answer.body
+    );
+}
+
+/// The listener's TLS: 1.3, and 1.2 only with the FAPI (ECDHE, AES-GCM) suites.
+#[tokio::test]
+async fn tls_listener_offers_only_fapi_cipher_suites() {
+    use rustls::crypto::ring::cipher_suite as suites;
+    let server = fapi_server(|_| {}).await;
+    let handshake = |version: &'static rustls::SupportedProtocolVersion,
+                     suite: rustls::SupportedCipherSuite| {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(server.ca.ca_der.clone().into()).unwrap();
+        let provider = rustls::crypto::CryptoProvider {
+            cipher_suites: vec![suite],
+            ..rustls::crypto::ring::default_provider()
+        };
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+            .with_protocol_versions(&[version])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let addr = server.addr();
+        async move {
+            let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+            tokio_rustls::TlsConnector::from(Arc::new(config))
+                .connect(name, tcp)
+                .await
+                .is_ok()
+        }
+    };
+    let v12 = &rustls::version::TLS12;
+    let v13 = &rustls::version::TLS13;
+    assert!(handshake(v13, suites::TLS13_AES_128_GCM_SHA256).await);
+    assert!(handshake(v12, suites::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256).await);
+    assert!(handshake(v12, suites::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384).await);
+    assert!(!handshake(v12, suites::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256).await);
+}
+
+/// The UserInfo endpoint with a plain bearer token (RFC 6750): claims by scope; expired, forged
+/// or missing tokens refused with a challenge.
+#[tokio::test]
+async fn userinfo_with_bearer_tokens() {
+    let server = TestServer::start().await;
+    let (user, sdk, _) = server.user_with_device("alice").await;
+    let client = server.create_client(json!({})).await;
+    let answer = server
+        .backchannel(
+            &client,
+            &[("scope", "openid profile"), ("login_hint", "alice")],
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let auth_req_id = answer.body["auth_req_id"].as_str().unwrap().to_owned();
+    let pending = sdk.pending().await.unwrap();
+    sdk.approve(&pending[0], vec!["swk".into()]).await.unwrap();
+    let tokens = server.poll(&client, &auth_req_id).await;
+    assert_eq!(tokens.status, 200, "{}", tokens.body);
+    let access_token = tokens.body["access_token"].as_str().unwrap();
+    assert!(
+        jwt_claims(access_token).get("cnf").is_none(),
+        "no certificate, no binding"
+    );
+    let (status, body, _) = userinfo(&server, &server.http, Some(access_token)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["sub"], user["subject"]);
+    assert_eq!(body["preferred_username"], "alice");
+    // POST works too.
+    let response = server
+        .http
+        .post(server.url("/userinfo"))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let id_token = tokens.body["id_token"].as_str().unwrap();
+    for (what, token) in [
+        ("no token", None),
+        (
+            "a forged token",
+            Some("eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCJ9.e30.c2ln"),
+        ),
+        ("an ID token", Some(id_token)),
+    ] {
+        let (status, body, challenge) = userinfo(&server, &server.http, token).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_token")),
+            "{what}"
+        );
+        assert!(challenge.unwrap().starts_with("Bearer"), "{what}");
+    }
+    server.clock.advance(3600);
+    let (status, _, _) = userinfo(&server, &server.http, Some(access_token)).await;
+    assert_eq!(status, 401, "expired");
 }

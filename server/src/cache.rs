@@ -103,6 +103,7 @@ mod tests {
             jwks: None,
             jwks_uri: None,
             fapi: false,
+            tls_client_auth: None,
             created_at: 1,
         };
         store.insert_client(&client).await.unwrap();

@@ -49,6 +49,11 @@ pub enum OAuthCode {
     /// `too_many_pending_requests` (`429`): the user has `[ciba]
     /// max_pending_requests_per_user` pending requests already.
     TooManyPendingRequests,
+    /// `invalid_token` (RFC 6750 §3.1, `401`): an access token this server did not issue, that
+    /// expired, or presented without the certificate it is bound to.
+    InvalidToken,
+    /// `insufficient_scope` (RFC 6750 §3.1, `403`).
+    InsufficientScope,
 }
 
 impl OAuthCode {
@@ -71,6 +76,8 @@ impl OAuthCode {
             Self::InvalidClientMetadata => "invalid_client_metadata",
             Self::RateLimited => "slow_down",
             Self::TooManyPendingRequests => "too_many_pending_requests",
+            Self::InvalidToken => "invalid_token",
+            Self::InsufficientScope => "insufficient_scope",
         }
     }
 }

@@ -243,6 +243,27 @@ pub fn verify_with(
     Some(candidates.any(|k| k.verify(alg, input, signature)))
 }
 
+/// Whether the public key of the certificate `der` is one of `keys`
+/// (`self_signed_tls_client_auth`, RFC 8705 §2.2: the certificate's key is registered).
+pub fn certificate_key_is_one_of(keys: &[ClientKey], der: &[u8]) -> bool {
+    use x509_parser::prelude::FromDer;
+    use x509_parser::public_key::PublicKey;
+    let Ok((_, cert)) = x509_parser::certificate::X509Certificate::from_der(der) else {
+        return false;
+    };
+    let Ok(key) = cert.public_key().parsed() else {
+        return false;
+    };
+    let strip = |b: &[u8]| -> Vec<u8> { b.iter().copied().skip_while(|x| *x == 0).collect() };
+    keys.iter().any(|k| match (&k.material, &key) {
+        (Material::Rsa { n, e }, PublicKey::RSA(rsa)) => {
+            strip(rsa.modulus) == *n && strip(rsa.exponent) == strip(e)
+        }
+        (Material::P256(point), PublicKey::EC(ec)) => ec.data() == point.as_slice(),
+        _ => false,
+    })
+}
+
 struct Fetched {
     /// When (the server's clock, seconds).
     at: i64,

@@ -28,6 +28,7 @@ pub mod state;
 pub mod store;
 pub mod tls;
 pub mod tokens;
+pub mod userinfo;
 
 use std::future::Future;
 use std::time::Duration;
@@ -79,8 +80,9 @@ pub async fn serve_http(
     let service = TowerToHyperService::new(app(state.clone()));
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
+    let tls = state.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     loop {
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 // Out of file descriptors or a connection reset before it was accepted: the
@@ -103,14 +105,45 @@ pub async fn serve_http(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let connection = hyper::server::conn::http1::Builder::new()
+        let http = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(header_timeout)
-            .serve_connection(TokioIo::new(stream), service.clone());
-        let connection = graceful.watch(connection);
+            .clone();
+        let service = service.clone();
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            // An error here is the client's doing (a reset, a timeout): nothing to report.
-            let _ = connection.await;
+            // An error here is the client's doing (a reset, a timeout, a failed handshake):
+            // nothing to report.
+            match tls {
+                None => {
+                    let connection = http::Connection {
+                        peer,
+                        certificates: None,
+                    };
+                    let service = http::WithConnection::new(service, connection);
+                    let _ = watcher
+                        .watch(http.serve_connection(TokioIo::new(stream), service))
+                        .await;
+                }
+                Some(acceptor) => {
+                    // The handshake counts against the header-read time (a client that opens
+                    // a connection and never finishes its hello is dropped).
+                    let Ok(Ok(stream)) =
+                        tokio::time::timeout(header_timeout, acceptor.accept(stream)).await
+                    else {
+                        return;
+                    };
+                    let certificates = stream.get_ref().1.peer_certificates().map(|chain| {
+                        std::sync::Arc::new(chain.iter().map(|c| c.to_vec()).collect())
+                    });
+                    let connection = http::Connection { peer, certificates };
+                    let service = http::WithConnection::new(service, connection);
+                    let _ = watcher
+                        .watch(http.serve_connection(TokioIo::new(stream), service))
+                        .await;
+                }
+            }
             drop(permit);
         });
     }

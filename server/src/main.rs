@@ -180,7 +180,8 @@ async fn run(mut settings: Settings) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
 
     tracing::info!(issuer = %state.issuer, %listen, database = %redact(&url), "ciba-server listening");
-    println!("ciba-server listening on http://{listen}");
+    let scheme = if state.tls.is_some() { "https" } else { "http" };
+    println!("ciba-server listening on {scheme}://{listen}");
     println!("  issuer:    {}", state.issuer);
     println!(
         "  discovery: {}/.well-known/openid-configuration",

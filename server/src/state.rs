@@ -47,6 +47,10 @@ pub struct Inner {
     pub push: crate::push::PushService,
     /// The attestation policy of enrollments (roots and status list read at start).
     pub attestation: crate::attestation::Policy,
+    /// The listener's TLS (`[tls]` certificate and key), when it speaks TLS itself.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// The CAs of `tls_client_auth` client certificates (`tls.client_ca_files`).
+    pub client_cas: Option<crate::tls::ClientCaVerifier>,
 }
 
 impl Deref for AppState {
@@ -80,6 +84,9 @@ pub enum StateError {
     /// The attestation roots or status list could not be read.
     #[error("attestation: {0}")]
     Attestation(String),
+    /// The TLS certificate, key or client CAs could not be read.
+    #[error("{0}")]
+    Tls(String),
 }
 
 /// What the settings build besides the state itself: each reads files the settings name (CA
@@ -88,6 +95,8 @@ struct Services {
     notifier: crate::notify::NotificationClient,
     push: crate::push::PushService,
     attestation: crate::attestation::Policy,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    client_cas: Option<crate::tls::ClientCaVerifier>,
 }
 
 impl Services {
@@ -99,6 +108,9 @@ impl Services {
             push: crate::push::PushService::new(&settings.push, clock)?,
             attestation: crate::attestation::Policy::from_settings(&settings.attestation)
                 .map_err(StateError::Attestation)?,
+            tls: crate::tls::server_config(&settings.tls).map_err(StateError::Tls)?,
+            client_cas: crate::tls::ClientCaVerifier::from_settings(&settings.tls)
+                .map_err(StateError::Tls)?,
         })
     }
 }
@@ -122,6 +134,8 @@ impl AppState {
             notifier,
             push,
             attestation,
+            tls,
+            client_cas,
         } = Services::build(&settings, clock.clone())?;
         let admin_token = settings
             .admin_token
@@ -144,6 +158,8 @@ impl AppState {
             client_rates: crate::cache::ClientRates::default(),
             push,
             attestation,
+            tls,
+            client_cas,
         })))
     }
 

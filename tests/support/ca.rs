@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+};
 
 /// A test CA and the `localhost` certificate it issued.
 pub struct TestCa {
@@ -15,6 +17,56 @@ pub struct TestCa {
     /// The `localhost` (leaf) certificate, DER.
     pub leaf_der: Vec<u8>,
     leaf_key_der: Vec<u8>,
+    leaf_pem: String,
+    leaf_key_pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+/// A client certificate (mTLS) and its key.
+pub struct ClientCert {
+    /// The certificate, DER.
+    pub der: Vec<u8>,
+    /// The certificate, PEM.
+    pub pem: String,
+    key: KeyPair,
+}
+
+impl ClientCert {
+    /// A reqwest identity presenting this certificate.
+    pub fn identity(&self) -> reqwest::Identity {
+        reqwest::Identity::from_pem(format!("{}{}", self.pem, self.key.serialize_pem()).as_bytes())
+            .unwrap()
+    }
+
+    /// The certificate's (P-256) public key as a JWK, with `kid`.
+    pub fn jwk(&self, kid: &str) -> serde_json::Value {
+        use base64::Engine;
+        let point = self.key.public_key_raw();
+        let b64u = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        serde_json::json!({"kty": "EC", "crv": "P-256", "kid": kid,
+                           "x": b64u(&point[1..33]), "y": b64u(&point[33..65])})
+    }
+
+    /// `x5t#S256` of the certificate.
+    pub fn thumbprint(&self) -> String {
+        use base64::Engine;
+        use sha2::Digest;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(&self.der))
+    }
+
+    /// A self-signed client certificate named `cn`.
+    pub fn self_signed(cn: &str) -> Self {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(DnType::CommonName, cn);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let cert = params.self_signed(&key).unwrap();
+        Self {
+            der: cert.der().to_vec(),
+            pem: cert.pem(),
+            key,
+        }
+    }
 }
 
 impl TestCa {
@@ -36,7 +88,52 @@ impl TestCa {
             ca_der: ca_cert.der().to_vec(),
             leaf_der: leaf.der().to_vec(),
             leaf_key_der: leaf_key.serialize_der(),
+            leaf_pem: leaf.pem(),
+            leaf_key_pem: leaf_key.serialize_pem(),
+            issuer: ca,
         }
+    }
+
+    /// A client certificate this CA issues, with subject `O=<org>, CN=<cn>` and the DNS names
+    /// `dns` as SANs.
+    pub fn issue_client(&self, org: &str, cn: &str, dns: &[&str]) -> ClientCert {
+        let key = KeyPair::generate().unwrap();
+        let mut params =
+            CertificateParams::new(dns.iter().map(|d| (*d).to_owned()).collect::<Vec<_>>())
+                .unwrap();
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, org);
+        params.distinguished_name.push(DnType::CommonName, cn);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        ClientCert {
+            der: cert.der().to_vec(),
+            pem: cert.pem(),
+            key,
+        }
+    }
+
+    /// Writes the `localhost` certificate (with the CA) and its key into `dir`; returns their
+    /// paths (a server's `[tls]` files).
+    pub fn write_server_identity(&self, dir: &Path) -> (PathBuf, PathBuf) {
+        let cert = dir.join("server.pem");
+        let key = dir.join("server.key");
+        std::fs::write(&cert, format!("{}{}", self.leaf_pem, self.ca_pem)).unwrap();
+        std::fs::write(&key, &self.leaf_key_pem).unwrap();
+        (cert, key)
+    }
+
+    /// A reqwest client trusting this CA, presenting `identity` when given.
+    pub fn https_client(&self, identity: Option<&ClientCert>) -> reqwest::Client {
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .redirect(reqwest::redirect::Policy::none())
+            .add_root_certificate(reqwest::Certificate::from_pem(self.ca_pem.as_bytes()).unwrap());
+        if let Some(identity) = identity {
+            builder = builder.identity(identity.identity());
+        }
+        builder.build().unwrap()
     }
 
     /// A rustls server configuration serving the `localhost` certificate (with the CA in the

@@ -25,7 +25,7 @@ pub mod mock_push;
 pub mod process;
 
 pub use answer::json_answer;
-pub use ca::TestCa;
+pub use ca::{ClientCert, TestCa};
 pub use eventually::{eventually, eventually_within};
 pub use process::{KillOnDrop, free_loopback_addr, server_binary, wait_until_ready};
 
@@ -305,6 +305,13 @@ impl TestServer {
     /// The database this instance runs on (`sqlite://…` or `postgres://…`).
     pub fn database_url(&self) -> &str {
         &self.database_url
+    }
+
+    /// Talks to this instance over TLS (its `[tls]` listener): `https://localhost:<port>` with
+    /// `http`.
+    pub fn use_tls(&mut self, http: reqwest::Client) {
+        self.base = format!("https://localhost:{}", self.addr.port());
+        self.http = http;
     }
 
     /// This instance's URL for `path`.

@@ -201,14 +201,7 @@ pub async fn create_client(
     reg: ClientRegistration,
 ) -> Result<RegisteredClient> {
     let now = state.now();
-    let (client, secret) = register_client(
-        reg,
-        &state.settings.ciba.default_client_scope,
-        &state.settings.notifications,
-        &state.settings.clients,
-        now,
-    )
-    .map_err(Error::for_admin)?;
+    let (client, secret) = register_client(reg, &state.settings, now).map_err(Error::for_admin)?;
     state.store.insert_client(&client).await?;
     // An earlier look-up of this id may have been cached as unknown.
     state.clients.forget(&client.id);

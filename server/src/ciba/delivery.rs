@@ -32,7 +32,8 @@ pub async fn push_mode_body(
                 ),
                 Some(user) => {
                     let tokens =
-                        super::mint_tokens(state, request, &user, Some(auth_req_id), now).await?;
+                        super::mint_tokens(state, request, &user, Some(auth_req_id), None, now)
+                            .await?;
                     let mut body = serde_json::to_value(&tokens).map_err(Error::internal)?;
                     body["auth_req_id"] = json!(auth_req_id);
                     // Tokens are minted once: the body is stored with the redemption.

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::CIBA_GRANT_TYPE;
-use crate::clients::{auth_methods, delivery_modes};
+use crate::clients::delivery_modes;
 use crate::jwks::JwsAlg;
 use crate::state::AppState;
 use crate::store::{ClientAuthMethod, DeliveryMode};
@@ -14,20 +14,33 @@ pub fn discovery_document(state: &AppState) -> Value {
     let issuer = &state.issuer;
     let mut scopes = state.settings.ciba.default_client_scope.clone();
     scopes.sort();
-    // When every client is a FAPI client, only what the profile allows is offered.
+    // When every client is a FAPI client, only what the profile allows is offered; the mTLS
+    // methods only when the server sees client certificates (and `tls_client_auth` only with
+    // the CAs that issue them).
     let fapi = state.settings.clients.fapi;
-    let (methods, modes) = if fapi {
-        (
-            vec![ClientAuthMethod::PrivateKeyJwt.as_str()],
-            vec![DeliveryMode::Poll.as_str(), DeliveryMode::Ping.as_str()],
-        )
+    let tls = &state.settings.tls;
+    let methods: Vec<&str> = ClientAuthMethod::ALL
+        .iter()
+        .filter(|m| match m {
+            ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost => !fapi,
+            ClientAuthMethod::PrivateKeyJwt => true,
+            ClientAuthMethod::TlsClientAuth => {
+                tls.client_certificates() && !tls.client_ca_files.is_empty()
+            }
+            ClientAuthMethod::SelfSignedTlsClientAuth => tls.client_certificates(),
+        })
+        .map(|m| m.as_str())
+        .collect();
+    let modes = if fapi {
+        vec![DeliveryMode::Poll.as_str(), DeliveryMode::Ping.as_str()]
     } else {
-        (auth_methods(), delivery_modes())
+        delivery_modes()
     };
-    json!({
+    let mut document = json!({
         "issuer": issuer,
         "backchannel_authentication_endpoint": format!("{issuer}/backchannel/authenticate"),
         "token_endpoint": format!("{issuer}/token"),
+        "userinfo_endpoint": format!("{issuer}/userinfo"),
         "jwks_uri": format!("{issuer}/jwks"),
         "backchannel_token_delivery_modes_supported": modes,
         "backchannel_authentication_request_signing_alg_values_supported": JwsAlg::names(fapi),
@@ -39,9 +52,28 @@ pub fn discovery_document(state: &AppState) -> Value {
         "subject_types_supported": ["public"],
         "response_types_supported": [],
         "scopes_supported": scopes,
-        "claims_supported": ["iss", "sub", "aud", "iat", "exp", "auth_time", "amr", "acr", "at_hash"],
+        "claims_supported": ["iss", "sub", "aud", "iat", "exp", "auth_time", "amr", "acr", "at_hash",
+                             "name", "preferred_username", "email", "phone_number"],
         "acr_values_supported": state.settings.attestation.acr_levels.iter().map(|l| l.value.as_str()).collect::<Vec<_>>(),
         "dpop_signing_alg_values_supported": ["ES256"],
         "authorization_details_types_supported": [],
-    })
+    });
+    if tls.client_certificates()
+        && let Some(fields) = document.as_object_mut()
+    {
+        // One listener serves both: the aliases are the endpoints themselves (RFC 8705 §5).
+        fields.insert(
+            "tls_client_certificate_bound_access_tokens".into(),
+            json!(true),
+        );
+        fields.insert(
+            "mtls_endpoint_aliases".into(),
+            json!({
+                "token_endpoint": format!("{issuer}/token"),
+                "backchannel_authentication_endpoint": format!("{issuer}/backchannel/authenticate"),
+                "userinfo_endpoint": format!("{issuer}/userinfo"),
+            }),
+        );
+    }
+    document
 }

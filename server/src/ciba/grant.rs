@@ -50,6 +50,12 @@ pub async fn redeem_with_ciba_grant(
             "push-mode clients receive tokens at their notification endpoint",
         ));
     }
+    if client.fapi && client.certificate_thumbprint().is_none() {
+        // FAPI: access tokens are sender-constrained, here bound to the client's certificate.
+        return Err(Error::invalid_request(
+            "a FAPI client's tokens are bound to its TLS client certificate: present one (mTLS)",
+        ));
+    }
     let auth_req_id = grant
         .auth_req_id
         .ok_or_else(|| Error::invalid_request("parameter auth_req_id is missing"))?;
@@ -102,7 +108,15 @@ pub async fn redeem_with_ciba_grant(
             "this user cannot be authenticated at the moment",
         ));
     };
-    let tokens = super::mint_tokens(state, &request, &user, None, now).await?;
+    let tokens = super::mint_tokens(
+        state,
+        &request,
+        &user,
+        None,
+        client.certificate_thumbprint(),
+        now,
+    )
+    .await?;
     // Tokens leave only if this call wins the approved → redeemed transition.
     if !state.store.redeem(&request.id, now).await? {
         return Err(error(

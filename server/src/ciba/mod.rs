@@ -40,12 +40,14 @@ pub async fn lock_user(
 
 /// Signs the tokens of an approved request for its user: the one place that turns a request into
 /// a [`crate::tokens::TokenRequest`]. `auth_req_id` is set for push-mode delivery (the ID token
-/// then carries it).
+/// then carries it); `certificate_thumbprint` binds the access token to the client certificate
+/// of the token request.
 pub async fn mint_tokens(
     state: &crate::state::AppState,
     request: &crate::store::CibaRequest,
     user: &crate::store::User,
     auth_req_id: Option<&str>,
+    certificate_thumbprint: Option<&str>,
     now: i64,
 ) -> crate::error::Result<crate::tokens::IssuedTokens> {
     let tokens = &state.settings.tokens;
@@ -72,6 +74,7 @@ pub async fn mint_tokens(
                 .map(|level| level.value.as_str()),
             auth_time: request.decided_at.unwrap_or(now),
             auth_req_id,
+            certificate_thumbprint,
             now,
             access_token_ttl: tokens.access_token_ttl,
             id_token_ttl: tokens.id_token_ttl,

@@ -3,7 +3,10 @@
 //! only [`authenticate_client`] turns them into an [`AuthenticatedClient`], which every OAuth
 //! operation of the domain requires.
 
-use super::signed_jwt::{CLOCK_SKEW, JwtRefusal, first_use_of_jti, verify_client_jwt};
+use std::sync::Arc;
+
+use super::mtls::{certificate_has_name, certificate_thumbprint};
+use super::signed_jwt::{CLOCK_SKEW, JwtRefusal, client_keys, first_use_of_jti, verify_client_jwt};
 use crate::crypto::{hash_secret, secret_matches};
 use crate::error::{Error, Result};
 use crate::jwks::JwsAlg;
@@ -28,6 +31,9 @@ pub struct ClientCredentials {
     pub client_assertion: Option<String>,
     /// The path of the endpoint called (`/token`), which a client assertion may name as `aud`.
     pub endpoint: &'static str,
+    /// The client certificate chain (leaf first, DER): from the TLS handshake, or forwarded by
+    /// a trusted proxy.
+    pub certificates: Option<Arc<Vec<Vec<u8>>>>,
 }
 
 /// A client whose credentials were verified for this request. Only [`authenticate_client`]
@@ -35,12 +41,19 @@ pub struct ClientCredentials {
 #[derive(Debug, Clone)]
 pub struct AuthenticatedClient {
     client: Client,
+    certificate_thumbprint: Option<String>,
 }
 
 impl AuthenticatedClient {
     /// The client's registration.
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// `x5t#S256` of the client certificate this request came with (whatever the method): the
+    /// access tokens it gets are bound to it (RFC 8705 §3).
+    pub fn certificate_thumbprint(&self) -> Option<&str> {
+        self.certificate_thumbprint.as_deref()
     }
 }
 
@@ -52,7 +65,8 @@ impl std::ops::Deref for AuthenticatedClient {
 }
 
 /// Authenticates the client of an OAuth request by the method it registered:
-/// `client_secret_basic`, `client_secret_post` or `private_key_jwt`. Any failure is
+/// `client_secret_basic`, `client_secret_post`, `private_key_jwt`, `tls_client_auth` or
+/// `self_signed_tls_client_auth`. Any failure is
 /// `401 invalid_client`, except a request that uses two methods at once, which is
 /// `invalid_request` (RFC 6749 §2.3).
 pub async fn authenticate_client(
@@ -63,10 +77,43 @@ pub async fn authenticate_client(
         basic,
         client_id: form_id,
         client_secret: post_secret,
-        client_assertion_type,
-        client_assertion,
+        client_assertion_type: assertion_type,
+        client_assertion: assertion,
         endpoint,
+        certificates,
     } = credentials;
+    let thumbprint = certificates
+        .as_deref()
+        .and_then(|chain| chain.first())
+        .map(|leaf| certificate_thumbprint(leaf));
+    let client = authenticate(
+        state,
+        basic,
+        form_id,
+        post_secret,
+        assertion_type,
+        assertion,
+        endpoint,
+        certificates,
+    )
+    .await?;
+    Ok(AuthenticatedClient {
+        client,
+        certificate_thumbprint: thumbprint,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn authenticate(
+    state: &AppState,
+    basic: Option<(String, String)>,
+    form_id: Option<String>,
+    post_secret: Option<String>,
+    client_assertion_type: Option<String>,
+    client_assertion: Option<String>,
+    endpoint: &'static str,
+    certificates: Option<Arc<Vec<Vec<u8>>>>,
+) -> Result<Client> {
     let assertion = match (client_assertion_type, client_assertion) {
         (None, None) => None,
         (Some(kind), Some(assertion)) if kind == JWT_BEARER_ASSERTION => Some(assertion),
@@ -92,6 +139,20 @@ pub async fn authenticate_client(
     }
     if let Some(assertion) = assertion {
         return authenticate_by_assertion(state, form_id, &assertion, endpoint).await;
+    }
+    if let (None, None, Some(id)) = (&basic, &post_secret, &form_id) {
+        // No secret and no assertion: a client certificate, if the client registered one.
+        let client = state.clients.get(state.store.as_ref(), id).await?;
+        return match client {
+            Some(client) if client.auth_method.is_mtls() => {
+                authenticate_by_certificate(state, client, certificates.as_deref()).await
+            }
+            Some(client) => Err(Error::invalid_client(format!(
+                "client authentication is required (this client is registered for {})",
+                client.auth_method
+            ))),
+            None => Err(Error::invalid_client("client authentication failed")),
+        };
     }
     let (client_id, secret, method) = match (basic, post_secret) {
         (Some((id, secret)), _) => {
@@ -129,7 +190,58 @@ pub async fn authenticate_client(
             client.auth_method
         )));
     }
-    Ok(AuthenticatedClient { client })
+    Ok(client)
+}
+
+/// `tls_client_auth` and `self_signed_tls_client_auth` (RFC 8705 §2): the certificate the client
+/// presented — issued by a configured CA and carrying the registered name, or with a key the
+/// client registered.
+async fn authenticate_by_certificate(
+    state: &AppState,
+    client: Client,
+    certificates: Option<&Vec<Vec<u8>>>,
+) -> Result<Client> {
+    let Some(leaf) = certificates.and_then(|chain| chain.first()) else {
+        return Err(Error::invalid_client(format!(
+            "this client authenticates with a client certificate ({}); none was presented",
+            client.auth_method
+        )));
+    };
+    let chain = certificates.map(Vec::as_slice).unwrap_or_default();
+    match client.auth_method {
+        ClientAuthMethod::TlsClientAuth => {
+            let Some(cas) = &state.client_cas else {
+                return Err(Error::invalid_client(
+                    "tls_client_auth needs the client CAs (tls.client_ca_files), which this server has none of",
+                ));
+            };
+            if let Err(why) = cas.verify(chain, state.now()) {
+                return Err(Error::invalid_client(format!(
+                    "the client certificate is not from a trusted CA: {why}"
+                )));
+            }
+            let has_name = match &client.tls_client_auth {
+                Some(name) => certificate_has_name(leaf, name).map_err(Error::invalid_client)?,
+                None => false,
+            };
+            if !has_name {
+                return Err(Error::invalid_client(
+                    "the client certificate does not carry the client's registered name",
+                ));
+            }
+        }
+        _ => {
+            let keys = client_keys(state, &client, None)
+                .await
+                .map_err(|why| Error::invalid_client(why.0))?;
+            if !crate::jwks::certificate_key_is_one_of(&keys, leaf) {
+                return Err(Error::invalid_client(
+                    "the client certificate's key is not one of the client's registered keys",
+                ));
+            }
+        }
+    }
+    Ok(client)
 }
 
 /// `private_key_jwt` (RFC 7523 §3): a JWT signed with one of the client's registered keys, with
@@ -140,7 +252,7 @@ async fn authenticate_by_assertion(
     form_id: Option<String>,
     assertion: &str,
     endpoint: &str,
-) -> Result<AuthenticatedClient> {
+) -> Result<Client> {
     let failed = |why: JwtRefusal| Error::invalid_client(format!("client assertion: {}", why.0));
     // Who it claims to be, read before the signature is checked only to find the keys.
     let claimed = ciba_core::jose::CompactJws::parse(assertion)
@@ -201,5 +313,5 @@ async fn authenticate_by_assertion(
     if !first_use_of_jti(state, "assertion", &client.id, jti, exp + CLOCK_SKEW + 1).await? {
         return Err(failed("this jti was used before".into()));
     }
-    Ok(AuthenticatedClient { client })
+    Ok(client)
 }

@@ -1,10 +1,12 @@
 //! Client applications: registration rules and client authentication at the OAuth endpoints.
 
 mod authentication;
+mod mtls;
 mod registration;
 mod signed_jwt;
 
 pub use authentication::{AuthenticatedClient, ClientCredentials, authenticate_client};
+pub use mtls::certificate_thumbprint;
 pub use registration::{ClientRegistration, RegisteredClient, register_client};
 pub use signed_jwt::{CLOCK_SKEW, JwtRefusal, VerifiedJwt, first_use_of_jti, verify_client_jwt};
 

@@ -1,12 +1,12 @@
 use serde::{Deserialize, Serialize};
 
 use super::auth_methods;
-use crate::config::{ClientSettings, NotificationSettings};
+use crate::config::Settings;
 use crate::crypto::{hash_secret, random_b64u};
 use crate::error::{Error, OAuthCode, Result};
 use crate::jwks::{JwsAlg, parse_registered_jwks};
 use crate::notify::endpoint::check_endpoint_url;
-use crate::store::{Client, ClientAuthMethod, DeliveryMode};
+use crate::store::{Client, ClientAuthMethod, DeliveryMode, TlsClientName};
 
 /// A client registration, as the admin API (and the configuration file) take it.
 #[derive(Debug, Clone, Deserialize)]
@@ -45,6 +45,22 @@ pub struct ClientRegistration {
     /// Whether the FAPI-CIBA profile applies (default: the server's `clients.fapi`).
     #[serde(default)]
     pub fapi: Option<bool>,
+    /// `tls_client_auth`: the certificate's subject DN (RFC 4514), or one of the four SANs
+    /// below — exactly one of the five (RFC 8705 §2.1.2).
+    #[serde(default)]
+    pub tls_client_auth_subject_dn: Option<String>,
+    /// A DNS name the certificate's SAN holds.
+    #[serde(default)]
+    pub tls_client_auth_san_dns: Option<String>,
+    /// A URI the certificate's SAN holds.
+    #[serde(default)]
+    pub tls_client_auth_san_uri: Option<String>,
+    /// An IP address the certificate's SAN holds.
+    #[serde(default)]
+    pub tls_client_auth_san_ip: Option<String>,
+    /// An email address the certificate's SAN holds.
+    #[serde(default)]
+    pub tls_client_auth_san_email: Option<String>,
 }
 
 /// A registered client's metadata, as answered (the secret only at creation).
@@ -86,11 +102,29 @@ pub struct RegisteredClient {
     pub backchannel_authentication_request_signing_alg: Option<String>,
     /// Whether the FAPI-CIBA profile applies.
     pub fapi: bool,
+    /// The certificate name of a `tls_client_auth` client (one of the five).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_subject_dn: Option<String>,
+    /// See `tls_client_auth_subject_dn`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_dns: Option<String>,
+    /// See `tls_client_auth_subject_dn`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_uri: Option<String>,
+    /// See `tls_client_auth_subject_dn`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_ip: Option<String>,
+    /// See `tls_client_auth_subject_dn`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_email: Option<String>,
 }
 
 impl RegisteredClient {
     /// The public metadata of a stored client.
     pub fn from_client(c: &Client, secret: Option<String>) -> Self {
+        let name = |pick: fn(&TlsClientName) -> Option<&String>| {
+            c.tls_client_auth.as_ref().and_then(pick).cloned()
+        };
         Self {
             client_id: c.id.clone(),
             client_secret: secret,
@@ -107,6 +141,26 @@ impl RegisteredClient {
             jwks_uri: c.jwks_uri.clone(),
             backchannel_authentication_request_signing_alg: c.request_signing_alg.clone(),
             fapi: c.fapi,
+            tls_client_auth_subject_dn: name(|n| match n {
+                TlsClientName::SubjectDn(v) => Some(v),
+                _ => None,
+            }),
+            tls_client_auth_san_dns: name(|n| match n {
+                TlsClientName::SanDns(v) => Some(v),
+                _ => None,
+            }),
+            tls_client_auth_san_uri: name(|n| match n {
+                TlsClientName::SanUri(v) => Some(v),
+                _ => None,
+            }),
+            tls_client_auth_san_ip: name(|n| match n {
+                TlsClientName::SanIp(v) => Some(v),
+                _ => None,
+            }),
+            tls_client_auth_san_email: name(|n| match n {
+                TlsClientName::SanEmail(v) => Some(v),
+                _ => None,
+            }),
         }
     }
 }
@@ -120,11 +174,12 @@ fn invalid_metadata(description: impl Into<String>) -> Error {
 /// shown once and stored only hashed. A `private_key_jwt` client has no secret.
 pub fn register_client(
     reg: ClientRegistration,
-    default_scope: &[String],
-    notifications: &NotificationSettings,
-    clients: &ClientSettings,
+    settings: &Settings,
     now: i64,
 ) -> Result<(Client, Option<String>)> {
+    let default_scope = &settings.ciba.default_client_scope;
+    let notifications = &settings.notifications;
+    let clients = &settings.clients;
     let fapi = match reg.fapi {
         Some(false) if clients.fapi => {
             return Err(invalid_metadata(
@@ -134,6 +189,7 @@ pub fn register_client(
         Some(fapi) => fapi,
         None => clients.fapi,
     };
+    let tls_client_auth = tls_client_name(&reg)?;
     let name = reg.name.trim();
     // Shown on the user's phone next to what they approve: it must read as it renders.
     if name.is_empty() || name.chars().count() > 100 || !ciba_core::protocol::is_display_safe(name)
@@ -251,11 +307,43 @@ pub fn register_client(
             "private_key_jwt and signed authentication requests need the client's keys: jwks or jwks_uri",
         ));
     }
+    match (method, &tls_client_auth) {
+        (ClientAuthMethod::TlsClientAuth, None) => {
+            return Err(invalid_metadata(
+                "tls_client_auth needs the certificate's name: exactly one of tls_client_auth_subject_dn, _san_dns, _san_uri, _san_ip, _san_email",
+            ));
+        }
+        (ClientAuthMethod::TlsClientAuth, Some(_)) => {
+            if settings.tls.client_ca_files.is_empty() || !settings.tls.client_certificates() {
+                return Err(invalid_metadata(
+                    "tls_client_auth needs client certificates and their CAs: configure [tls] (a certificate and key, or a trusted proxy's header) and tls.client_ca_files",
+                ));
+            }
+        }
+        (_, Some(_)) => {
+            return Err(invalid_metadata(
+                "tls_client_auth_* names are only for tls_client_auth clients",
+            ));
+        }
+        (_, None) => {}
+    }
+    if method == ClientAuthMethod::SelfSignedTlsClientAuth {
+        if !settings.tls.client_certificates() {
+            return Err(invalid_metadata(
+                "self_signed_tls_client_auth needs client certificates: configure [tls] (a certificate and key, or a trusted proxy's header)",
+            ));
+        }
+        if !has_keys {
+            return Err(invalid_metadata(
+                "self_signed_tls_client_auth needs the certificate's key registered: jwks or jwks_uri",
+            ));
+        }
+    }
     if fapi {
         // FAPI-CIBA §5.2.2: confidential clients authenticated by key, signed requests, no push.
-        if method != ClientAuthMethod::PrivateKeyJwt {
+        if method != ClientAuthMethod::PrivateKeyJwt && !method.is_mtls() {
             return Err(invalid_metadata(format!(
-                "a FAPI client authenticates with private_key_jwt, not {method}"
+                "a FAPI client authenticates with private_key_jwt, tls_client_auth or self_signed_tls_client_auth, not {method}"
             )));
         }
         if request_signing_alg.is_none() {
@@ -268,12 +356,19 @@ pub fn register_client(
                 "the FAPI-CIBA profile does not allow push mode (use poll or ping)",
             ));
         }
+        if !settings.tls.client_certificates() {
+            return Err(invalid_metadata(
+                "FAPI clients get certificate-bound access tokens, so the server must see client certificates: configure [tls] (a certificate and key, or a trusted proxy's header)",
+            ));
+        }
     }
     let secret = match method {
-        ClientAuthMethod::PrivateKeyJwt => None,
         ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost => {
             Some(random_b64u(32)?)
         }
+        ClientAuthMethod::PrivateKeyJwt
+        | ClientAuthMethod::TlsClientAuth
+        | ClientAuthMethod::SelfSignedTlsClientAuth => None,
     };
     let client = Client {
         id: random_b64u(16)?,
@@ -289,14 +384,64 @@ pub fn register_client(
         jwks,
         jwks_uri: reg.jwks_uri,
         fapi,
+        tls_client_auth,
         created_at: now,
     };
     Ok((client, secret))
 }
 
+/// The one `tls_client_auth_*` name a registration gives, checked for its form.
+fn tls_client_name(reg: &ClientRegistration) -> Result<Option<TlsClientName>> {
+    let given: Vec<TlsClientName> = [
+        reg.tls_client_auth_subject_dn
+            .clone()
+            .map(TlsClientName::SubjectDn),
+        reg.tls_client_auth_san_dns
+            .clone()
+            .map(TlsClientName::SanDns),
+        reg.tls_client_auth_san_uri
+            .clone()
+            .map(TlsClientName::SanUri),
+        reg.tls_client_auth_san_ip.clone().map(TlsClientName::SanIp),
+        reg.tls_client_auth_san_email
+            .clone()
+            .map(TlsClientName::SanEmail),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if given.len() > 1 {
+        return Err(invalid_metadata(
+            "register one tls_client_auth_* name, not several (RFC 8705 §2.1.2)",
+        ));
+    }
+    let Some(name) = given.into_iter().next() else {
+        return Ok(None);
+    };
+    let ok = match &name {
+        TlsClientName::SubjectDn(dn) => super::mtls::parse_dn(dn).is_some_and(|a| !a.is_empty()),
+        TlsClientName::SanIp(ip) => ip.parse::<std::net::IpAddr>().is_ok(),
+        TlsClientName::SanDns(v) | TlsClientName::SanUri(v) | TlsClientName::SanEmail(v) => {
+            !v.is_empty() && v.len() <= 512 && !v.chars().any(char::is_control)
+        }
+    };
+    if !ok {
+        return Err(invalid_metadata(format!(
+            "the tls_client_auth name {name:?} is not well-formed"
+        )));
+    }
+    Ok(Some(name))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn settings(default_scope: &[String]) -> Settings {
+        let mut settings = Settings::default();
+        settings.ciba.default_client_scope = default_scope.to_vec();
+        settings
+    }
 
     fn reg(mode: &str) -> ClientRegistration {
         serde_json::from_value(
@@ -308,14 +453,7 @@ mod tests {
     #[test]
     fn poll_client_gets_defaults_and_a_hashed_secret() {
         let default = vec!["openid".to_owned(), "profile".to_owned()];
-        let (client, secret) = register_client(
-            reg("poll"),
-            &default,
-            &NotificationSettings::default(),
-            &ClientSettings::default(),
-            5,
-        )
-        .unwrap();
+        let (client, secret) = register_client(reg("poll"), &settings(&default), 5).unwrap();
         assert_eq!(client.auth_method, ClientAuthMethod::ClientSecretBasic);
         assert_eq!(client.scope, default);
         let secret = secret.unwrap();
@@ -328,53 +466,20 @@ mod tests {
         let default = vec!["openid".to_owned()];
         for mode in ["ping", "push", "carrier"] {
             assert_eq!(
-                register_client(
-                    reg(mode),
-                    &default,
-                    &NotificationSettings::default(),
-                    &ClientSettings::default(),
-                    0
-                )
-                .unwrap_err()
-                .code(),
+                register_client(reg(mode), &settings(&default), 0)
+                    .unwrap_err()
+                    .code(),
                 "invalid_client_metadata"
             );
         }
         let mut r = reg("poll");
         r.scope = Some("profile".into());
-        assert!(
-            register_client(
-                r,
-                &default,
-                &NotificationSettings::default(),
-                &ClientSettings::default(),
-                0
-            )
-            .is_err()
-        );
+        assert!(register_client(r, &settings(&default), 0).is_err());
         let mut r = reg("poll");
         r.token_endpoint_auth_method = Some("none".into());
-        assert!(
-            register_client(
-                r,
-                &default,
-                &NotificationSettings::default(),
-                &ClientSettings::default(),
-                0
-            )
-            .is_err()
-        );
+        assert!(register_client(r, &settings(&default), 0).is_err());
         let mut r = reg("poll");
         r.logo_uri = Some("http://x/logo.png".into());
-        assert!(
-            register_client(
-                r,
-                &default,
-                &NotificationSettings::default(),
-                &ClientSettings::default(),
-                0
-            )
-            .is_err()
-        );
+        assert!(register_client(r, &settings(&default), 0).is_err());
     }
 }

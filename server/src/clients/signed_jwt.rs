@@ -8,7 +8,9 @@ use serde_json::{Map, Value};
 
 use crate::crypto::hash_secret;
 use crate::error::Result;
-use crate::jwks::{JwsAlg, parse_jwks, verify_with};
+use std::sync::Arc;
+
+use crate::jwks::{ClientKey, JwsAlg, parse_jwks, verify_with};
 use crate::state::AppState;
 use crate::store::Client;
 
@@ -62,30 +64,17 @@ pub async fn verify_client_jwt(
         }
     };
     let kid = jws.header.kid.as_deref();
-    let input = jws.signing_input.as_bytes();
-    let verified = if let Some(jwks) = &client.jwks {
-        let keys = serde_json::from_str::<Value>(jwks)
-            .ok()
-            .and_then(|v| parse_jwks(&v).ok())
-            .map(|set| set.keys)
-            .unwrap_or_default();
-        verify_with(&keys, kid, alg, input, &jws.signature)
-    } else if let Some(uri) = &client.jwks_uri {
-        let ttl = i64::try_from(state.settings.clients.jwks_uri_cache_seconds).unwrap_or(i64::MAX);
-        let fetched = state
-            .client_keys
-            .keys(&state.notifier, uri, kid, ttl, state.now())
-            .await;
-        let keys = match fetched {
-            Ok(keys) => keys,
-            Err(why) => return Ok(Err(format!("the client's jwks_uri: {why}").into())),
-        };
-        verify_with(&keys, kid, alg, input, &jws.signature)
-    } else {
-        return Ok(Err(
-            "the client registered no keys (jwks or jwks_uri)".into()
-        ));
+    let keys = match client_keys(state, client, kid).await {
+        Ok(keys) => keys,
+        Err(refusal) => return Ok(Err(refusal)),
     };
+    let verified = verify_with(
+        &keys,
+        kid,
+        alg,
+        jws.signing_input.as_bytes(),
+        &jws.signature,
+    );
     match verified {
         None => Ok(Err(match kid {
             Some(kid) => format!("no registered {} key has kid {kid:?}", alg.as_str()),
@@ -97,6 +86,32 @@ pub async fn verify_client_jwt(
             Ok(Value::Object(claims)) => Ok(Ok(VerifiedJwt { claims })),
             _ => Ok(Err("the claims are not a JSON object".into())),
         },
+    }
+}
+
+/// The client's registered keys: its `jwks`, or those at its `jwks_uri` (through the cache,
+/// fetched again when `kid` is new to it).
+pub async fn client_keys(
+    state: &AppState,
+    client: &Client,
+    kid: Option<&str>,
+) -> std::result::Result<Arc<Vec<ClientKey>>, JwtRefusal> {
+    if let Some(jwks) = &client.jwks {
+        let keys = serde_json::from_str::<Value>(jwks)
+            .ok()
+            .and_then(|v| parse_jwks(&v).ok())
+            .map(|set| set.keys)
+            .unwrap_or_default();
+        Ok(Arc::new(keys))
+    } else if let Some(uri) = &client.jwks_uri {
+        let ttl = i64::try_from(state.settings.clients.jwks_uri_cache_seconds).unwrap_or(i64::MAX);
+        state
+            .client_keys
+            .keys(&state.notifier, uri, kid, ttl, state.now())
+            .await
+            .map_err(|why| format!("the client's jwks_uri: {why}").into())
+    } else {
+        Err("the client registered no keys (jwks or jwks_uri)".into())
     }
 }
 

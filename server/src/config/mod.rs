@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+mod ip;
 pub mod sources;
+
+pub use ip::IpRange;
 
 /// Everything the server can be told.
 #[derive(Debug, Clone, serde::Serialize, Deserialize)]
@@ -42,6 +45,42 @@ pub struct Settings {
     pub attestation: AttestationSettings,
     /// Client applications: the FAPI-CIBA profile, registered keys (README "FAPI-CIBA").
     pub clients: ClientSettings,
+    /// TLS on the server's own listener, and client certificates (mTLS, RFC 8705) — from the
+    /// handshake, or forwarded by a TLS-terminating proxy.
+    pub tls: TlsSettings,
+}
+
+/// The listener's TLS and client certificates.
+#[derive(Debug, Clone, Default, serde::Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsSettings {
+    /// The server's certificate chain (PEM, leaf first). With `private_key_file`, the listener
+    /// speaks TLS (1.2 with the FAPI cipher suites, and 1.3) and asks clients for a certificate,
+    /// which they may send.
+    pub certificate_file: Option<PathBuf>,
+    /// The server's private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub private_key_file: Option<PathBuf>,
+    /// CA certificates (PEM) that issue clients' certificates for `tls_client_auth`. Without
+    /// them only `self_signed_tls_client_auth` is offered.
+    pub client_ca_files: Vec<PathBuf>,
+    /// Behind a TLS-terminating proxy: the request header that carries the client's
+    /// certificate (URL-encoded PEM, as nginx's `$ssl_client_escaped_cert`, or base64 DER).
+    pub client_certificate_header: Option<String>,
+    /// The proxies (IP addresses or CIDR ranges) whose `client_certificate_header` is believed;
+    /// from any other address the header is ignored.
+    pub trusted_proxies: Vec<String>,
+}
+
+impl TlsSettings {
+    /// Whether the server can see client certificates (its own TLS, or a trusted proxy).
+    pub fn client_certificates(&self) -> bool {
+        self.listener_tls() || self.client_certificate_header.is_some()
+    }
+
+    /// Whether the listener speaks TLS itself.
+    pub fn listener_tls(&self) -> bool {
+        self.certificate_file.is_some() && self.private_key_file.is_some()
+    }
 }
 
 /// Client applications' settings.
@@ -443,6 +482,7 @@ impl Default for Settings {
             http: HttpSettings::default(),
             attestation: AttestationSettings::default(),
             clients: ClientSettings::default(),
+            tls: TlsSettings::default(),
         }
     }
 }
@@ -563,6 +603,31 @@ impl Settings {
             || self.enrollment.code_ttl <= 0
         {
             return bad("token and enrollment lifetimes must be positive".into());
+        }
+        let t = &self.tls;
+        if t.certificate_file.is_some() != t.private_key_file.is_some() {
+            return bad("tls.certificate_file and tls.private_key_file go together".into());
+        }
+        if let Some(header) = &t.client_certificate_header {
+            if header.is_empty()
+                || !header
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return bad(format!(
+                    "tls.client_certificate_header {header:?} is not a header name"
+                ));
+            }
+            if t.trusted_proxies.is_empty() {
+                return bad("tls.client_certificate_header needs tls.trusted_proxies (the proxies allowed to set it)".into());
+            }
+        }
+        for proxy in &t.trusted_proxies {
+            if IpRange::parse(proxy).is_none() {
+                return bad(format!(
+                    "tls.trusted_proxies: {proxy:?} is not an IP address or CIDR range"
+                ));
+            }
         }
         let cl = &self.clients;
         if cl.jwks_uri_cache_seconds == 0 || !(30..=3600).contains(&cl.assertion_max_lifetime) {

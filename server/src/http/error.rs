@@ -70,6 +70,20 @@ fn status_of(error: &Error) -> (StatusCode, Option<&'static str>) {
             code: OAuthCode::RateLimited | OAuthCode::TooManyPendingRequests,
             ..
         } => (StatusCode::TOO_MANY_REQUESTS, None),
+        Error::OAuth {
+            code: OAuthCode::InvalidToken,
+            ..
+        } => (
+            StatusCode::UNAUTHORIZED,
+            Some("Bearer realm=\"ciba\", error=\"invalid_token\""),
+        ),
+        Error::OAuth {
+            code: OAuthCode::InsufficientScope,
+            ..
+        } => (
+            StatusCode::FORBIDDEN,
+            Some("Bearer realm=\"ciba\", error=\"insufficient_scope\", scope=\"openid\""),
+        ),
         Error::OAuth { .. } => (StatusCode::BAD_REQUEST, None),
         Error::Device { code, .. } => (
             match code {

@@ -13,6 +13,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::de::DeserializeOwned;
 
+use std::sync::Arc;
+
+use super::Connection;
 use super::body::{FormParams, parse_json};
 use super::error::ApiError;
 use crate::admin::{self, Admin};
@@ -84,6 +87,8 @@ impl<T: FromForm> FromRequest<AppState> for ClientCall<T> {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let headers = req.headers().clone();
+        let certificates =
+            client_certificates(req.extensions().get::<Connection>(), &headers, state)?;
         let body = Bytes::from_request(req, state).await?;
         let params = FormParams::parse(&headers, &body)?;
         let credentials = ClientCredentials {
@@ -93,11 +98,67 @@ impl<T: FromForm> FromRequest<AppState> for ClientCall<T> {
             client_assertion_type: params.take("client_assertion_type"),
             client_assertion: params.take("client_assertion"),
             endpoint: T::ENDPOINT,
+            certificates,
         };
         let client = authenticate_client(state, credentials).await?;
         let request = T::from_form(&params)?;
         Ok(Self { client, request })
     }
+}
+
+/// The client certificate chain of a request (leaf first, DER): the one of the TLS handshake
+/// when the server terminates TLS; otherwise, behind a TLS-terminating proxy, the one in
+/// `tls.client_certificate_header` — believed only when the connection comes from one of
+/// `tls.trusted_proxies` (from anyone else the header is ignored).
+pub fn client_certificates(
+    connection: Option<&Connection>,
+    headers: &HeaderMap,
+    state: &AppState,
+) -> Result<Option<Arc<Vec<Vec<u8>>>>, Error> {
+    if let Some(chain) = connection.and_then(|c| c.certificates.clone()) {
+        return Ok(Some(chain));
+    }
+    let tls = &state.settings.tls;
+    let (Some(name), Some(connection)) = (&tls.client_certificate_header, connection) else {
+        return Ok(None);
+    };
+    let Some(value) = headers.get(name.as_str()) else {
+        return Ok(None);
+    };
+    let peer = connection.peer.ip();
+    let trusted = tls
+        .trusted_proxies
+        .iter()
+        .filter_map(|p| crate::config::IpRange::parse(p))
+        .any(|range| range.contains(peer));
+    if !trusted {
+        tracing::warn!(%peer, header = %name, "a client certificate header from an address that is not a trusted proxy is ignored");
+        return Ok(None);
+    }
+    let bad =
+        || Error::invalid_client("the client certificate forwarded by the proxy cannot be read");
+    let text = value.to_str().map_err(|_| bad())?.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let decoded = percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .map_err(|_| bad())?;
+    let chain: Vec<Vec<u8>> = if decoded.contains("-----BEGIN CERTIFICATE-----") {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        CertificateDer::pem_slice_iter(decoded.as_bytes())
+            .map(|c| c.map(|c| c.to_vec()))
+            .collect::<Result<_, _>>()
+            .map_err(|_| bad())?
+    } else {
+        let compact: String = decoded.split_whitespace().collect();
+        vec![STANDARD.decode(compact).map_err(|_| bad())?]
+    };
+    if chain.is_empty() {
+        return Err(bad());
+    }
+    Ok(Some(Arc::new(chain)))
 }
 
 /// `Authorization: Basic base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1): the

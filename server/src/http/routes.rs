@@ -26,6 +26,7 @@ pub fn app(state: AppState) -> Router {
         .route("/jwks", get(jwks))
         .route("/backchannel/authenticate", post(backchannel_authenticate))
         .route("/token", post(token))
+        .route("/userinfo", get(userinfo).post(userinfo))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .route("/readyz", get(readyz))
@@ -166,6 +167,30 @@ async fn token(
 ) -> ApiResult<Response> {
     let tokens = ciba::redeem(&state, &call.client, call.request).await?;
     Ok(no_store(tokens))
+}
+
+/// `GET`/`POST /userinfo` with `Authorization: Bearer <access token>` (RFC 6750 §2.1; the
+/// form-body and query methods are not accepted).
+async fn userinfo(
+    State(state): State<AppState>,
+    connection: Option<axum::Extension<super::Connection>>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<Response> {
+    let certificates = super::extractors::client_certificates(
+        connection.as_ref().map(|c| &c.0),
+        &headers,
+        &state,
+    )?;
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    let claims =
+        crate::userinfo::userinfo(&state, token, certificates.as_deref().map(Vec::as_slice))
+            .await?;
+    Ok(no_store(claims))
 }
 
 async fn device_enroll(

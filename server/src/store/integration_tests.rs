@@ -546,6 +546,9 @@ async fn clients_round_trip(s: Fresh) {
                 jwks: Some(format!(r#"{{"keys":[{{"kid":"k{n}"}}]}}"#)),
                 jwks_uri: Some(format!("https://bank.example/jwks/{n}")),
                 fapi: n % 2 == 0,
+                tls_client_auth: (n % 3 == 0).then(|| {
+                    crate::store::TlsClientName::SubjectDn(format!("CN=client-{n},O=Bänk"))
+                }),
                 created_at: 1_700_000_000 + n,
             };
             s.insert_client(&client).await.unwrap();
@@ -814,6 +817,7 @@ async fn locking_a_user_cancels_and_notifies_their_requests(s: Fresh) {
             jwks: None,
             jwks_uri: None,
             fapi: false,
+            tls_client_auth: None,
             created_at: 1,
         })
         .await

@@ -3,7 +3,7 @@
 //! name the server does not know is a corrupt record, not a default).
 
 pub use ciba_core::protocol::{Platform, PushEnvironment, PushProvider};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Declares a stored enum with its database names, `as_str` and `parse`.
 macro_rules! stored_enum {
@@ -84,7 +84,35 @@ stored_enum! {
         ClientSecretPost => "client_secret_post",
         /// A JWT signed with one of the client's registered keys (RFC 7523 §2.2).
         PrivateKeyJwt => "private_key_jwt",
+        /// A client certificate a configured CA issued, with the registered name (RFC 8705 §2.1).
+        TlsClientAuth => "tls_client_auth",
+        /// A client certificate whose key the client registered (RFC 8705 §2.2).
+        SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
     }
+}
+
+impl ClientAuthMethod {
+    /// Whether the method is a client certificate (mTLS).
+    pub fn is_mtls(self) -> bool {
+        matches!(self, Self::TlsClientAuth | Self::SelfSignedTlsClientAuth)
+    }
+}
+
+/// The name a `tls_client_auth` client's certificate must carry (RFC 8705 §2.1.2): exactly one
+/// of the subject DN or a subject alternative name. Stored as JSON: `{"subject_dn": "…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsClientName {
+    /// `tls_client_auth_subject_dn` (RFC 4514 string).
+    SubjectDn(String),
+    /// `tls_client_auth_san_dns`.
+    SanDns(String),
+    /// `tls_client_auth_san_uri`.
+    SanUri(String),
+    /// `tls_client_auth_san_ip`.
+    SanIp(String),
+    /// `tls_client_auth_san_email`.
+    SanEmail(String),
 }
 
 stored_enum! {
@@ -176,6 +204,8 @@ pub struct Client {
     pub jwks_uri: Option<String>,
     /// Whether the FAPI-CIBA profile's rules apply to this client.
     pub fapi: bool,
+    /// The certificate name of a `tls_client_auth` client.
+    pub tls_client_auth: Option<TlsClientName>,
     /// Registration time.
     pub created_at: i64,
 }

@@ -26,6 +26,9 @@ pub struct TokenRequest<'a> {
     pub auth_time: i64,
     /// Set for push-mode delivery: the ID token then carries the `auth_req_id` claim.
     pub auth_req_id: Option<&'a str>,
+    /// The client certificate's `x5t#S256`: the access token is bound to it (RFC 8705 §3,
+    /// `cnf`).
+    pub certificate_thumbprint: Option<&'a str>,
     /// Now.
     pub now: i64,
     /// Access token lifetime.
@@ -67,8 +70,13 @@ pub fn issue_tokens(keys: &SigningKeys, req: &TokenRequest<'_>) -> Result<Issued
         "amr": req.amr,
     });
     let mut access_claims = access_claims;
-    if let (Some(acr), Some(claims)) = (req.acr, access_claims.as_object_mut()) {
-        claims.insert("acr".into(), json!(acr));
+    if let Some(claims) = access_claims.as_object_mut() {
+        if let Some(acr) = req.acr {
+            claims.insert("acr".into(), json!(acr));
+        }
+        if let Some(thumbprint) = req.certificate_thumbprint {
+            claims.insert("cnf".into(), json!({"x5t#S256": thumbprint}));
+        }
     }
     let at_header = JwsHeader {
         alg: "ES256".into(),
@@ -148,4 +156,34 @@ pub fn verify_own_id_token(
         return None;
     }
     claims.get("sub")?.as_str().map(str::to_owned)
+}
+
+/// The claims of `token` when it is an access token this server issued (`typ: at+jwt`, signed
+/// by one of its keys, its `iss`) that has not expired at `now`.
+pub fn verify_own_access_token(
+    keys: &SigningKeys,
+    issuer: &str,
+    token: &str,
+    now: i64,
+) -> Option<Map<String, Value>> {
+    let jws = CompactJws::parse(token).ok()?;
+    if jws.header.alg != "ES256" || jws.header.typ.as_deref() != Some("at+jwt") {
+        return None;
+    }
+    let key = keys.by_kid(jws.header.kid.as_deref()?)?;
+    if !verify_es256(
+        &ciba_core::jose::Signer::public_jwk(key),
+        jws.signing_input.as_bytes(),
+        &jws.signature,
+    ) {
+        return None;
+    }
+    let Value::Object(claims) = jws.claims::<Value>().ok()? else {
+        return None;
+    };
+    let fresh = claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .is_some_and(|exp| exp > now);
+    (claims.get("iss").and_then(Value::as_str) == Some(issuer) && fresh).then_some(claims)
 }

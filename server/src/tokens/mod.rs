@@ -3,5 +3,7 @@
 mod issue;
 mod keys;
 
-pub use issue::{IssuedTokens, TokenRequest, issue_tokens, verify_own_id_token};
+pub use issue::{
+    IssuedTokens, TokenRequest, issue_tokens, verify_own_access_token, verify_own_id_token,
+};
 pub use keys::{KeyError, SigningKeys};

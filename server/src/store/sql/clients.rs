@@ -25,16 +25,30 @@ pub fn client_from<R: Row + ?Sized>(row: &R) -> StoreResult<Client> {
         jwks: row.try_get("jwks")?,
         jwks_uri: row.try_get("jwks_uri")?,
         fapi: row.try_get("fapi")?,
+        tls_client_auth: row
+            .try_get::<Option<String>>("tls_client_auth")?
+            .map(|text| {
+                serde_json::from_str(&text).map_err(|e| {
+                    StoreError::Corrupt(format!("client tls_client_auth {text:?}: {e}"))
+                })
+            })
+            .transpose()?,
         created_at: row.try_get("created_at")?,
     })
 }
 
 pub async fn insert<E: Engine>(db: &E, c: &Client) -> StoreResult<()> {
+    let tls_client_auth = c
+        .tls_client_auth
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let mut writes = db.writes().await;
     let query = Query::new(
         "INSERT INTO clients (id, name, logo_uri, delivery_mode, notification_endpoint, auth_method, \
-         secret_hash, scope, user_code_parameter, request_signing_alg, jwks, jwks_uri, fapi, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+         secret_hash, scope, user_code_parameter, request_signing_alg, jwks, jwks_uri, fapi, tls_client_auth, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(&c.id)
     .bind(&c.name)
@@ -49,6 +63,7 @@ pub async fn insert<E: Engine>(db: &E, c: &Client) -> StoreResult<()> {
     .bind(&c.jwks)
     .bind(&c.jwks_uri)
     .bind(c.fapi)
+    .bind(&tls_client_auth)
     .bind(c.created_at);
     writes.execute(query).await?;
     Ok(())
