@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "== the relying-party library of tests/rp.rs (openid-client, from package-lock.json)"
+npm ci --prefix tests/rp --no-audit --no-fund --loglevel=error
+
 echo "== unit and end-to-end tests (SQLite)"
 # Some end-to-end tests start the real `ciba-server` binary as a subprocess (to give it its own
 # environment); `cargo test` builds only the binaries of packages whose own integration tests need

@@ -15,4 +15,5 @@ mod notify;
 mod operator;
 mod push;
 mod restart;
+mod rp;
 mod validation;
