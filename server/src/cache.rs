@@ -49,6 +49,45 @@ impl ClientCache {
     }
 }
 
+/// How long a client certificate that passed a client's checks is trusted again without them,
+/// seconds of the injected clock.
+pub const CERTIFICATE_CHECK_TTL: i64 = 60;
+
+/// Client certificates that passed a client's `tls_client_auth` or `self_signed_tls_client_auth`
+/// checks (chain, name, key), by client id and certificate thumbprint, per instance: a client
+/// sends the same certificate on every request, and checking its chain each time would cost
+/// more than the rest of the request. An entry lasts [`CERTIFICATE_CHECK_TTL`] seconds.
+#[derive(Debug, Default)]
+pub struct CertificateChecks {
+    passed: Mutex<HashMap<(String, String), i64>>,
+}
+
+impl CertificateChecks {
+    /// Whether `client_id`'s checks passed for the certificate `thumbprint` less than the TTL
+    /// before `now`.
+    pub fn passed(&self, client_id: &str, thumbprint: &str, now: i64) -> bool {
+        let Ok(passed) = self.passed.lock() else {
+            return false;
+        };
+        passed
+            .get(&(client_id.to_owned(), thumbprint.to_owned()))
+            .is_some_and(|at| (0..CERTIFICATE_CHECK_TTL).contains(&(now - at)))
+    }
+
+    /// Records that the checks passed at `now`.
+    pub fn record(&self, client_id: &str, thumbprint: &str, now: i64) {
+        if let Ok(mut passed) = self.passed.lock() {
+            if passed.len() >= MAX_ENTRIES {
+                passed.retain(|_, at| now - *at < CERTIFICATE_CHECK_TTL);
+                if passed.len() >= MAX_ENTRIES {
+                    passed.clear();
+                }
+            }
+            passed.insert((client_id.to_owned(), thumbprint.to_owned()), now);
+        }
+    }
+}
+
 /// Backchannel requests per client in the current second (of the injected clock), per instance:
 /// what `[ciba] client_requests_per_second` limits.
 #[derive(Debug, Default)]

@@ -41,6 +41,8 @@ pub struct Inner {
     pub clients: crate::cache::ClientCache,
     /// Keys fetched from clients' `jwks_uri`s.
     pub client_keys: crate::jwks::JwksCache,
+    /// Client certificates that recently passed their client's checks.
+    pub certificate_checks: crate::cache::CertificateChecks,
     /// Backchannel requests per client in the current second.
     pub client_rates: crate::cache::ClientRates,
     /// The FCM and APNs clients that wake devices, and their health.
@@ -155,6 +157,7 @@ impl AppState {
             metrics: crate::metrics::Metrics::default(),
             clients: crate::cache::ClientCache::default(),
             client_keys: crate::jwks::JwksCache::default(),
+            certificate_checks: crate::cache::CertificateChecks::default(),
             client_rates: crate::cache::ClientRates::default(),
             push,
             attestation,

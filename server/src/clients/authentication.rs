@@ -208,6 +208,14 @@ async fn authenticate_by_certificate(
         )));
     };
     let chain = certificates.map(Vec::as_slice).unwrap_or_default();
+    let thumbprint = certificate_thumbprint(leaf);
+    let now = state.now();
+    if state
+        .certificate_checks
+        .passed(&client.id, &thumbprint, now)
+    {
+        return Ok(client);
+    }
     match client.auth_method {
         ClientAuthMethod::TlsClientAuth => {
             let Some(cas) = &state.client_cas else {
@@ -215,7 +223,7 @@ async fn authenticate_by_certificate(
                     "tls_client_auth needs the client CAs (tls.client_ca_files), which this server has none of",
                 ));
             };
-            if let Err(why) = cas.verify(chain, state.now()) {
+            if let Err(why) = cas.verify(chain, now) {
                 return Err(Error::invalid_client(format!(
                     "the client certificate is not from a trusted CA: {why}"
                 )));
@@ -241,6 +249,9 @@ async fn authenticate_by_certificate(
             }
         }
     }
+    state
+        .certificate_checks
+        .record(&client.id, &thumbprint, now);
     Ok(client)
 }
 

@@ -6,7 +6,7 @@ mod registration;
 mod signed_jwt;
 
 pub use authentication::{AuthenticatedClient, ClientCredentials, authenticate_client};
-pub use mtls::certificate_thumbprint;
+pub use mtls::{certificate_thumbprint, parse_dn};
 pub use registration::{ClientRegistration, RegisteredClient, register_client};
 pub use signed_jwt::{CLOCK_SKEW, JwtRefusal, VerifiedJwt, first_use_of_jti, verify_client_jwt};
 
