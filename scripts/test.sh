@@ -9,10 +9,10 @@ echo "== the relying-party library of tests/rp.rs (openid-client, from package-l
 npm ci --prefix tests/rp --no-audit --no-fund --loglevel=error
 
 echo "== unit and end-to-end tests (SQLite)"
-# Some end-to-end tests start the real `ciba-server` binary as a subprocess (to give it its own
-# environment); `cargo test` builds only the binaries of packages whose own integration tests need
-# them, so build it first.
-cargo build -p ciba-server --bin ciba-server --locked
+# Some end-to-end tests start the real `ciba-server` binary (to give it its own environment) or
+# the terminal authenticator as a subprocess; `cargo test` builds only the binaries of packages
+# whose own integration tests need them, so build both first.
+cargo build -p ciba-server --bin ciba-server -p ciba-authenticator --locked
 cargo test --workspace --locked "$@"
 
 echo "== end-to-end tests (PostgreSQL)"

@@ -1673,3 +1673,82 @@ async fn userinfo_with_bearer_tokens() {
     let (status, _, _) = userinfo(&server, &server.http, Some(access_token)).await;
     assert_eq!(status, 401, "expired");
 }
+
+/// The conformance suite's `automated_ciba_approval_url`, served by the device: the terminal
+/// authenticator (`ciba-authenticator serve-approvals`, an enrolled device) approves or denies
+/// the newest pending request through the ordinary device API when the URL is called.
+// The CLI runs as a child process waited on synchronously: a second worker keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn automated_approval_url_is_served_by_the_terminal_authenticator() {
+    let server = TestServer::start().await;
+    let user = server.create_user("alice").await;
+    let home = tempfile::tempdir().unwrap();
+    let cli = |args: &[&str]| {
+        let mut command = std::process::Command::new(authenticator_binary());
+        command.arg("--home").arg(home.path()).args(args);
+        command
+    };
+    let uri = server.enrollment_uri(user["id"].as_str().unwrap()).await;
+    let enrolled = cli(&["enroll", &uri, "--name", "Conformance device"])
+        .output()
+        .unwrap();
+    assert!(enrolled.status.success(), "{enrolled:?}");
+    // Only on loopback.
+    let refused = cli(&["serve-approvals", "--listen", "0.0.0.0:8788"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("loopback"));
+
+    let listen = free_loopback_addr();
+    let child = cli(&["serve-approvals", "--listen", &listen, "--wait", "1"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _child = KillOnDrop(child);
+    let approval_url = format!("http://{listen}/ciba-approval");
+    eventually("the approval URL answers", || async {
+        server.http.get(&approval_url).send().await.ok().map(drop)
+    })
+    .await;
+    let client = server.create_client(json!({})).await;
+    for (decision, outcome) in [("allow", None), ("deny", Some("access_denied"))] {
+        let auth_req_id = server.start_ciba(&client, "alice").await;
+        let response = server
+            .http
+            .get(format!(
+                "{approval_url}?token={auth_req_id}&type={decision}"
+            ))
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = json_answer(response).await;
+        assert_eq!(status, 200, "{body}");
+        let answer = server.poll(&client, &auth_req_id).await;
+        match outcome {
+            None => assert_eq!(answer.status, 200, "{}", answer.body),
+            Some(error) => assert_eq!((answer.status, answer.error()), (400, error)),
+        }
+    }
+    // Nothing pending: 404 after the wait; a bad type: 400.
+    let (status, body) = json_answer(
+        server
+            .http
+            .get(format!("{approval_url}?token=x&type=allow"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, body["error"].as_str()), (404, Some("not_found")));
+    let (status, _) = json_answer(
+        server
+            .http
+            .get(format!("{approval_url}?token=x&type=maybe"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+}

@@ -94,6 +94,17 @@ pub enum Command {
         #[arg(long)]
         once: bool,
     },
+    /// Serve the OpenID conformance suite's `automated_ciba_approval_url` on loopback: each
+    /// `GET`/`POST /?token=<auth_req_id>&type=allow|deny` approves or denies, as this device,
+    /// the newest pending request (for a test user only the suite asks).
+    ServeApprovals {
+        /// Where to listen (loopback only).
+        #[arg(long, default_value = "127.0.0.1:8788")]
+        listen: std::net::SocketAddr,
+        /// Seconds to wait for a pending request to appear.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=120))]
+        wait: u64,
+    },
 }
 
 /// What `watch --auto` does with each request.

@@ -27,7 +27,9 @@ pub mod process;
 pub use answer::json_answer;
 pub use ca::{ClientCert, TestCa};
 pub use eventually::{eventually, eventually_within};
-pub use process::{KillOnDrop, free_loopback_addr, server_binary, wait_until_ready};
+pub use process::{
+    KillOnDrop, authenticator_binary, free_loopback_addr, server_binary, wait_until_ready,
+};
 
 /// The admin token of test servers.
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";

@@ -5,12 +5,21 @@ use std::path::{Path, PathBuf};
 
 /// The `ciba-server` binary next to this test binary (`scripts/test.sh` builds it first).
 pub fn server_binary() -> PathBuf {
+    workspace_binary("ciba-server", "ciba-server")
+}
+
+/// The terminal authenticator's binary (`ciba-authenticator`), built like the server's.
+pub fn authenticator_binary() -> PathBuf {
+    workspace_binary("ciba-authenticator", "ciba-authenticator")
+}
+
+fn workspace_binary(name: &str, package: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().and_then(Path::parent).unwrap();
-    let binary = dir.join("ciba-server");
+    let binary = dir.join(name);
     assert!(
         binary.exists(),
-        "{} is missing: build it with `cargo build -p ciba-server` first (scripts/test.sh does)",
+        "{} is missing: build it with `cargo build -p {package}` first (scripts/test.sh does)",
         binary.display()
     );
     binary

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod accounts;
+mod approvals;
 mod decide;
 mod enroll;
 mod lifecycle;
@@ -37,5 +38,8 @@ pub async fn run(cli: Cli) -> CliResult {
             auto,
             once,
         } => watch::run(&authenticator, clock.as_ref(), interval, auto, once).await,
+        Command::ServeApprovals { listen, wait } => {
+            approvals::run(&authenticator, listen, wait).await
+        }
     }
 }
