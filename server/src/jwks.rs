@@ -167,7 +167,10 @@ fn parse_key(key: &Value) -> Result<ClientKey, String> {
             let e = decode("e")?;
             let zeros = n.iter().take_while(|b| **b == 0).count();
             n.drain(..zeros);
-            let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
+            // An empty modulus has no bits (found by fuzzing: `n.len() * 8 - 8` underflowed).
+            let bits = n
+                .first()
+                .map_or(0, |b| n.len() * 8 - b.leading_zeros() as usize);
             if !(2048..=8192).contains(&bits) {
                 return Err(format!(
                     "RSA keys must have 2048 to 8192 bits (this one has {bits})"
@@ -384,6 +387,15 @@ mod tests {
             1
         );
         assert!(parse_registered_jwks(&json!({"keys": []})).is_err());
+        // An empty or all-zero modulus (fuzz/artifacts-found/client_keys/empty-modulus).
+        for n in ["", "AAAA"] {
+            let empty = json!({"kty": "RSA", "e": "AQAB", "n": n});
+            assert!(
+                parse_registered_jwks(&json!({"keys": [empty]}))
+                    .unwrap_err()
+                    .contains("0")
+            );
+        }
         assert!(parse_registered_jwks(&json!([ec])).is_err());
         // An encryption key is not a signing key, and is left out without complaint.
         let enc = json!({"kty": "RSA", "use": "enc", "e": "AQAB", "n": "AQAB"});
