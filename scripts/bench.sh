@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Load benchmark: builds the release binaries, then for each backend starts a fresh server and
 # drives it with ciba-load (see bench/src/main.rs). Usage:
-#   scripts/bench.sh [sqlite] [postgres]        (default: both)
+#   scripts/bench.sh [sqlite] [postgres] [client-auth]   (default: sqlite postgres)
+# `client-auth` runs scripts/bench-client-auth.sh: backchannel and token requests with
+# client_secret_basic, private_key_jwt (ES256, PS256) and tls_client_auth over TLS.
 # Environment: SECONDS_PER_PHASE (default 10), CONCURRENCY (default 16,256), PROFILE (release).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +45,7 @@ for backend in "${backends[@]}"; do
       db="bench_$RANDOM"
       psql "$pg" -qc "CREATE DATABASE $db" > /dev/null 2>&1 || runuser -u postgres -- psql "$pg" -qc "CREATE DATABASE $db"
       url="${pg%/postgres}/$db" ;;
+    client-auth) scripts/bench-client-auth.sh; continue ;;
     *) echo "unknown backend $backend" >&2; exit 2 ;;
   esac
   port=$(free_port)
