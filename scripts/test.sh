@@ -12,7 +12,7 @@ echo "== unit and end-to-end tests (SQLite)"
 # Some end-to-end tests start the real `ciba-server` binary (to give it its own environment) or
 # the terminal authenticator as a subprocess; `cargo test` builds only the binaries of packages
 # whose own integration tests need them, so build both first.
-cargo build -p ciba-server --bin ciba-server -p ciba-authenticator --locked
+cargo build -p ciba-server -p ciba-authenticator --bins --locked
 cargo test --workspace --locked "$@"
 
 echo "== end-to-end tests (PostgreSQL)"
