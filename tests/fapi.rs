@@ -5,9 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use ciba_core::authenticator::{
-    Account, Authenticator, AuthenticatorConfig, MemoryAccountStore, SoftwareKeyStore,
-};
+use ciba_core::authenticator::{Account, Authenticator, AuthenticatorConfig};
 use ciba_core::clock::Clock;
 use ciba_core::protocol::{DecisionStatus, DenyReason, PushRegistration};
 use ciba_e2e::*;
@@ -60,17 +58,11 @@ impl ClientKey {
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
         let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
             .unwrap();
-        let point = pair.public_key().as_ref();
-        let b64u = |b: &[u8]| {
-            use base64::Engine;
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
-        };
         Self {
             alg: Algorithm::ES256,
             key: Arc::new(EncodingKey::from_ec_der(pkcs8.as_ref())),
             kid: kid.into(),
-            jwk: json!({"kty": "EC", "crv": "P-256", "kid": kid,
-                        "x": b64u(&point[1..33]), "y": b64u(&point[33..])}),
+            jwk: p256_jwk(pair.public_key().as_ref(), kid),
         }
     }
 
@@ -136,16 +128,10 @@ async fn fapi_server(tweak: impl FnOnce(&mut Settings)) -> Fapi {
 impl Fapi {
     /// An SDK trusting the test CA.
     fn sdk(&self) -> Authenticator {
-        Authenticator::new(
-            Arc::new(MemoryAccountStore::new()),
-            Arc::new(SoftwareKeyStore::in_memory()),
-            Arc::new(self.clock.clone()),
-            AuthenticatorConfig {
-                extra_trust_anchors: vec![self.ca.ca_der.clone()],
-                ..AuthenticatorConfig::default()
-            },
-        )
-        .unwrap()
+        self.authenticator_with(AuthenticatorConfig {
+            extra_trust_anchors: vec![self.ca.ca_der.clone()],
+            ..AuthenticatorConfig::default()
+        })
     }
 
     /// A user with one enrolled SDK device.

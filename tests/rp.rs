@@ -91,13 +91,7 @@ async fn openid_client_completes_poll_and_ping_flows() {
     let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
     let pair =
         EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap();
-    let b64u = |b: &[u8]| {
-        use base64::Engine;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
-    };
-    let point = pair.public_key().as_ref();
-    let public_jwk = json!({"kty": "EC", "crv": "P-256", "kid": "rp-1",
-                            "x": b64u(&point[1..33]), "y": b64u(&point[33..])});
+    let public_jwk = p256_jwk(pair.public_key().as_ref(), "rp-1");
     let pkcs8_pem = {
         use base64::Engine;
         let body = base64::engine::general_purpose::STANDARD.encode(pkcs8.as_ref());

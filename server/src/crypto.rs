@@ -54,9 +54,12 @@ pub fn secret_matches(secret: &str, stored_hash: &str) -> bool {
 
 /// Verifies an ES256 signature (`r‖s`) with a P-256 JWK.
 pub fn verify_es256(jwk: &Jwk, signing_input: &[u8], signature: &[u8]) -> bool {
-    let Ok(point) = jwk.p256_uncompressed() else {
-        return false;
-    };
+    jwk.p256_uncompressed()
+        .is_ok_and(|point| verify_es256_point(&point, signing_input, signature))
+}
+
+/// Verifies an ES256 signature (`r‖s`) with an uncompressed P-256 point.
+pub fn verify_es256_point(point: &[u8], signing_input: &[u8], signature: &[u8]) -> bool {
     UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
         .verify(signing_input, signature)
         .is_ok()

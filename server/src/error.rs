@@ -206,7 +206,8 @@ impl Error {
     }
 
     /// `invalid_client` (`401`, with a Basic challenge whichever method the client tried: a
-    /// 401 must carry one, RFC 7235 §3.1, and Basic is what this server offers).
+    /// 401 must carry one, RFC 7235 §3.1, and HTTP has no challenge scheme for client
+    /// assertions or certificates).
     pub fn invalid_client(description: impl Into<String>) -> Self {
         Self::oauth(OAuthCode::InvalidClient, description)
     }

@@ -11,7 +11,7 @@ use aws_lc_rs::signature::{
 use ciba_core::jose::{Jwk, b64u_decode};
 use serde_json::Value;
 
-use crate::crypto::verify_es256;
+use crate::crypto::verify_es256_point;
 use crate::notify::NotificationClient;
 
 /// The JWS algorithms client keys sign with here. `none`, the HMAC family and everything else
@@ -208,11 +208,7 @@ impl ClientKey {
 
     fn verify(&self, alg: JwsAlg, input: &[u8], signature: &[u8]) -> bool {
         match (&self.material, alg) {
-            (Material::P256(point), JwsAlg::Es256) => {
-                // verify_es256 takes a JWK; the point is already validated.
-                Jwk::p256_from_uncompressed(point)
-                    .is_ok_and(|jwk| verify_es256(&jwk, input, signature))
-            }
+            (Material::P256(point), JwsAlg::Es256) => verify_es256_point(point, input, signature),
             (Material::Rsa { n, e }, JwsAlg::Ps256 | JwsAlg::Rs256) => {
                 let params = if alg == JwsAlg::Ps256 {
                     &RSA_PSS_2048_8192_SHA256
@@ -277,9 +273,9 @@ struct Fetched {
 #[derive(Default)]
 pub struct JwksCache {
     entries: Mutex<HashMap<String, Fetched>>,
-    /// Serialises fetches (one at a time per instance), so a burst of requests with an unknown
-    /// `kid` fetches once.
-    fetching: tokio::sync::Mutex<()>,
+    /// One fetch at a time per URI, so a burst of requests with an unknown `kid` fetches once,
+    /// and a slow client's URI holds up only that client.
+    fetching: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl JwksCache {
@@ -305,7 +301,16 @@ impl JwksCache {
         if let Some(keys) = cached(ttl) {
             return Ok(keys);
         }
-        let _one_at_a_time = self.fetching.lock().await;
+        let turn = match self.fetching.lock() {
+            Ok(mut locks) => {
+                if locks.len() >= 10_000 {
+                    locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+                }
+                locks.entry(uri.to_owned()).or_default().clone()
+            }
+            Err(_) => Arc::default(),
+        };
+        let _one_at_a_time = turn.lock().await;
         // Another request may have fetched while this one waited.
         if let Some(keys) = cached(ttl) {
             return Ok(keys);

@@ -53,6 +53,8 @@ pub struct Inner {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// The CAs of `tls_client_auth` client certificates (`tls.client_ca_files`).
     pub client_cas: Option<crate::tls::ClientCaVerifier>,
+    /// `tls.trusted_proxies`, parsed (the settings were validated).
+    pub trusted_proxies: Vec<crate::config::IpRange>,
 }
 
 impl Deref for AppState {
@@ -145,6 +147,7 @@ impl AppState {
             .ok_or(StateError::NoAdminToken)?;
         let admin_token_hash = hash_secret(admin_token);
         let issuer = settings.issuer();
+        let trusted_proxies = crate::config::IpRange::parse_all(&settings.tls.trusted_proxies);
         Ok(Self(Arc::new(Inner {
             settings,
             issuer,
@@ -163,6 +166,7 @@ impl AppState {
             attestation,
             tls,
             client_cas,
+            trusted_proxies,
         })))
     }
 

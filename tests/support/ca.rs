@@ -40,11 +40,7 @@ impl ClientCert {
 
     /// The certificate's (P-256) public key as a JWK, with `kid`.
     pub fn jwk(&self, kid: &str) -> serde_json::Value {
-        use base64::Engine;
-        let point = self.key.public_key_raw();
-        let b64u = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
-        serde_json::json!({"kty": "EC", "crv": "P-256", "kid": kid,
-                           "x": b64u(&point[1..33]), "y": b64u(&point[33..65])})
+        super::p256_jwk(self.key.public_key_raw(), kid)
     }
 
     /// `x5t#S256` of the certificate.

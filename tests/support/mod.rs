@@ -384,11 +384,16 @@ impl TestServer {
 
     /// A new SDK instance (fresh in-memory stores) on the server's clock.
     pub fn authenticator(&self) -> Authenticator {
+        self.authenticator_with(AuthenticatorConfig::default())
+    }
+
+    /// [`TestServer::authenticator`] with `config`.
+    pub fn authenticator_with(&self, config: AuthenticatorConfig) -> Authenticator {
         Authenticator::new(
             Arc::new(MemoryAccountStore::new()),
             Arc::new(SoftwareKeyStore::in_memory()),
             Arc::new(self.clock.clone()),
-            AuthenticatorConfig::default(),
+            config,
         )
         .unwrap()
     }
@@ -723,6 +728,14 @@ impl Drop for TlsFront {
             task.abort();
         }
     }
+}
+
+/// The public JWK of an uncompressed P-256 point (`04‖x‖y`), with `kid`.
+pub fn p256_jwk(point: &[u8], kid: &str) -> Value {
+    use base64::Engine;
+    let b64u = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    json!({"kty": "EC", "crv": "P-256", "kid": kid,
+           "x": b64u(&point[1..33]), "y": b64u(&point[33..65])})
 }
 
 /// The claims of a compact JWS (not verified: the tests read what the server signed).

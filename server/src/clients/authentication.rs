@@ -6,7 +6,9 @@
 use std::sync::Arc;
 
 use super::mtls::{certificate_has_name, certificate_thumbprint};
-use super::signed_jwt::{CLOCK_SKEW, JwtRefusal, client_keys, first_use_of_jti, verify_client_jwt};
+use super::signed_jwt::{
+    CLOCK_SKEW, JwtRefusal, client_keys, first_use_of_jti, parse_client_jwt, verify_client_jws,
+};
 use crate::crypto::{hash_secret, secret_matches};
 use crate::error::{Error, Result};
 use crate::jwks::JwsAlg;
@@ -265,10 +267,11 @@ async fn authenticate_by_assertion(
     endpoint: &str,
 ) -> Result<Client> {
     let failed = |why: JwtRefusal| Error::invalid_client(format!("client assertion: {}", why.0));
+    let jws = parse_client_jwt(assertion).map_err(failed)?;
     // Who it claims to be, read before the signature is checked only to find the keys.
-    let claimed = ciba_core::jose::CompactJws::parse(assertion)
+    let claimed = jws
+        .claims::<serde_json::Value>()
         .ok()
-        .and_then(|jws| jws.claims::<serde_json::Value>().ok())
         .and_then(|c| c.get("iss").and_then(|v| v.as_str()).map(str::to_owned));
     let Some(client_id) = claimed.or(form_id.clone()) else {
         return Err(failed("iss is required".into()));
@@ -287,7 +290,7 @@ async fn authenticate_by_assertion(
             client.auth_method
         )));
     }
-    let jwt = verify_client_jwt(state, &client, assertion, JwsAlg::allowed(client.fapi))
+    let jwt = verify_client_jws(state, &client, &jws, JwsAlg::allowed(client.fapi))
         .await?
         .map_err(failed)?;
     let now = state.now();

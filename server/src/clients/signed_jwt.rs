@@ -6,7 +6,6 @@
 use ciba_core::jose::CompactJws;
 use serde_json::{Map, Value};
 
-use crate::crypto::hash_secret;
 use crate::error::Result;
 use std::sync::Arc;
 
@@ -36,21 +35,36 @@ pub struct VerifiedJwt {
     pub claims: Map<String, Value>,
 }
 
+/// Parses a client's JWT (at most 16 KiB) without verifying it.
+pub fn parse_client_jwt(token: &str) -> std::result::Result<CompactJws, JwtRefusal> {
+    if token.len() > MAX_JWT_BYTES {
+        return Err(format!("longer than {MAX_JWT_BYTES} bytes").into());
+    }
+    CompactJws::parse(token).map_err(|_| "not a compact JWS".into())
+}
+
 /// Verifies `token` as signed by `client` with one of `allowed` algorithms and one of its keys
-/// (`jwks`, or `jwks_uri` fetched through the cache). Store and network failures are errors;
-/// everything about the token itself is a [`JwtRefusal`].
+/// (`jwks`, or `jwks_uri` fetched through the cache). Store failures are errors; everything
+/// about the token itself, and a `jwks_uri` that cannot be fetched, is a [`JwtRefusal`].
 pub async fn verify_client_jwt(
     state: &AppState,
     client: &Client,
     token: &str,
     allowed: &[JwsAlg],
 ) -> Result<std::result::Result<VerifiedJwt, JwtRefusal>> {
-    if token.len() > MAX_JWT_BYTES {
-        return Ok(Err(format!("longer than {MAX_JWT_BYTES} bytes").into()));
+    match parse_client_jwt(token) {
+        Ok(jws) => verify_client_jws(state, client, &jws, allowed).await,
+        Err(refusal) => Ok(Err(refusal)),
     }
-    let Ok(jws) = CompactJws::parse(token) else {
-        return Ok(Err("not a compact JWS".into()));
-    };
+}
+
+/// [`verify_client_jwt`] of a JWT already parsed with [`parse_client_jwt`].
+pub async fn verify_client_jws(
+    state: &AppState,
+    client: &Client,
+    jws: &CompactJws,
+    allowed: &[JwsAlg],
+) -> Result<std::result::Result<VerifiedJwt, JwtRefusal>> {
     let alg = match JwsAlg::parse(&jws.header.alg) {
         Some(alg) if allowed.contains(&alg) => alg,
         _ => {
@@ -177,7 +191,7 @@ impl VerifiedJwt {
 }
 
 /// Records the first use of a client's `jti` for `purpose` until `until`, on every instance
-/// (the replay cache is in the database): false when it was used before.
+/// ([`crate::store::remember_first_use`]): false when it was used before.
 pub async fn first_use_of_jti(
     state: &AppState,
     purpose: &str,
@@ -185,6 +199,9 @@ pub async fn first_use_of_jti(
     jti: &str,
     until: i64,
 ) -> Result<bool> {
-    let key = format!("{purpose}:{}", hash_secret(&format!("{client_id}:{jti}")));
-    Ok(state.store.remember_jti(&key, until, state.now()).await?)
+    let store = state.store.as_ref();
+    Ok(
+        crate::store::remember_first_use(store, purpose, client_id, jti, until, state.now())
+            .await?,
+    )
 }

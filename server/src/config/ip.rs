@@ -20,6 +20,11 @@ impl IpRange {
         (prefix <= max).then_some(Self { network, prefix })
     }
 
+    /// Every range of `texts` that parses (validated settings: all of them).
+    pub fn parse_all(texts: &[String]) -> Vec<Self> {
+        texts.iter().filter_map(|t| Self::parse(t)).collect()
+    }
+
     /// Whether `ip` is in the range (an IPv4-mapped IPv6 address counts as IPv4).
     pub fn contains(&self, ip: std::net::IpAddr) -> bool {
         use std::net::IpAddr;

@@ -8,7 +8,7 @@ use ciba_core::jose::{CompactJws, Jwk};
 use ciba_core::protocol::{DPOP_IAT_TOLERANCE_SECS, DPOP_REPLAY_WINDOW_SECS};
 use serde::de::DeserializeOwned;
 
-use crate::crypto::{hash_secret, verify_es256};
+use crate::crypto::verify_es256;
 use crate::error::Result;
 use crate::state::AppState;
 
@@ -116,9 +116,8 @@ impl ReplayScope {
     }
 }
 
-/// Records the first use of `jti` by `owner` in `scope` until `until`, on every instance (the
-/// replay cache lives in the database): false when it was already used. Keys are hashed, so the
-/// cache holds no proof material.
+/// Records the first use of `jti` by `owner` in `scope` until `until`, on every instance
+/// ([`crate::store::remember_first_use`]): false when it was already used.
 pub(super) async fn first_use(
     state: &AppState,
     scope: ReplayScope,
@@ -127,12 +126,8 @@ pub(super) async fn first_use(
     until: i64,
     now: i64,
 ) -> Result<bool> {
-    let key = format!(
-        "{}:{}",
-        scope.prefix(),
-        hash_secret(&format!("{owner}:{jti}"))
-    );
-    Ok(state.store.remember_jti(&key, until, now).await?)
+    let store = state.store.as_ref();
+    Ok(crate::store::remember_first_use(store, scope.prefix(), owner, jti, until, now).await?)
 }
 
 #[cfg(test)]

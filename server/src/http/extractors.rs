@@ -126,10 +126,9 @@ pub fn client_certificates(
         return Ok(None);
     };
     let peer = connection.peer.ip();
-    let trusted = tls
+    let trusted = state
         .trusted_proxies
         .iter()
-        .filter_map(|p| crate::config::IpRange::parse(p))
         .any(|range| range.contains(peer));
     if !trusted {
         tracing::warn!(%peer, header = %name, "a client certificate header from an address that is not a trusted proxy is ignored");
@@ -238,15 +237,18 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim());
-        Ok(admin::authorize(state, token)?)
+        Ok(admin::authorize(state, bearer_token(&parts.headers))?)
     }
+}
+
+/// The token of `Authorization: Bearer <token>` (RFC 6750 §2.1), if the request has one.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
 }
 
 /// A JSON body of the device API.

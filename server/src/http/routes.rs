@@ -181,12 +181,7 @@ async fn userinfo(
         &headers,
         &state,
     )?;
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim());
+    let token = super::extractors::bearer_token(&headers);
     let claims =
         crate::userinfo::userinfo(&state, token, certificates.as_deref().map(Vec::as_slice))
             .await?;

@@ -36,6 +36,25 @@ use async_trait::async_trait;
 use sqlx::SqlStr;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
+/// Records the first use of `jti` by `owner` in `scope` (`dpop`, `decision`, `assertion`, …)
+/// until `until`, on every instance (the replay cache is in the database): false when it was
+/// used before. Keys are hashed, so the cache holds no proof material, and proofs of different
+/// scopes or owners never collide.
+pub async fn remember_first_use(
+    store: &dyn Store,
+    scope: &str,
+    owner: &str,
+    jti: &str,
+    until: i64,
+    now: i64,
+) -> StoreResult<bool> {
+    let key = format!(
+        "{scope}:{}",
+        crate::crypto::hash_secret(&format!("{owner}:{jti}"))
+    );
+    store.remember_jti(&key, until, now).await
+}
+
 /// Opens the store a database URL names: `sqlite://…` (the embedded default, migrated at once)
 /// or `postgres://…` (connected lazily, so the server starts while the database is unreachable;
 /// [`Store::migrate`] runs when it answers).

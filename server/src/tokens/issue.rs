@@ -131,22 +131,7 @@ pub fn verify_own_id_token(
     client_id: &str,
     token: &str,
 ) -> Option<String> {
-    let jws = CompactJws::parse(token).ok()?;
-    if jws.header.alg != "ES256" || jws.header.typ.as_deref() == Some("at+jwt") {
-        return None;
-    }
-    let key = keys.by_kid(jws.header.kid.as_deref()?)?;
-    if !verify_es256(
-        &ciba_core::jose::Signer::public_jwk(key),
-        jws.signing_input.as_bytes(),
-        &jws.signature,
-    ) {
-        return None;
-    }
-    let claims: Value = jws.claims().ok()?;
-    if claims.get("iss")?.as_str()? != issuer {
-        return None;
-    }
+    let claims = own_jws_claims(keys, issuer, token, |typ| typ != Some("at+jwt"))?;
     let issued_to_client = match claims.get("aud")? {
         Value::String(aud) => aud == client_id,
         Value::Array(auds) => auds.iter().any(|a| a.as_str() == Some(client_id)),
@@ -166,8 +151,24 @@ pub fn verify_own_access_token(
     token: &str,
     now: i64,
 ) -> Option<Map<String, Value>> {
+    let claims = own_jws_claims(keys, issuer, token, |typ| typ == Some("at+jwt"))?;
+    let fresh = claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .is_some_and(|exp| exp > now);
+    fresh.then_some(claims)
+}
+
+/// The claims of a JWS this server signed: ES256 by one of its keys (by `kid`), a `typ` that
+/// `typ_ok` accepts, `iss` this issuer, the claims an object.
+fn own_jws_claims(
+    keys: &SigningKeys,
+    issuer: &str,
+    token: &str,
+    typ_ok: impl Fn(Option<&str>) -> bool,
+) -> Option<Map<String, Value>> {
     let jws = CompactJws::parse(token).ok()?;
-    if jws.header.alg != "ES256" || jws.header.typ.as_deref() != Some("at+jwt") {
+    if jws.header.alg != "ES256" || !typ_ok(jws.header.typ.as_deref()) {
         return None;
     }
     let key = keys.by_kid(jws.header.kid.as_deref()?)?;
@@ -178,12 +179,10 @@ pub fn verify_own_access_token(
     ) {
         return None;
     }
-    let Value::Object(claims) = jws.claims::<Value>().ok()? else {
-        return None;
-    };
-    let fresh = claims
-        .get("exp")
-        .and_then(Value::as_i64)
-        .is_some_and(|exp| exp > now);
-    (claims.get("iss").and_then(Value::as_str) == Some(issuer) && fresh).then_some(claims)
+    match jws.claims::<Value>().ok()? {
+        Value::Object(claims) if claims.get("iss").and_then(Value::as_str) == Some(issuer) => {
+            Some(claims)
+        }
+        _ => None,
+    }
 }
