@@ -321,7 +321,9 @@ async fn discovery_lists_the_profile_truthfully() {
         meta["mtls_endpoint_aliases"],
         json!({"token_endpoint": server.url("/token"),
                "backchannel_authentication_endpoint": server.url("/backchannel/authenticate"),
-               "userinfo_endpoint": server.url("/userinfo")})
+               "userinfo_endpoint": server.url("/userinfo"),
+               "introspection_endpoint": server.url("/introspect"),
+               "revocation_endpoint": server.url("/revoke")})
     );
     // Without TLS the server sees no client certificate: no mTLS method, no bound tokens.
     let plain = TestServer::start().await;
@@ -1737,4 +1739,110 @@ async fn automated_approval_url_is_served_by_the_terminal_authenticator() {
     )
     .await;
     assert_eq!(status, 400);
+}
+
+/// Refresh tokens of a FAPI client (the suite's refresh-token module): rotation at each use,
+/// bound to the client certificate the grant was redeemed with (RFC 8705 §4: a refresh with
+/// another certificate is refused and changes nothing), PS256 ID tokens, and the lifecycle
+/// endpoints over mTLS with `private_key_jwt`.
+#[tokio::test]
+async fn fapi_refresh_tokens_are_bound_to_the_certificate() {
+    let server = fapi_server(|_| {}).await;
+    let (user, sdk, _) = server.user_with_device("alice").await;
+    let client = fapi_client(
+        &server,
+        ClientKey::rsa(1, Algorithm::PS256),
+        json!({"grant_types": [CIBA_GRANT, "refresh_token"], "id_token_signed_response_alg": "PS256"}),
+    )
+    .await;
+    let answer = client
+        .backchannel(&server, client.request(&server, alice_request()))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let auth_req_id = answer.body["auth_req_id"].as_str().unwrap().to_owned();
+    let pending = sdk.pending().await.unwrap();
+    sdk.approve(&pending[0], vec!["swk".into()]).await.unwrap();
+    let tokens = client.poll(&server, &auth_req_id).await;
+    assert_eq!(tokens.status, 200, "{}", tokens.body);
+    let rt = tokens.body["refresh_token"].as_str().unwrap().to_owned();
+    let header = jsonwebtoken::decode_header(tokens.body["id_token"].as_str().unwrap()).unwrap();
+    assert_eq!(header.alg, Algorithm::PS256);
+
+    let refresh_form = |token: &str| {
+        vec![
+            ("grant_type", "refresh_token".to_owned()),
+            ("refresh_token", token.to_owned()),
+            ("client_assertion_type", JWT_BEARER.to_owned()),
+            (
+                "client_assertion",
+                client.key.sign(&assertion_claims(
+                    &server,
+                    &client.id,
+                    &server.url("/token"),
+                )),
+            ),
+        ]
+    };
+    // Another certificate (the key still authenticates the client): refused, nothing used up.
+    let other = server.ca.issue_client("Bank", "terminal-9", &[]);
+    let elsewhere = server.ca.https_client(Some(&other));
+    let stolen = post_with(&server, &elsewhere, "/token", &refresh_form(&rt)).await;
+    assert_eq!(
+        (stolen.status, stolen.error()),
+        (400, "invalid_grant"),
+        "{}",
+        stolen.body
+    );
+    assert!(
+        stolen.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("certificate")
+    );
+    let bare = server.ca.https_client(None);
+    let none = post_with(&server, &bare, "/token", &refresh_form(&rt)).await;
+    assert_eq!((none.status, none.error()), (400, "invalid_request"));
+
+    let refreshed = post(&server, "/token", &refresh_form(&rt)).await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.body);
+    let access_token = refreshed.body["access_token"].as_str().unwrap();
+    let claims = crate::flows::verify_with_jwks(&server, access_token, &server.issuer).await;
+    assert_eq!(claims["cnf"], json!({"x5t#S256": server.cert.thumbprint()}));
+    assert_eq!(claims["sub"], user["subject"]);
+    assert_ne!(refreshed.body["refresh_token"].as_str().unwrap(), rt);
+
+    // Introspection and revocation with private_key_jwt over mTLS.
+    let with_assertion = |token: &str, path: &str| {
+        vec![
+            ("token", token.to_owned()),
+            ("client_assertion_type", JWT_BEARER.to_owned()),
+            (
+                "client_assertion",
+                client
+                    .key
+                    .sign(&assertion_claims(&server, &client.id, &server.url(path))),
+            ),
+        ]
+    };
+    let introspected = post(
+        &server,
+        "/introspect",
+        &with_assertion(access_token, "/introspect"),
+    )
+    .await;
+    assert_eq!(introspected.body["active"], true, "{}", introspected.body);
+    assert_eq!(
+        introspected.body["cnf"],
+        json!({"x5t#S256": server.cert.thumbprint()})
+    );
+    let response = server
+        .http
+        .post(server.url("/revoke"))
+        .form(&with_assertion(access_token, "/revoke"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let (status, _, _) = userinfo(&server, &server.http, Some(access_token)).await;
+    assert_eq!(status, 401);
 }

@@ -1431,7 +1431,7 @@ async fn token_endpoint() {
             refused(400, "unsupported_grant_type"),
         ),
         Row::new(
-            "grant_type refresh_token",
+            "grant_type refresh_token by a client that did not register it",
             token(
                 &c,
                 &[
@@ -1439,7 +1439,7 @@ async fn token_endpoint() {
                     ("refresh_token", &others_id),
                 ],
             ),
-            refused(400, "unsupported_grant_type"),
+            refused(400, "unauthorized_client"),
         ),
         Row::new(
             "grant_type device_code with an auth_req_id",

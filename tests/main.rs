@@ -16,4 +16,5 @@ mod operator;
 mod push;
 mod restart;
 mod rp;
+mod tokens;
 mod validation;

@@ -1,7 +1,9 @@
 //! A certified relying-party library completes CIBA flows against the server: openid-client 6
 //! (OpenID-certified, `tests/rp/ciba-rp.mjs` on Node) with its own discovery, client
 //! authentication and ID token validation — poll and ping with `client_secret_basic`, and with
-//! `private_key_jwt` and a signed authentication request. The SDK approves on the "phone".
+//! `private_key_jwt` and a signed authentication request — and then the token lifecycle: UserInfo,
+//! introspection, refresh (rotation, reuse detection) and revocation. The SDK approves on the
+//! "phone".
 //! Needs `npm ci --prefix tests/rp` (scripts/test.sh runs it).
 
 use std::io::BufRead;
@@ -107,7 +109,8 @@ async fn openid_client_completes_poll_and_ping_flows() {
     for (n, (mode, auth, signed)) in cases.into_iter().enumerate() {
         let receiver = free_loopback_addr();
         let mut registration = json!({"name": format!("RP {mode} {auth}"), "scope": "openid profile",
-                                      "backchannel_token_delivery_mode": mode});
+                                      "backchannel_token_delivery_mode": mode,
+                                      "grant_types": ["urn:openid:params:grant-type:ciba", "refresh_token"]});
         if mode == "ping" {
             registration["backchannel_client_notification_endpoint"] =
                 json!(format!("http://{receiver}/ciba"));
@@ -133,6 +136,7 @@ async fn openid_client_completes_poll_and_ping_flows() {
             "signed_request": signed, "mode": mode, "login_hint": "alice",
             "binding_message": binding_message, "notification_addr": receiver,
             "notification_token": format!("rp-notification-token-{n}"),
+            "lifecycle": true,
         });
         let lines = run_rp(config, |_auth_req_id| async {
             let txn = eventually("the request reaches the phone", || async {
@@ -145,7 +149,10 @@ async fn openid_client_completes_poll_and_ping_flows() {
             sdk.approve(&txn, vec!["swk".into()]).await.unwrap();
         })
         .await;
-        let tokens = &lines.last().unwrap()["tokens"];
+        let tokens = &lines
+            .iter()
+            .find(|l| l.get("tokens").is_some())
+            .unwrap_or_else(|| panic!("no tokens in {lines:?}"))["tokens"];
         assert_eq!(tokens["sub"], user["subject"], "{mode} {auth}: {lines:?}");
         assert_eq!(tokens["aud"], client_id.as_str());
         assert_eq!(tokens["iss"], server.issuer.as_str());
@@ -157,6 +164,33 @@ async fn openid_client_completes_poll_and_ping_flows() {
         if mode == "ping" {
             assert!(lines.iter().any(|l| l["pinged"] == true), "{lines:?}");
         }
+        // The rest of the lifecycle, through openid-client: UserInfo, introspection, refresh with
+        // rotation (a reuse revokes the grant), revocation.
+        let step = |name: &str| {
+            lines
+                .iter()
+                .find_map(|l| l.get(name).cloned())
+                .unwrap_or_else(|| panic!("{mode} {auth}: no {name} in {lines:?}"))
+        };
+        assert_eq!(
+            step("userinfo"),
+            json!({"sub": user["subject"], "preferred_username": "alice"})
+        );
+        assert_eq!(
+            step("introspection"),
+            json!({"active": true, "client_id": client_id, "sub": user["subject"]})
+        );
+        assert_eq!(
+            step("refreshed"),
+            json!({"sub": user["subject"], "rotated": true, "scope": "openid profile"})
+        );
+        assert_eq!(step("reuse"), "invalid_grant", "{lines:?}");
+        assert_eq!(step("after_reuse"), "invalid_grant", "{lines:?}");
+        assert_eq!(
+            step("revoked"),
+            json!({"active": false, "userinfo": "invalid_token"}),
+            "{lines:?}"
+        );
     }
     ticking.abort();
 }

@@ -270,7 +270,7 @@ async fn discovery_jwks_and_health() {
     );
     assert_eq!(
         meta["id_token_signing_alg_values_supported"],
-        json!(["ES256"])
+        json!(["ES256", "PS256", "RS256"])
     );
     let jwks: serde_json::Value = server
         .http
@@ -281,16 +281,26 @@ async fn discovery_jwks_and_health() {
         .json()
         .await
         .unwrap();
-    let key = &jwks["keys"][0];
+    // One key per algorithm, public parts only.
+    let keys = jwks["keys"].as_array().unwrap();
+    let mut shapes: Vec<(&str, &str)> = keys
+        .iter()
+        .map(|k| (k["kty"].as_str().unwrap(), k["alg"].as_str().unwrap()))
+        .collect();
+    shapes.sort();
     assert_eq!(
-        (
-            key["kty"].as_str(),
-            key["crv"].as_str(),
-            key["alg"].as_str()
-        ),
-        (Some("EC"), Some("P-256"), Some("ES256"))
+        shapes,
+        [("EC", "ES256"), ("RSA", "PS256"), ("RSA", "RS256")]
     );
-    assert!(key.get("d").is_none(), "no private part");
+    for key in keys {
+        if key["kty"] == "EC" {
+            assert_eq!(key["crv"], "P-256");
+        }
+        for private in ["d", "p", "q", "dp", "dq", "qi"] {
+            assert!(key.get(private).is_none(), "no private part: {key}");
+        }
+        assert_eq!(key["use"], "sig");
+    }
     assert_eq!(
         server
             .http

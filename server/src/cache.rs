@@ -143,6 +143,8 @@ mod tests {
             jwks_uri: None,
             fapi: false,
             tls_client_auth: None,
+            refresh_token_grant: false,
+            id_token_signed_response_alg: None,
             created_at: 1,
         };
         store.insert_client(&client).await.unwrap();

@@ -20,6 +20,7 @@ pub mod devices;
 pub mod error;
 pub mod http;
 pub mod jwks;
+pub mod lifecycle;
 pub mod metrics;
 pub mod notify;
 pub mod outbox;

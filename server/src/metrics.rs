@@ -69,6 +69,9 @@ pub struct Metrics {
     refused_user_pending: AtomicU64,
     refused_client_rate: AtomicU64,
     connections_refused: AtomicU64,
+    tokens_refreshed: AtomicU64,
+    refresh_tokens_reused: AtomicU64,
+    tokens_revoked: AtomicU64,
     /// Enrollments by attestation outcome: verified, unverified, none, refused.
     enrollments: [AtomicU64; 4],
 }
@@ -119,7 +122,45 @@ impl Metrics {
         self.connections_refused.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A refresh token was used (and rotated).
+    pub fn token_refreshed(&self) {
+        self.tokens_refreshed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A used refresh token was presented again (its family was revoked).
+    pub fn refresh_token_reused(&self) {
+        self.refresh_tokens_reused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A client revoked a token (RFC 7009).
+    pub fn token_revoked(&self) {
+        self.tokens_revoked.fetch_add(1, Ordering::Relaxed);
+    }
+
     fn render_limits(&self, out: &mut String) {
+        for (name, help, n) in [
+            (
+                "ciba_tokens_refreshed_total",
+                "Refresh grants answered with new tokens (the refresh token rotated).",
+                &self.tokens_refreshed,
+            ),
+            (
+                "ciba_refresh_token_reuse_total",
+                "Used refresh tokens presented again: each revoked its whole grant.",
+                &self.refresh_tokens_reused,
+            ),
+            (
+                "ciba_tokens_revoked_total",
+                "Tokens revoked by their clients (RFC 7009).",
+                &self.tokens_revoked,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                n.load(Ordering::Relaxed)
+            );
+        }
         let name = "ciba_enrollments_total";
         let _ = writeln!(
             out,

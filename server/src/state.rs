@@ -28,7 +28,9 @@ pub struct Inner {
     pub clock: SharedClock,
     /// Token signing keys, loaded from the database on first need (the database may be
     /// unreachable when the server starts).
-    keys: tokio::sync::OnceCell<SigningKeys>,
+    keys: std::sync::RwLock<Option<LoadedKeys>>,
+    /// Held while the keys are read from the store (one reload at a time).
+    keys_reload: tokio::sync::Mutex<()>,
     /// SHA-256 of the admin token.
     admin_token_hash: String,
     /// The HTTP client of client notifications (ping and push modes).
@@ -62,6 +64,19 @@ impl Deref for AppState {
     fn deref(&self) -> &Inner {
         &self.0
     }
+}
+
+/// How long the signing keys read from the store are used before they are read again.
+pub const KEY_RELOAD_SECONDS: i64 = 60;
+/// Added to the longest token lifetime for how long a superseded key stays published (clock
+/// skew of the relying parties).
+const KEY_RETENTION_MARGIN: i64 = 60;
+
+/// The signing keys as last read, and when.
+#[derive(Debug, Clone)]
+struct LoadedKeys {
+    at: i64,
+    keys: Arc<SigningKeys>,
 }
 
 /// Why the state could not be built.
@@ -153,7 +168,8 @@ impl AppState {
             issuer,
             store,
             clock,
-            keys: tokio::sync::OnceCell::new(),
+            keys: std::sync::RwLock::new(None),
+            keys_reload: tokio::sync::Mutex::new(()),
             admin_token_hash,
             notifier,
             notify_wake: tokio::sync::Notify::new(),
@@ -178,14 +194,52 @@ impl AppState {
         Ok(())
     }
 
-    async fn load_keys(&self) -> Result<&SigningKeys, KeyError> {
-        self.keys
-            .get_or_try_init(|| SigningKeys::load_or_create(self.store.as_ref(), self.clock.now()))
-            .await
+    fn loaded_keys(&self) -> Option<LoadedKeys> {
+        self.keys.read().ok().and_then(|keys| keys.clone())
+    }
+
+    /// The keys, read from the store again when older than [`KEY_RELOAD_SECONDS`] (so that a
+    /// rotation made on one instance reaches every instance before its new key signs). While
+    /// the store fails, the keys read before go on serving.
+    async fn load_keys(&self) -> Result<Arc<SigningKeys>, KeyError> {
+        let fresh = |loaded: &Option<LoadedKeys>, now: i64| {
+            loaded
+                .as_ref()
+                .filter(|l| now - l.at < KEY_RELOAD_SECONDS && now >= l.at)
+                .map(|l| l.keys.clone())
+        };
+        let now = self.clock.now();
+        if let Some(keys) = fresh(&self.loaded_keys(), now) {
+            return Ok(keys);
+        }
+        let _one_at_a_time = self.keys_reload.lock().await;
+        let before = self.loaded_keys();
+        if let Some(keys) = fresh(&before, now) {
+            return Ok(keys);
+        }
+        let t = &self.settings.tokens;
+        let retention = t.access_token_ttl.max(t.id_token_ttl) + KEY_RETENTION_MARGIN;
+        let keys = match SigningKeys::load_or_create(self.store.as_ref(), now, retention).await {
+            Ok(keys) => Arc::new(keys),
+            Err(e) => match before {
+                Some(before) => {
+                    tracing::warn!(error = %e, "could not reload the signing keys; the ones loaded before go on");
+                    before.keys
+                }
+                None => return Err(e),
+            },
+        };
+        if let Ok(mut slot) = self.keys.write() {
+            *slot = Some(LoadedKeys {
+                at: now,
+                keys: keys.clone(),
+            });
+        }
+        Ok(keys)
     }
 
     /// The signing keys; `503 temporarily_unavailable` while the database cannot provide them.
-    pub async fn keys(&self) -> Result<&SigningKeys, crate::error::Error> {
+    pub async fn keys(&self) -> Result<Arc<SigningKeys>, crate::error::Error> {
         self.load_keys().await.map_err(|e| {
             tracing::warn!(error = %e, "signing keys unavailable");
             crate::error::Error::Unavailable(
@@ -194,11 +248,21 @@ impl AppState {
         })
     }
 
+    /// Reads the signing keys from the store now (after a rotation on this instance).
+    pub async fn reload_keys(&self) -> Result<Arc<SigningKeys>, crate::error::Error> {
+        if let Ok(mut slot) = self.keys.write()
+            && let Some(loaded) = slot.as_mut()
+        {
+            loaded.at = i64::MIN / 2;
+        }
+        self.keys().await
+    }
+
     /// Ready — the server is initialised and its database answers — or why not. Trouble with a
     /// push provider's credentials is not a reason: it is a degraded state that
     /// [`Self::degradations`] reports.
     pub async fn readiness(&self) -> Result<(), String> {
-        if !self.keys.initialized() || self.store.ping().await.is_err() {
+        if self.loaded_keys().is_none() || self.store.ping().await.is_err() {
             return Err("the database is unavailable or the server is starting".into());
         }
         Ok(())

@@ -27,13 +27,20 @@ pub async fn userinfo(
         ));
     };
     let keys = state.keys().await?;
-    let Some(claims) =
-        crate::tokens::verify_own_access_token(keys, &state.issuer, token, state.now())
+    let now = state.now();
+    let Some(claims) = crate::tokens::verify_own_access_token(&keys, &state.issuer, token, now)
     else {
         return Err(invalid_token(
             "the access token is not one this server issued, or it expired",
         ));
     };
+    let jti = claims
+        .get("jti")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if state.store.access_token_revoked(jti, now).await? {
+        return Err(invalid_token("the access token was revoked"));
+    }
     if let Some(bound) = claims
         .get("cnf")
         .and_then(|c| c.get("x5t#S256"))

@@ -72,3 +72,37 @@ if (pinged) {
 const tokens = await client.pollBackchannelAuthenticationGrant(config, started);
 const claims = tokens.claims();
 say({ tokens: { token_type: tokens.token_type, scope: tokens.scope, sub: claims.sub, aud: claims.aud, iss: claims.iss } });
+
+if (cfg.lifecycle) {
+  // The rest of the token lifecycle, each through openid-client's own call and its checks.
+  const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
+  say({ userinfo: { sub: info.sub, preferred_username: info.preferred_username } });
+  const introspected = await client.tokenIntrospection(config, tokens.access_token);
+  say({ introspection: { active: introspected.active, client_id: introspected.client_id, sub: introspected.sub } });
+  const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token);
+  const refreshedClaims = refreshed.claims();
+  say({ refreshed: { sub: refreshedClaims.sub, rotated: refreshed.refresh_token !== tokens.refresh_token, scope: refreshed.scope } });
+  let reused;
+  try {
+    await client.refreshTokenGrant(config, tokens.refresh_token);
+    reused = 'accepted';
+  } catch (e) {
+    reused = e.error ?? e.code ?? String(e);
+  }
+  say({ reuse: reused });
+  const second = await client.refreshTokenGrant(config, refreshed.refresh_token).catch((e) => e);
+  say({ after_reuse: second instanceof Error ? (second.error ?? String(second)) : 'accepted' });
+
+  // A fresh grant's refresh token, revoked: then inactive, and its access token refused.
+  await client.tokenRevocation(config, tokens.access_token);
+  const revoked = await client.tokenIntrospection(config, tokens.access_token);
+  let userinfoAfter;
+  try {
+    await client.fetchUserInfo(config, tokens.access_token, claims.sub);
+    userinfoAfter = 'accepted';
+  } catch (e) {
+    // A WWW-Authenticate challenge (RFC 6750 §3): its error parameter.
+    userinfoAfter = e.cause?.[0]?.parameters?.error ?? e.error ?? e.code ?? String(e);
+  }
+  say({ revoked: { active: revoked.active, userinfo: userinfoAfter } });
+}

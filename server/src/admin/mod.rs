@@ -412,3 +412,75 @@ pub async fn audit_log(state: &AppState, _: &Admin, q: AuditQuery) -> Result<Vec
         .audit_events(q.user_id.as_deref(), q.since, limit)
         .await?)
 }
+
+/// One of the server's signing keys, as the admin API lists it (no private material).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SigningKeyView {
+    /// Key id (the JWK thumbprint).
+    pub kid: String,
+    /// `ES256`, `PS256` or `RS256`.
+    pub alg: &'static str,
+    /// When it starts (started) signing.
+    pub activates_at: i64,
+    /// `next` (published, not yet signing), `active`, `retired` (published, no longer
+    /// signing) or `expired` (gone from the JWKS).
+    pub state: &'static str,
+    /// For a retired key: when it leaves the JWKS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub published_until: Option<i64>,
+}
+
+/// `GET /admin/v1/signing-keys`: every key and where it is in its life.
+pub async fn signing_keys(state: &AppState, _: &Admin) -> Result<Vec<SigningKeyView>> {
+    let keys = state.keys().await?;
+    Ok(key_views(&keys, state.now()))
+}
+
+fn key_views(keys: &crate::tokens::SigningKeys, now: i64) -> Vec<SigningKeyView> {
+    use crate::tokens::KeyState;
+    keys.states(now)
+        .into_iter()
+        .map(|(key, key_state)| SigningKeyView {
+            kid: key.kid().to_owned(),
+            alg: key.jws_alg().as_str(),
+            activates_at: key.activates_at(),
+            state: match key_state {
+                KeyState::Next => "next",
+                KeyState::Active => "active",
+                KeyState::Retired(_) => "retired",
+                KeyState::Expired => "expired",
+            },
+            published_until: match key_state {
+                KeyState::Retired(until) => Some(until),
+                _ => None,
+            },
+        })
+        .collect()
+}
+
+/// `POST /admin/v1/signing-keys/rotate`: a new key per algorithm, published now, signing after
+/// `tokens.key_publish_ahead`; the keys it replaces stay published until what they signed has
+/// expired. Answers the keys after the rotation.
+pub async fn rotate_signing_keys(state: &AppState, _: &Admin) -> Result<Vec<SigningKeyView>> {
+    let now = state.now();
+    let activates_at = now + state.settings.tokens.key_publish_ahead;
+    let added = crate::tokens::SigningKeys::rotate(state.store.as_ref(), now, activates_at)
+        .await
+        .map_err(Error::internal)?;
+    state
+        .audit(NewAuditEvent {
+            at: now,
+            kind: "signing_keys_rotated",
+            user_id: None,
+            client_id: None,
+            device_id: None,
+            request_id: None,
+            detail: serde_json::json!({
+                "kids": added.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
+                "activates_at": activates_at,
+            }),
+        })
+        .await;
+    let keys = state.reload_keys().await?;
+    Ok(key_views(&keys, now))
+}

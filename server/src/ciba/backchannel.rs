@@ -296,12 +296,13 @@ async fn resolve_user(
         }
         [_, Some(id_token), _] => {
             let keys = state.keys().await?;
-            let subject = verify_own_id_token(keys, &state.issuer, &client.id, id_token)
-                .ok_or_else(|| {
-                    Error::invalid_request(
-                        "id_token_hint is not an ID token this server issued to this client",
-                    )
-                })?;
+            let subject =
+                verify_own_id_token(&keys, &state.issuer, &client.id, id_token, state.now())
+                    .ok_or_else(|| {
+                        Error::invalid_request(
+                            "id_token_hint is not an ID token this server issued to this client",
+                        )
+                    })?;
             state.store.user_by_subject(&subject).await?
         }
         _ => {

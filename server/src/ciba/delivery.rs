@@ -31,15 +31,36 @@ pub async fn push_mode_body(
                     "the user cannot be authenticated at the moment",
                 ),
                 Some(user) => {
-                    let tokens =
-                        super::mint_tokens(state, request, &user, Some(auth_req_id), None, now)
-                            .await?;
+                    let Some(client) = state
+                        .clients
+                        .get(state.store.as_ref(), &request.client_id)
+                        .await?
+                    else {
+                        return Err(Error::internal("a push-mode request's client is gone"));
+                    };
+                    let (tokens, refresh_token) = super::mint_tokens(
+                        state,
+                        &client,
+                        request,
+                        &user,
+                        Some(auth_req_id),
+                        None,
+                        now,
+                    )
+                    .await?;
                     let mut body = serde_json::to_value(&tokens).map_err(Error::internal)?;
                     body["auth_req_id"] = json!(auth_req_id);
-                    // Tokens are minted once: the body is stored with the redemption.
+                    // Tokens are minted once: the body is stored with the redemption (and the
+                    // refresh token's record with it).
                     if state
                         .store
-                        .store_push_mode_tokens(entry.id, &request.id, &body.to_string(), now)
+                        .store_push_mode_tokens(
+                            entry.id,
+                            &request.id,
+                            &body.to_string(),
+                            now,
+                            refresh_token.as_ref(),
+                        )
                         .await?
                     {
                         return Ok(body);

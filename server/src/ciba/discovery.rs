@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::CIBA_GRANT_TYPE;
-use crate::clients::delivery_modes;
+use crate::clients::{REFRESH_TOKEN_GRANT_TYPE, delivery_modes};
 use crate::jwks::JwsAlg;
 use crate::state::AppState;
 use crate::store::{ClientAuthMethod, DeliveryMode};
@@ -45,15 +45,22 @@ pub fn discovery_document(state: &AppState) -> Value {
         "backchannel_token_delivery_modes_supported": modes,
         "backchannel_authentication_request_signing_alg_values_supported": JwsAlg::names(fapi),
         "backchannel_user_code_parameter_supported": false,
-        "grant_types_supported": [CIBA_GRANT_TYPE],
+        "grant_types_supported": [CIBA_GRANT_TYPE, REFRESH_TOKEN_GRANT_TYPE],
         "token_endpoint_auth_methods_supported": methods,
         "token_endpoint_auth_signing_alg_values_supported": JwsAlg::names(fapi),
-        "id_token_signing_alg_values_supported": ["ES256"],
+        "introspection_endpoint": format!("{issuer}/introspect"),
+        "introspection_endpoint_auth_methods_supported": methods,
+        "introspection_endpoint_auth_signing_alg_values_supported": JwsAlg::names(fapi),
+        "revocation_endpoint": format!("{issuer}/revoke"),
+        "revocation_endpoint_auth_methods_supported": methods,
+        "revocation_endpoint_auth_signing_alg_values_supported": JwsAlg::names(fapi),
+        "id_token_signing_alg_values_supported": JwsAlg::names(fapi),
         "subject_types_supported": ["public"],
         "response_types_supported": [],
         "scopes_supported": scopes,
         "claims_supported": ["iss", "sub", "aud", "iat", "exp", "auth_time", "amr", "acr", "at_hash",
-                             "name", "preferred_username", "email", "phone_number"],
+                             "name", "preferred_username", "email", "phone_number",
+                             "urn:openid:params:jwt:claim:auth_req_id", "urn:openid:params:jwt:claim:rt_hash"],
         "acr_values_supported": state.settings.attestation.acr_levels.iter().map(|l| l.value.as_str()).collect::<Vec<_>>(),
         "dpop_signing_alg_values_supported": ["ES256"],
         "authorization_details_types_supported": [],
@@ -72,6 +79,8 @@ pub fn discovery_document(state: &AppState) -> Value {
                 "token_endpoint": format!("{issuer}/token"),
                 "backchannel_authentication_endpoint": format!("{issuer}/backchannel/authenticate"),
                 "userinfo_endpoint": format!("{issuer}/userinfo"),
+                "introspection_endpoint": format!("{issuer}/introspect"),
+                "revocation_endpoint": format!("{issuer}/revoke"),
             }),
         );
     }

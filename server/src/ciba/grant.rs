@@ -13,6 +13,8 @@ use crate::tokens::IssuedTokens;
 pub enum TokenRequest {
     /// `grant_type=urn:openid:params:grant-type:ciba`.
     Ciba(CibaGrant),
+    /// `grant_type=refresh_token`.
+    Refresh(crate::lifecycle::RefreshGrant),
 }
 
 /// The CIBA grant's parameters.
@@ -34,6 +36,7 @@ pub async fn redeem(
 ) -> Result<IssuedTokens> {
     match request {
         TokenRequest::Ciba(grant) => redeem_with_ciba_grant(state, client, grant).await,
+        TokenRequest::Refresh(grant) => crate::lifecycle::refresh(state, client, grant).await,
     }
 }
 
@@ -108,8 +111,9 @@ pub async fn redeem_with_ciba_grant(
             "this user cannot be authenticated at the moment",
         ));
     };
-    let tokens = super::mint_tokens(
+    let (tokens, refresh_token) = super::mint_tokens(
         state,
+        client,
         &request,
         &user,
         None,
@@ -117,8 +121,18 @@ pub async fn redeem_with_ciba_grant(
         now,
     )
     .await?;
-    // Tokens leave only if this call wins the approved → redeemed transition.
-    if !state.store.redeem(&request.id, now).await? {
+    // Tokens leave only if this call wins the approved → redeemed transition (which stores the
+    // refresh token, if any, in the same transaction).
+    let redeemed = match &refresh_token {
+        None => state.store.redeem(&request.id, now).await?,
+        Some(token) => {
+            state
+                .store
+                .redeem_with_refresh_token(&request.id, now, token)
+                .await?
+        }
+    };
+    if !redeemed {
         return Err(error(
             OAuthCode::InvalidGrant,
             "the tokens of this request were already issued",

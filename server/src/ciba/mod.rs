@@ -39,46 +39,45 @@ pub async fn lock_user(
 }
 
 /// Signs the tokens of an approved request for its user: the one place that turns a request into
-/// a [`crate::tokens::TokenRequest`]. `auth_req_id` is set for push-mode delivery (the ID token
+/// a [`crate::lifecycle::Grant`]. `auth_req_id` is set for push-mode delivery (the ID token
 /// then carries it); `certificate_thumbprint` binds the access token to the client certificate
-/// of the token request.
+/// of the token request. The refresh token's record, when the client gets one, is for the
+/// caller to store with the redemption.
 pub async fn mint_tokens(
     state: &crate::state::AppState,
+    client: &crate::store::Client,
     request: &crate::store::CibaRequest,
     user: &crate::store::User,
     auth_req_id: Option<&str>,
     certificate_thumbprint: Option<&str>,
     now: i64,
-) -> crate::error::Result<crate::tokens::IssuedTokens> {
-    let tokens = &state.settings.tokens;
-    let audience = tokens
-        .access_token_audience
-        .as_deref()
-        .unwrap_or(&state.issuer);
-    crate::tokens::issue_tokens(
-        state.keys().await?,
-        &crate::tokens::TokenRequest {
-            issuer: &state.issuer,
-            access_token_audience: audience,
-            client_id: &request.client_id,
-            subject: &user.subject,
+) -> crate::error::Result<(
+    crate::tokens::IssuedTokens,
+    Option<crate::store::RefreshToken>,
+)> {
+    // Only a level this server defines and the approval's verified amr meets (checked again
+    // here: the configuration may have changed since the decision).
+    let acr = request
+        .acr_values
+        .first()
+        .and_then(|value| state.settings.attestation.acr_level(value))
+        .filter(|level| crate::attestation::meets(level, &request.amr))
+        .map(|level| level.value.as_str());
+    crate::lifecycle::mint(
+        state,
+        &crate::lifecycle::Grant {
+            client,
+            user,
             scope: &request.scope,
+            granted_scope: &request.scope,
             amr: &request.amr,
-            // Only a level this server defines and the approval's verified amr meets (checked
-            // again here: the configuration may have changed since the decision).
-            acr: request
-                .acr_values
-                .first()
-                .and_then(|value| state.settings.attestation.acr_level(value))
-                .filter(|level| crate::attestation::meets(level, &request.amr))
-                .map(|level| level.value.as_str()),
+            acr,
             auth_time: request.decided_at.unwrap_or(now),
-            auth_req_id,
-            certificate_thumbprint,
-            now,
-            access_token_ttl: tokens.access_token_ttl,
-            id_token_ttl: tokens.id_token_ttl,
+            family: None,
         },
+        auth_req_id,
+        certificate_thumbprint,
+        now,
     )
-    .map_err(crate::error::Error::internal)
+    .await
 }

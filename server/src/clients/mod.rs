@@ -7,7 +7,9 @@ mod signed_jwt;
 
 pub use authentication::{AuthenticatedClient, ClientCredentials, authenticate_client};
 pub use mtls::{certificate_thumbprint, parse_dn};
-pub use registration::{ClientRegistration, RegisteredClient, register_client};
+pub use registration::{
+    ClientRegistration, REFRESH_TOKEN_GRANT_TYPE, RegisteredClient, register_client,
+};
 pub use signed_jwt::{CLOCK_SKEW, JwtRefusal, VerifiedJwt, first_use_of_jti, verify_client_jwt};
 
 use crate::store::{ClientAuthMethod, DeliveryMode};

@@ -8,6 +8,9 @@ use crate::jwks::{JwsAlg, parse_registered_jwks};
 use crate::notify::endpoint::check_endpoint_url;
 use crate::store::{Client, ClientAuthMethod, DeliveryMode, TlsClientName};
 
+/// `grant_type` of the refresh grant (RFC 6749 §6).
+pub const REFRESH_TOKEN_GRANT_TYPE: &str = "refresh_token";
+
 /// A client registration, as the admin API (and the configuration file) take it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -61,6 +64,12 @@ pub struct ClientRegistration {
     /// An email address the certificate's SAN holds.
     #[serde(default)]
     pub tls_client_auth_san_email: Option<String>,
+    /// `grant_types`: the CIBA grant (always), and `refresh_token` for refresh tokens.
+    #[serde(default)]
+    pub grant_types: Option<Vec<String>>,
+    /// `id_token_signed_response_alg`: `ES256` (default), `PS256` or `RS256` (not under FAPI).
+    #[serde(default)]
+    pub id_token_signed_response_alg: Option<String>,
 }
 
 /// A registered client's metadata, as answered (the secret only at creation).
@@ -117,6 +126,8 @@ pub struct RegisteredClient {
     /// See `tls_client_auth_subject_dn`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_client_auth_san_email: Option<String>,
+    /// The algorithm of its ID tokens.
+    pub id_token_signed_response_alg: String,
 }
 
 impl RegisteredClient {
@@ -134,7 +145,15 @@ impl RegisteredClient {
             backchannel_client_notification_endpoint: c.notification_endpoint.clone(),
             token_endpoint_auth_method: c.auth_method.as_str().to_owned(),
             scope: c.scope.join(" "),
-            grant_types: vec![super::CIBA_GRANT_TYPE],
+            grant_types: if c.refresh_token_grant {
+                vec![super::CIBA_GRANT_TYPE, REFRESH_TOKEN_GRANT_TYPE]
+            } else {
+                vec![super::CIBA_GRANT_TYPE]
+            },
+            id_token_signed_response_alg: c
+                .id_token_signed_response_alg
+                .clone()
+                .unwrap_or_else(|| "ES256".into()),
             logo_uri: c.logo_uri.clone(),
             backchannel_user_code_parameter: c.user_code_parameter,
             jwks: c.jwks.as_deref().and_then(|j| serde_json::from_str(j).ok()),
@@ -249,6 +268,40 @@ pub fn register_client(
             _ => {
                 return Err(invalid_metadata(format!(
                     "backchannel_authentication_request_signing_alg {raw:?} is not supported{} (use {})",
+                    if fapi { " under FAPI" } else { "" },
+                    JwsAlg::names(fapi).join(", ")
+                )));
+            }
+        },
+    };
+    let refresh_token_grant = match reg.grant_types.as_deref() {
+        None => false,
+        Some(grants) => {
+            if let Some(other) = grants
+                .iter()
+                .find(|g| ![super::CIBA_GRANT_TYPE, REFRESH_TOKEN_GRANT_TYPE].contains(&g.as_str()))
+            {
+                return Err(invalid_metadata(format!(
+                    "grant type {other:?} is not supported (use {} and, for refresh tokens, {REFRESH_TOKEN_GRANT_TYPE})",
+                    super::CIBA_GRANT_TYPE
+                )));
+            }
+            if !grants.iter().any(|g| g == super::CIBA_GRANT_TYPE) {
+                return Err(invalid_metadata(format!(
+                    "grant_types must include {}",
+                    super::CIBA_GRANT_TYPE
+                )));
+            }
+            grants.iter().any(|g| g == REFRESH_TOKEN_GRANT_TYPE)
+        }
+    };
+    let id_token_signed_response_alg = match reg.id_token_signed_response_alg.as_deref() {
+        None => None,
+        Some(raw) => match JwsAlg::parse(raw) {
+            Some(alg) if JwsAlg::allowed(fapi).contains(&alg) => Some(alg.as_str().to_owned()),
+            _ => {
+                return Err(invalid_metadata(format!(
+                    "id_token_signed_response_alg {raw:?} is not supported{} (use {})",
                     if fapi { " under FAPI" } else { "" },
                     JwsAlg::names(fapi).join(", ")
                 )));
@@ -385,6 +438,8 @@ pub fn register_client(
         jwks_uri: reg.jwks_uri,
         fapi,
         tls_client_auth,
+        refresh_token_grant,
+        id_token_signed_response_alg,
         created_at: now,
     };
     Ok((client, secret))

@@ -454,6 +454,19 @@ pub struct TokenSettings {
     pub id_token_ttl: i64,
     /// `aud` of access tokens; the issuer when unset.
     pub access_token_audience: Option<String>,
+    /// Lifetime of a refresh token (seconds): each use replaces it with one that lives this long
+    /// again, never past `refresh_token_absolute_ttl`.
+    pub refresh_token_ttl: i64,
+    /// Absolute lifetime of the refresh tokens of one approval (seconds, from the first
+    /// redemption): after it the user approves again.
+    pub refresh_token_absolute_ttl: i64,
+    /// The algorithm of JWT access tokens: `ES256` (default), `PS256` or `RS256` (what the
+    /// resource servers verify).
+    pub access_token_signing_alg: String,
+    /// How long a key added by a rotation is published before it starts signing (seconds):
+    /// longer than relying parties cache the JWKS (`/jwks` says `max-age=300`) and than the
+    /// instances take to reload their keys (60 s).
+    pub key_publish_ahead: i64,
 }
 
 /// Enrollment settings.
@@ -512,6 +525,10 @@ impl Default for TokenSettings {
             access_token_ttl: 600,
             id_token_ttl: 600,
             access_token_audience: None,
+            refresh_token_ttl: 7 * 24 * 3600,
+            refresh_token_absolute_ttl: 30 * 24 * 3600,
+            access_token_signing_alg: "ES256".into(),
+            key_publish_ahead: 3600,
         }
     }
 }
@@ -603,6 +620,23 @@ impl Settings {
             || self.enrollment.code_ttl <= 0
         {
             return bad("token and enrollment lifetimes must be positive".into());
+        }
+        if self.tokens.refresh_token_ttl <= 0
+            || self.tokens.refresh_token_absolute_ttl < self.tokens.refresh_token_ttl
+        {
+            return bad(
+                "tokens.refresh_token_ttl must be positive and at most tokens.refresh_token_absolute_ttl"
+                    .into(),
+            );
+        }
+        if !["ES256", "PS256", "RS256"].contains(&self.tokens.access_token_signing_alg.as_str()) {
+            return bad(format!(
+                "tokens.access_token_signing_alg {:?}: ES256, PS256 or RS256",
+                self.tokens.access_token_signing_alg
+            ));
+        }
+        if self.tokens.key_publish_ahead < 0 {
+            return bad("tokens.key_publish_ahead must not be negative".into());
         }
         let t = &self.tls;
         if t.certificate_file.is_some() != t.private_key_file.is_some() {

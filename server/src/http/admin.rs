@@ -133,3 +133,21 @@ pub async fn audit_log(
     let events = admin::audit_log(&state, &caller, query).await?;
     Ok(Json(json!({ "events": events })))
 }
+
+/// `GET /admin/v1/signing-keys`.
+pub async fn signing_keys(
+    State(state): State<AppState>,
+    caller: Admin,
+) -> ApiResult<Json<serde_json::Value>> {
+    let keys = admin::signing_keys(&state, &caller).await?;
+    Ok(Json(json!({ "keys": keys })))
+}
+
+/// `POST /admin/v1/signing-keys/rotate`.
+pub async fn rotate_signing_keys(
+    State(state): State<AppState>,
+    caller: Admin,
+) -> ApiResult<Json<serde_json::Value>> {
+    let keys = admin::rotate_signing_keys(&state, &caller).await?;
+    Ok(Json(json!({ "keys": keys })))
+}

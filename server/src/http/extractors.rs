@@ -23,6 +23,7 @@ use crate::ciba::{BackchannelRequest, CibaGrant, TokenRequest};
 use crate::clients::{AuthenticatedClient, ClientCredentials, authenticate_client};
 use crate::devices::{AuthenticatedDevice, DeviceProof, authenticate_device, verify_dpop};
 use crate::error::{AdminCode, DeviceCode, Error, OAuthCode};
+use crate::lifecycle::{IntrospectionRequest, RefreshGrant, RevocationRequest};
 use crate::state::AppState;
 
 /// A typed OAuth request read from form parameters. Only the shape is checked here; the rules
@@ -64,11 +65,37 @@ impl FromForm for TokenRequest {
             crate::ciba::CIBA_GRANT_TYPE => Ok(Self::Ciba(CibaGrant {
                 auth_req_id: p.take("auth_req_id"),
             })),
+            crate::clients::REFRESH_TOKEN_GRANT_TYPE => Ok(Self::Refresh(RefreshGrant {
+                refresh_token: p.take("refresh_token"),
+                scope: p.take("scope"),
+            })),
             other => Err(Error::oauth(
                 OAuthCode::UnsupportedGrantType,
                 format!("grant_type {other} is not supported"),
             )),
         }
+    }
+}
+
+impl FromForm for IntrospectionRequest {
+    const ENDPOINT: &'static str = "/introspect";
+
+    fn from_form(p: &FormParams) -> Result<Self, Error> {
+        Ok(Self {
+            token: p.take("token"),
+            token_type_hint: p.take("token_type_hint"),
+        })
+    }
+}
+
+impl FromForm for RevocationRequest {
+    const ENDPOINT: &'static str = "/revoke";
+
+    fn from_form(p: &FormParams) -> Result<Self, Error> {
+        Ok(Self {
+            token: p.take("token"),
+            token_type_hint: p.take("token_type_hint"),
+        })
     }
 }
 

@@ -26,6 +26,8 @@ pub fn app(state: AppState) -> Router {
         .route("/jwks", get(jwks))
         .route("/backchannel/authenticate", post(backchannel_authenticate))
         .route("/token", post(token))
+        .route("/introspect", post(introspect))
+        .route("/revoke", post(revoke))
         .route("/userinfo", get(userinfo).post(userinfo))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
@@ -68,6 +70,11 @@ pub fn app(state: AppState) -> Router {
             delete(admin_routes::revoke_device),
         )
         .route("/admin/v1/audit", get(admin_routes::audit_log))
+        .route("/admin/v1/signing-keys", get(admin_routes::signing_keys))
+        .route(
+            "/admin/v1/signing-keys/rotate",
+            post(admin_routes::rotate_signing_keys),
+        )
         .fallback(|| async { Rejection::NoSuchEndpoint })
         .method_not_allowed_fallback(|| async { Rejection::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(64 * 1024))
@@ -119,7 +126,7 @@ async fn discovery(State(state): State<AppState>) -> Json<serde_json::Value> {
 }
 
 async fn jwks(State(state): State<AppState>) -> ApiResult<Response> {
-    let mut response = Json(state.keys().await?.jwks()).into_response();
+    let mut response = Json(state.keys().await?.jwks(state.now())).into_response();
     response.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=300"),
@@ -167,6 +174,28 @@ async fn token(
 ) -> ApiResult<Response> {
     let tokens = ciba::redeem(&state, &call.client, call.request).await?;
     Ok(no_store(tokens))
+}
+
+/// `POST /introspect` (RFC 7662).
+async fn introspect(
+    State(state): State<AppState>,
+    call: ClientCall<crate::lifecycle::IntrospectionRequest>,
+) -> ApiResult<Response> {
+    let answer = crate::lifecycle::introspect(&state, &call.client, call.request).await?;
+    Ok(no_store(answer))
+}
+
+/// `POST /revoke` (RFC 7009): 200 with an empty body.
+async fn revoke(
+    State(state): State<AppState>,
+    call: ClientCall<crate::lifecycle::RevocationRequest>,
+) -> ApiResult<Response> {
+    crate::lifecycle::revoke(&state, &call.client, call.request).await?;
+    let mut response = StatusCode::OK.into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
 }
 
 /// `GET`/`POST /userinfo` with `Authorization: Bearer <access token>` (RFC 6750 §2.1; the

@@ -163,7 +163,134 @@ suite!(
     a_login_hint_names_at_most_one_user,
     the_pending_limit_per_user_holds_under_concurrency,
     locking_a_user_cancels_and_notifies_their_requests,
+    refresh_tokens_rotate_once_and_reuse_revokes_the_family,
 );
+
+fn refresh_token(n: u32, family: &str, now: i64) -> RefreshToken {
+    RefreshToken {
+        token_hash: format!("rt-{n}"),
+        family_id: family.into(),
+        client_id: "c".into(),
+        user_id: "u".into(),
+        scope: vec!["openid".into(), "profile".into()],
+        amr: vec!["hwk".into(), "user".into()],
+        acr: Some("urn:bank:acr:high".into()),
+        auth_time: 90,
+        certificate_thumbprint: n.is_multiple_of(2).then(|| format!("x5t-{n}")),
+        created_at: now,
+        expires_at: now + 100,
+        family_expires_at: 1000,
+        used_at: None,
+        revoked_at: None,
+        access_jti: format!("at-{n}"),
+        access_expires_at: now + 60,
+    }
+}
+
+async fn refresh_tokens_rotate_once_and_reuse_revokes_the_family(s: Fresh) {
+    let s = s.store;
+    // Issued with a redemption: stored only when the redemption wins.
+    s.insert_request(&tests::request(1, "h1"), &[], &[], None)
+        .await
+        .unwrap();
+    let first = refresh_token(1, "fam", 100);
+    assert!(
+        !s.redeem_with_refresh_token("txn_1", 100, &first)
+            .await
+            .unwrap(),
+        "a pending request is not redeemed"
+    );
+    assert_eq!(s.refresh_token("rt-1").await.unwrap(), None);
+    let approval = Decision {
+        approved: true,
+        device_id: "d".into(),
+        amr: vec!["hwk".into()],
+        deny_reason: None,
+        notification: None,
+    };
+    assert!(s.decide("txn_1", &approval, 100).await.unwrap());
+    assert!(
+        s.redeem_with_refresh_token("txn_1", 101, &first)
+            .await
+            .unwrap()
+    );
+    assert_eq!(s.refresh_token("rt-1").await.unwrap(), Some(first.clone()));
+
+    // One rotation wins; the second use of the same token is a reuse.
+    let second = refresh_token(2, "fam", 110);
+    assert_eq!(
+        s.rotate_refresh_token("rt-1", 110, &second).await.unwrap(),
+        RotateOutcome::Rotated
+    );
+    assert_eq!(
+        s.refresh_token("rt-1").await.unwrap().unwrap().used_at,
+        Some(110)
+    );
+    assert_eq!(s.refresh_token("rt-2").await.unwrap(), Some(second.clone()));
+    assert!(!s.access_token_revoked("at-2", 111).await.unwrap());
+    let third = refresh_token(3, "fam", 120);
+    assert_eq!(
+        s.rotate_refresh_token("rt-1", 120, &third).await.unwrap(),
+        RotateOutcome::ReuseDetected
+    );
+    assert_eq!(
+        s.refresh_token("rt-3").await.unwrap(),
+        None,
+        "nothing issued on reuse"
+    );
+    let revoked = s.refresh_token("rt-2").await.unwrap().unwrap();
+    assert_eq!(revoked.revoked_at, Some(120));
+    assert!(
+        s.access_token_revoked("at-2", 121).await.unwrap(),
+        "the family's live access token is revoked"
+    );
+    assert!(
+        !s.access_token_revoked("at-2", 170).await.unwrap(),
+        "until it would have expired"
+    );
+    assert_eq!(
+        s.rotate_refresh_token("rt-2", 121, &third).await.unwrap(),
+        RotateOutcome::Refused,
+        "a revoked family's newest token is refused"
+    );
+
+    // Another family is untouched; expiry refuses; revocation is idempotent.
+    let other = refresh_token(4, "other", 100);
+    s.insert_request(&tests::request(5, "h5"), &[], &[], None)
+        .await
+        .unwrap();
+    assert!(s.decide("txn_5", &approval, 100).await.unwrap());
+    assert!(
+        s.redeem_with_refresh_token("txn_5", 100, &other)
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.refresh_token("rt-4")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_none()
+    );
+    assert_eq!(
+        s.rotate_refresh_token("rt-4", 200, &refresh_token(6, "other", 200))
+            .await
+            .unwrap(),
+        RotateOutcome::Refused,
+        "expired at 200"
+    );
+    assert_eq!(s.revoke_refresh_family("other", 210).await.unwrap(), 1);
+    assert_eq!(s.revoke_refresh_family("other", 211).await.unwrap(), 0);
+    s.revoke_access_token("at-9", 300, 210).await.unwrap();
+    s.revoke_access_token("at-9", 300, 211).await.unwrap();
+    assert!(s.access_token_revoked("at-9", 299).await.unwrap());
+
+    // The sweep forgets expired tokens.
+    let swept = s.sweep(250, 0).await.unwrap();
+    assert_eq!(swept.refresh_tokens, 3, "rt-1, rt-2, rt-4 expired by 250");
+    assert_eq!(s.refresh_token("rt-2").await.unwrap(), None);
+}
 
 async fn jti_is_remembered_until_it_expires(s: Fresh) {
     let s = s.store;
@@ -182,6 +309,7 @@ async fn migrations_run_once_across_reopen(s: Fresh) {
         alg: "ES256".into(),
         private_der: vec![1, 2, 0, 255],
         created_at: 1,
+        activates_at: 7,
     };
     s.store.insert_signing_key(&key).await.unwrap();
     let reopened = s.reopen().await;
@@ -549,6 +677,8 @@ async fn clients_round_trip(s: Fresh) {
                 tls_client_auth: (n % 3 == 0).then(|| {
                     crate::store::TlsClientName::SubjectDn(format!("CN=client-{n},O=Bänk"))
                 }),
+                refresh_token_grant: n % 2 == 1,
+                id_token_signed_response_alg: (n % 2 == 0).then(|| "PS256".into()),
                 created_at: 1_700_000_000 + n,
             };
             s.insert_client(&client).await.unwrap();
@@ -818,6 +948,8 @@ async fn locking_a_user_cancels_and_notifies_their_requests(s: Fresh) {
             jwks_uri: None,
             fapi: false,
             tls_client_auth: None,
+            refresh_token_grant: false,
+            id_token_signed_response_alg: None,
             created_at: 1,
         })
         .await

@@ -242,6 +242,33 @@ pub trait Store: Send + Sync + 'static {
     async fn decide(&self, id: &str, decision: &Decision, now: i64) -> StoreResult<bool>;
     /// approved → redeemed, only while unexpired. False when already redeemed (or not approved).
     async fn redeem(&self, id: &str, now: i64) -> StoreResult<bool>;
+    /// [`Store::redeem`], and the refresh token issued with the tokens stored in the same
+    /// transaction (nothing stored when the redemption loses).
+    async fn redeem_with_refresh_token(
+        &self,
+        id: &str,
+        now: i64,
+        token: &RefreshToken,
+    ) -> StoreResult<bool>;
+
+    // --- refresh tokens and revoked access tokens
+    /// A refresh token by the hash of its value.
+    async fn refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshToken>>;
+    /// Uses the refresh token `old_hash` and stores `next` in its place, atomically; a token
+    /// used before revokes its whole family (and the access tokens the family issued).
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        now: i64,
+        next: &RefreshToken,
+    ) -> StoreResult<RotateOutcome>;
+    /// Revokes a family of refresh tokens and the unexpired access tokens it issued; how many
+    /// refresh tokens were still unrevoked.
+    async fn revoke_refresh_family(&self, family_id: &str, now: i64) -> StoreResult<u64>;
+    /// Revokes the access token `jti` until its expiry (idempotent).
+    async fn revoke_access_token(&self, jti: &str, expires_at: i64, now: i64) -> StoreResult<()>;
+    /// Whether the access token `jti` was revoked.
+    async fn access_token_revoked(&self, jti: &str, now: i64) -> StoreResult<bool>;
 
     // --- notification outbox (ping and push delivery)
     /// Takes up to `limit` due notifications (pending, `next_attempt_at` ≤ now, not leased),
@@ -269,14 +296,15 @@ pub trait Store: Send + Sync + 'static {
         error: &str,
     ) -> StoreResult<()>;
     /// Push mode: approved → redeemed and the minted token body stored on the notification, in
-    /// one transaction, so tokens are minted once and retries resend the same body. False when
-    /// the request is no longer approved.
+    /// one transaction (with the refresh token issued, if any), so tokens are minted once and
+    /// retries resend the same body. False when the request is no longer approved.
     async fn store_push_mode_tokens(
         &self,
         notification_id: i64,
         request_id: &str,
         payload: &str,
         now: i64,
+        refresh_token: Option<&RefreshToken>,
     ) -> StoreResult<bool>;
     /// Stores an error body on a push notification (denied, expired, failed).
     async fn store_push_mode_payload(&self, notification_id: i64, payload: &str)

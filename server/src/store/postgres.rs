@@ -54,6 +54,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "fapi_clients",
         include_str!("../../migrations/postgres/0008_fapi_clients.sql"),
     ),
+    (
+        9,
+        "token_lifecycle",
+        include_str!("../../migrations/postgres/0009_token_lifecycle.sql"),
+    ),
 ];
 
 /// PostgreSQL implementation of [`Store`](super::Store).

@@ -206,6 +206,11 @@ pub struct Client {
     pub fapi: bool,
     /// The certificate name of a `tls_client_auth` client.
     pub tls_client_auth: Option<TlsClientName>,
+    /// Whether the client registered the `refresh_token` grant (it is then issued refresh
+    /// tokens with its access tokens).
+    pub refresh_token_grant: bool,
+    /// `id_token_signed_response_alg` (`None`: ES256).
+    pub id_token_signed_response_alg: Option<String>,
     /// Registration time.
     pub created_at: i64,
 }
@@ -569,12 +574,64 @@ pub enum PollOutcome {
 pub struct SigningKeyRecord {
     /// Key id (JWK thumbprint).
     pub kid: String,
-    /// `ES256`.
+    /// `ES256`, `PS256` or `RS256`.
     pub alg: String,
     /// PKCS#8 DER.
     pub private_der: Vec<u8>,
     /// Creation time.
     pub created_at: i64,
+    /// When it starts signing (it is published before).
+    pub activates_at: i64,
+}
+
+/// A refresh token, stored by the hash of its value. One approval's refresh tokens form a family:
+/// each use rotates the token (the used one is marked, the next one inserted), and presenting a
+/// used one again revokes the whole family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshToken {
+    /// SHA-256 (b64u) of the token.
+    pub token_hash: String,
+    /// The family (one per approval).
+    pub family_id: String,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The user (internal id).
+    pub user_id: String,
+    /// Granted scope.
+    pub scope: Vec<String>,
+    /// The approval's verified authentication methods.
+    pub amr: Vec<String>,
+    /// The approval's authentication context class, if one was met.
+    pub acr: Option<String>,
+    /// When the user decided.
+    pub auth_time: i64,
+    /// The client certificate the token is bound to (`x5t#S256`), if any.
+    pub certificate_thumbprint: Option<String>,
+    /// Issue time.
+    pub created_at: i64,
+    /// Expiry of this token (never after `family_expires_at`).
+    pub expires_at: i64,
+    /// The family's absolute expiry.
+    pub family_expires_at: i64,
+    /// When it was used (rotated), if it was.
+    pub used_at: Option<i64>,
+    /// When its family was revoked, if it was.
+    pub revoked_at: Option<i64>,
+    /// The `jti` of the access token issued with it.
+    pub access_jti: String,
+    /// That access token's expiry.
+    pub access_expires_at: i64,
+}
+
+/// What presenting a refresh token for rotation came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotateOutcome {
+    /// Used and replaced by the new token.
+    Rotated,
+    /// It had been used before: the whole family is now revoked.
+    ReuseDetected,
+    /// Unknown, revoked or expired (nothing changed).
+    Refused,
 }
 
 /// A security event to record.
@@ -626,4 +683,6 @@ pub struct SweepStats {
     pub jtis: u64,
     /// Expired enrollments.
     pub enrollments: u64,
+    /// Expired refresh tokens, and those of families revoked before the horizon.
+    pub refresh_tokens: u64,
 }

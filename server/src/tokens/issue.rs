@@ -3,7 +3,8 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::SigningKeys;
-use crate::crypto::{left_half_hash, random_b64u, verify_es256};
+use crate::crypto::{left_half_hash, random_b64u};
+use crate::jwks::JwsAlg;
 
 /// What the tokens are issued for.
 #[derive(Debug, Clone)]
@@ -14,6 +15,10 @@ pub struct TokenRequest<'a> {
     pub access_token_audience: &'a str,
     /// The client.
     pub client_id: &'a str,
+    /// The algorithm of the ID token (the client's `id_token_signed_response_alg`).
+    pub id_token_alg: JwsAlg,
+    /// The algorithm of the access token (`tokens.access_token_signing_alg`).
+    pub access_token_alg: JwsAlg,
     /// The user's subject.
     pub subject: &'a str,
     /// Granted scope.
@@ -29,6 +34,9 @@ pub struct TokenRequest<'a> {
     /// The client certificate's `x5t#S256`: the access token is bound to it (RFC 8705 §3,
     /// `cnf`).
     pub certificate_thumbprint: Option<&'a str>,
+    /// The refresh token issued with these tokens, if any: a push-mode ID token then carries
+    /// its hash (`urn:openid:params:jwt:claim:rt_hash`, CIBA Core §10.3.1).
+    pub refresh_token: Option<&'a str>,
     /// Now.
     pub now: i64,
     /// Access token lifetime.
@@ -50,11 +58,23 @@ pub struct IssuedTokens {
     pub id_token: String,
     /// Granted scope.
     pub scope: String,
+    /// The refresh token, for clients that registered the `refresh_token` grant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// The access token's `jti` (not sent: recorded so that the token can be revoked).
+    #[serde(skip)]
+    pub access_jti: String,
+    /// The access token's expiry (not sent).
+    #[serde(skip)]
+    pub access_expires_at: i64,
 }
 
 /// Signs an access token (RFC 9068) and an ID token for an approved request.
 pub fn issue_tokens(keys: &SigningKeys, req: &TokenRequest<'_>) -> Result<IssuedTokens, JoseError> {
-    let key = keys.active();
+    let no_key = |alg: JwsAlg| JoseError::Signing(format!("no {} signing key", alg.as_str()));
+    let key = keys
+        .active(req.access_token_alg, req.now)
+        .ok_or_else(|| no_key(req.access_token_alg))?;
     let scope = req.scope.join(" ");
     let jti = random_b64u(16).map_err(|e| JoseError::Signing(e.to_string()))?;
     let access_claims = json!({
@@ -64,7 +84,7 @@ pub fn issue_tokens(keys: &SigningKeys, req: &TokenRequest<'_>) -> Result<Issued
         "client_id": req.client_id,
         "iat": req.now,
         "exp": req.now + req.access_token_ttl,
-        "jti": jti,
+        "jti": &jti,
         "scope": scope,
         "auth_time": req.auth_time,
         "amr": req.amr,
@@ -79,7 +99,7 @@ pub fn issue_tokens(keys: &SigningKeys, req: &TokenRequest<'_>) -> Result<Issued
         }
     }
     let at_header = JwsHeader {
-        alg: "ES256".into(),
+        alg: req.access_token_alg.as_str().into(),
         typ: Some("at+jwt".into()),
         kid: Some(key.kid().into()),
         jwk: None,
@@ -103,14 +123,23 @@ pub fn issue_tokens(keys: &SigningKeys, req: &TokenRequest<'_>) -> Result<Issued
             "urn:openid:params:jwt:claim:auth_req_id".into(),
             json!(auth_req_id),
         );
+        if let Some(refresh_token) = req.refresh_token {
+            id_claims.insert(
+                "urn:openid:params:jwt:claim:rt_hash".into(),
+                json!(left_half_hash(refresh_token)),
+            );
+        }
     }
+    let id_key = keys
+        .active(req.id_token_alg, req.now)
+        .ok_or_else(|| no_key(req.id_token_alg))?;
     let id_header = JwsHeader {
-        alg: "ES256".into(),
+        alg: req.id_token_alg.as_str().into(),
         typ: Some("JWT".into()),
-        kid: Some(key.kid().into()),
+        kid: Some(id_key.kid().into()),
         jwk: None,
     };
-    let id_token = sign_compact(&id_header, &Value::Object(id_claims), key)?;
+    let id_token = sign_compact(&id_header, &Value::Object(id_claims), id_key)?;
 
     Ok(IssuedTokens {
         access_token,
@@ -118,6 +147,9 @@ pub fn issue_tokens(keys: &SigningKeys, req: &TokenRequest<'_>) -> Result<Issued
         expires_in: req.access_token_ttl,
         id_token,
         scope,
+        refresh_token: req.refresh_token.map(str::to_owned),
+        access_jti: jti,
+        access_expires_at: req.now + req.access_token_ttl,
     })
 }
 
@@ -130,8 +162,9 @@ pub fn verify_own_id_token(
     issuer: &str,
     client_id: &str,
     token: &str,
+    now: i64,
 ) -> Option<String> {
-    let claims = own_jws_claims(keys, issuer, token, |typ| typ != Some("at+jwt"))?;
+    let claims = own_jws_claims(keys, issuer, token, now, |typ| typ != Some("at+jwt"))?;
     let issued_to_client = match claims.get("aud")? {
         Value::String(aud) => aud == client_id,
         Value::Array(auds) => auds.iter().any(|a| a.as_str() == Some(client_id)),
@@ -151,7 +184,7 @@ pub fn verify_own_access_token(
     token: &str,
     now: i64,
 ) -> Option<Map<String, Value>> {
-    let claims = own_jws_claims(keys, issuer, token, |typ| typ == Some("at+jwt"))?;
+    let claims = own_jws_claims(keys, issuer, token, now, |typ| typ == Some("at+jwt"))?;
     let fresh = claims
         .get("exp")
         .and_then(Value::as_i64)
@@ -159,24 +192,23 @@ pub fn verify_own_access_token(
     fresh.then_some(claims)
 }
 
-/// The claims of a JWS this server signed: ES256 by one of its keys (by `kid`), a `typ` that
-/// `typ_ok` accepts, `iss` this issuer, the claims an object.
+/// The claims of a JWS this server signed: by one of its published keys at `now` (by `kid`,
+/// with that key's algorithm), a `typ` that `typ_ok` accepts, `iss` this issuer, the claims an
+/// object.
 fn own_jws_claims(
     keys: &SigningKeys,
     issuer: &str,
     token: &str,
+    now: i64,
     typ_ok: impl Fn(Option<&str>) -> bool,
 ) -> Option<Map<String, Value>> {
     let jws = CompactJws::parse(token).ok()?;
-    if jws.header.alg != "ES256" || !typ_ok(jws.header.typ.as_deref()) {
+    let alg = JwsAlg::parse(&jws.header.alg)?;
+    if !typ_ok(jws.header.typ.as_deref()) {
         return None;
     }
-    let key = keys.by_kid(jws.header.kid.as_deref()?)?;
-    if !verify_es256(
-        &ciba_core::jose::Signer::public_jwk(key),
-        jws.signing_input.as_bytes(),
-        &jws.signature,
-    ) {
+    let key = keys.by_kid(jws.header.kid.as_deref()?, now)?;
+    if !key.verifies(alg, jws.signing_input.as_bytes(), &jws.signature) {
         return None;
     }
     match jws.claims::<Value>().ok()? {

@@ -6,4 +6,4 @@ mod keys;
 pub use issue::{
     IssuedTokens, TokenRequest, issue_tokens, verify_own_access_token, verify_own_id_token,
 };
-pub use keys::{KeyError, SigningKeys};
+pub use keys::{KeyError, KeyState, SigningKey, SigningKeys};

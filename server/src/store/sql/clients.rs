@@ -33,6 +33,8 @@ pub fn client_from<R: Row + ?Sized>(row: &R) -> StoreResult<Client> {
                 })
             })
             .transpose()?,
+        refresh_token_grant: row.try_get("refresh_token_grant")?,
+        id_token_signed_response_alg: row.try_get("id_token_signed_response_alg")?,
         created_at: row.try_get("created_at")?,
     })
 }
@@ -47,8 +49,9 @@ pub async fn insert<E: Engine>(db: &E, c: &Client) -> StoreResult<()> {
     let mut writes = db.writes().await;
     let query = Query::new(
         "INSERT INTO clients (id, name, logo_uri, delivery_mode, notification_endpoint, auth_method, \
-         secret_hash, scope, user_code_parameter, request_signing_alg, jwks, jwks_uri, fapi, tls_client_auth, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+         secret_hash, scope, user_code_parameter, request_signing_alg, jwks, jwks_uri, fapi, tls_client_auth, created_at, \
+         refresh_token_grant, id_token_signed_response_alg) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
     )
     .bind(&c.id)
     .bind(&c.name)
@@ -64,7 +67,9 @@ pub async fn insert<E: Engine>(db: &E, c: &Client) -> StoreResult<()> {
     .bind(&c.jwks_uri)
     .bind(c.fapi)
     .bind(&tls_client_auth)
-    .bind(c.created_at);
+    .bind(c.created_at)
+    .bind(c.refresh_token_grant)
+    .bind(&c.id_token_signed_response_alg);
     writes.execute(query).await?;
     Ok(())
 }

@@ -12,6 +12,7 @@ mod engine;
 mod keys;
 mod notifications;
 mod query;
+mod refresh;
 mod replay;
 mod requests;
 mod row;
@@ -232,6 +233,40 @@ impl<E: Engine> Store for SqlStore<E> {
         self.engine.redeem(id, now).await
     }
 
+    async fn redeem_with_refresh_token(
+        &self,
+        id: &str,
+        now: i64,
+        token: &RefreshToken,
+    ) -> StoreResult<bool> {
+        refresh::redeem_with(&self.engine, id, now, token).await
+    }
+
+    async fn refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshToken>> {
+        refresh::by_hash(&self.engine, token_hash).await
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        now: i64,
+        next: &RefreshToken,
+    ) -> StoreResult<RotateOutcome> {
+        refresh::rotate(&self.engine, old_hash, now, next).await
+    }
+
+    async fn revoke_refresh_family(&self, family_id: &str, now: i64) -> StoreResult<u64> {
+        refresh::revoke_family(&self.engine, family_id, now).await
+    }
+
+    async fn revoke_access_token(&self, jti: &str, expires_at: i64, now: i64) -> StoreResult<()> {
+        refresh::revoke_access_token(&self.engine, jti, expires_at, now).await
+    }
+
+    async fn access_token_revoked(&self, jti: &str, now: i64) -> StoreResult<bool> {
+        refresh::access_token_revoked(&self.engine, jti, now).await
+    }
+
     async fn claim_client_notifications(
         &self,
         now: i64,
@@ -266,6 +301,7 @@ impl<E: Engine> Store for SqlStore<E> {
         request_id: &str,
         payload: &str,
         now: i64,
+        refresh_token: Option<&RefreshToken>,
     ) -> StoreResult<bool> {
         notifications::store_push_mode_tokens(
             &self.engine,
@@ -273,6 +309,7 @@ impl<E: Engine> Store for SqlStore<E> {
             request_id,
             payload,
             now,
+            refresh_token,
         )
         .await
     }

@@ -101,6 +101,7 @@ pub async fn store_push_mode_tokens<E: Engine>(
     request_id: &str,
     payload: &str,
     now: i64,
+    refresh_token: Option<&RefreshToken>,
 ) -> StoreResult<bool> {
     let mut writes = db.writes().await;
     let mut tx = writes.begin().await?;
@@ -115,6 +116,9 @@ pub async fn store_push_mode_tokens<E: Engine>(
         .await?;
     if done != 1 {
         return Ok(false);
+    }
+    if let Some(token) = refresh_token {
+        tx.execute(super::refresh::insert_query(token)).await?;
     }
     tx.execute(
         Query::new("UPDATE notification_outbox SET payload = $1 WHERE id = $2")

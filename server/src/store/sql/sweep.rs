@@ -45,6 +45,15 @@ pub async fn sweep<E: Engine>(db: &E, now: i64, request_horizon: i64) -> StoreRe
                 .bind(now),
         )
         .await?;
+    // Expired refresh tokens (a token never outlives its family), and revoked families once
+    // their requests would be gone too.
+    stats.refresh_tokens = writes
+        .execute(
+            Query::new("DELETE FROM refresh_tokens WHERE expires_at <= $1 OR revoked_at < $2")
+                .bind(now)
+                .bind(request_horizon),
+        )
+        .await?;
     // Finished notifications and pushes are kept as long as the requests they were about.
     writes
         .execute(

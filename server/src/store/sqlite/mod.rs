@@ -70,6 +70,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "fapi_clients",
         include_str!("../../../migrations/sqlite/0008_fapi_clients.sql"),
     ),
+    (
+        9,
+        "token_lifecycle",
+        include_str!("../../../migrations/sqlite/0009_token_lifecycle.sql"),
+    ),
 ];
 
 /// How long a connection waits for another one's write lock.
