@@ -3,6 +3,7 @@
 //! and signing-key rotation. On SQLite and, with `CIBA_TEST_POSTGRES_URL`, on PostgreSQL.
 
 use ciba_core::clock::Clock;
+use ciba_core::protocol::PushRegistration;
 use ciba_e2e::*;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
@@ -693,5 +694,274 @@ async fn every_instance_publishes_a_rotated_key_before_it_signs() {
         states.iter().filter(|s| **s == "active").count(),
         3,
         "{listed}"
+    );
+}
+
+/// An issuer of login_hint_tokens: a P-256 key, its JWK Set, and JWTs signed with it.
+struct HintIssuer {
+    pkcs8: Vec<u8>,
+    jwks: Value,
+}
+
+impl HintIssuer {
+    fn new(kid: &str) -> Self {
+        use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+            .unwrap();
+        let jwk = p256_jwk(pair.public_key().as_ref(), kid);
+        Self {
+            pkcs8: pkcs8.as_ref().to_vec(),
+            jwks: json!({"keys": [jwk]}),
+        }
+    }
+
+    fn sign(&self, kid: &str, claims: &Value) -> String {
+        let mut header = jsonwebtoken::Header::new(Algorithm::ES256);
+        header.kid = Some(kid.into());
+        jsonwebtoken::encode(
+            &header,
+            claims,
+            &jsonwebtoken::EncodingKey::from_ec_der(&self.pkcs8),
+        )
+        .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn login_hint_tokens_from_a_trusted_issuer_name_the_user_by_subject_identifier() {
+    let trusted = HintIssuer::new("hint-1");
+    let stranger = HintIssuer::new("hint-1");
+    let jwks = trusted.jwks.to_string();
+    let server = TestServer::start_with(move |s| {
+        s.ciba.login_hint_token_issuers = vec![ciba_server::config::HintTokenIssuer {
+            issuer: "https://idp.bank.example".into(),
+            jwks: Some(jwks),
+            jwks_uri: None,
+        }];
+    })
+    .await;
+    let (status, user) = server
+        .admin(
+            Method::POST,
+            "/admin/v1/users",
+            Some(json!({"username": "kim", "email": "kim@bank.example", "phone": "+15550100"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{user}");
+    let (sdk, _) = server
+        .enroll_device(user["id"].as_str().unwrap(), PushRegistration::none())
+        .await;
+    let client = server.create_client(json!({})).await;
+    let now = server.clock.now();
+    let claims = |sub_id: Value| {
+        json!({"iss": "https://idp.bank.example", "aud": server.issuer, "iat": now,
+               "exp": now + 300, "sub_id": sub_id})
+    };
+    let start = |token: String| {
+        let server = &server;
+        let client = &client;
+        async move {
+            server
+                .backchannel(
+                    client,
+                    &[("scope", "openid"), ("login_hint_token", token.as_str())],
+                )
+                .await
+        }
+    };
+    // Each format names kim; the request reaches her phone.
+    for sub_id in [
+        json!({"format": "email", "email": "kim@bank.example"}),
+        json!({"format": "phone_number", "phone_number": "+15550100"}),
+        json!({"format": "iss_sub", "iss": server.issuer, "sub": user["subject"]}),
+        json!({"format": "opaque", "id": "kim"}),
+    ] {
+        let answer = start(trusted.sign("hint-1", &claims(sub_id.clone()))).await;
+        assert_eq!(answer.status, 200, "{sub_id}: {}", answer.body);
+    }
+    assert_eq!(sdk.pending().await.unwrap().len(), 4);
+
+    let refusals = [
+        (
+            trusted.sign("hint-1", &json!({"iss": "https://idp.bank.example", "aud": server.issuer,
+                                           "exp": now - 1, "sub_id": {"format": "opaque", "id": "kim"}})),
+            "expired_login_hint_token",
+        ),
+        (
+            stranger.sign("hint-1", &claims(json!({"format": "opaque", "id": "kim"}))),
+            "invalid_request",
+        ),
+        (
+            trusted.sign("hint-1", &json!({"iss": "https://other.example", "aud": server.issuer,
+                                           "exp": now + 60, "sub_id": {"format": "opaque", "id": "kim"}})),
+            "invalid_request",
+        ),
+        (
+            trusted.sign("hint-1", &json!({"iss": "https://idp.bank.example", "aud": "https://elsewhere.example",
+                                           "exp": now + 60, "sub_id": {"format": "opaque", "id": "kim"}})),
+            "invalid_request",
+        ),
+        (
+            trusted.sign("hint-1", &json!({"iss": "https://idp.bank.example", "aud": server.issuer,
+                                           "sub_id": {"format": "opaque", "id": "kim"}})),
+            "invalid_request",
+        ),
+        (
+            trusted.sign("hint-1", &claims(json!({"format": "email", "email": "nobody@bank.example"}))),
+            "unknown_user_id",
+        ),
+        (
+            // kim's email, but as a phone number: a hint names a user by the kind it says.
+            trusted.sign("hint-1", &claims(json!({"format": "phone_number", "phone_number": "kim@bank.example"}))),
+            "unknown_user_id",
+        ),
+        (
+            trusted.sign("hint-1", &claims(json!({"format": "iss_sub", "iss": "https://other.example", "sub": user["subject"]}))),
+            "unknown_user_id",
+        ),
+        (
+            trusted.sign("hint-1", &claims(json!({"format": "account", "uri": "acct:kim@bank.example"}))),
+            "invalid_request",
+        ),
+        ("not.a.jwt".to_owned(), "invalid_request"),
+    ];
+    for (token, error) in refusals {
+        let answer = start(token).await;
+        assert_eq!(
+            (answer.status, answer.error()),
+            (400, error),
+            "{}",
+            answer.body
+        );
+    }
+    assert_eq!(
+        sdk.pending().await.unwrap().len(),
+        4,
+        "no refused hint started a request"
+    );
+
+    // Without a trusted issuer the parameter is refused.
+    let plain = TestServer::start().await;
+    let client = plain.create_client(json!({})).await;
+    let answer = plain
+        .backchannel(
+            &client,
+            &[
+                ("scope", "openid"),
+                (
+                    "login_hint_token",
+                    &trusted.sign("hint-1", &claims(json!({"format": "opaque", "id": "kim"}))),
+                ),
+            ],
+        )
+        .await;
+    assert_eq!((answer.status, answer.error()), (400, "invalid_request"));
+}
+
+#[tokio::test]
+async fn user_codes_are_checked_against_an_argon2id_hash_and_wrong_ones_lock_the_user() {
+    let server = TestServer::start_with(|s| {
+        s.ciba.user_code = true;
+        s.ciba.user_code_max_failures = 3;
+    })
+    .await;
+    let (user, sdk, _) = server.user_with_device("lena").await;
+    let id = user["id"].as_str().unwrap();
+    let client = server
+        .create_client(json!({"backchannel_user_code_parameter": true}))
+        .await;
+    let ask = |code: Option<&'static str>| {
+        let server = &server;
+        let client = &client;
+        async move {
+            let mut params = vec![("scope", "openid"), ("login_hint", "lena")];
+            if let Some(code) = code {
+                params.push(("user_code", code));
+            }
+            server.backchannel(client, &params).await
+        }
+    };
+    // No code set yet: no code is right.
+    assert_eq!(ask(Some("4711")).await.error(), "invalid_user_code");
+    let (status, _) = server
+        .admin(
+            Method::PUT,
+            &format!("/admin/v1/users/{id}/user-code"),
+            Some(json!({"user_code": "4711-blue"})),
+        )
+        .await;
+    assert_eq!(status, 204);
+    // Stored as an Argon2id PHC string, never in clear.
+    let stored = server.store().user_code(id).await.unwrap().unwrap();
+    assert!(stored.0.starts_with("$argon2id$v=19$"), "{}", stored.0);
+    assert!(!stored.0.contains("4711"));
+
+    assert_eq!(ask(None).await.error(), "missing_user_code");
+    assert_eq!(ask(Some("4711-blue")).await.status, 200);
+    assert_eq!(ask(Some("4711-red")).await.error(), "invalid_user_code");
+    assert_eq!(ask(Some("4711-red")).await.error(), "invalid_user_code");
+    // A right code resets the count.
+    assert_eq!(ask(Some("4711-blue")).await.status, 200);
+    assert_eq!(sdk.pending().await.unwrap().len(), 2);
+    for _ in 0..3 {
+        assert_eq!(ask(Some("0000")).await.error(), "invalid_user_code");
+    }
+    // The third wrong code in a row locked lena: her pending requests are cancelled, and even
+    // the right code is refused now, generically.
+    let (_, after) = server
+        .admin(Method::GET, &format!("/admin/v1/users/{id}"), None)
+        .await;
+    assert_eq!(after["status"], "locked", "{after}");
+    assert!(sdk.pending().await.unwrap().is_empty());
+    assert_eq!(ask(Some("4711-blue")).await.error(), "access_denied");
+    let events = server.audit_events(id).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["kind"] == "user_code_failed" && e["detail"]["locked"] == true),
+        "{events:?}"
+    );
+
+    // A client that did not register the parameter may not send it; registration needs the
+    // server to enable it.
+    server
+        .admin(Method::POST, &format!("/admin/v1/users/{id}/unlock"), None)
+        .await;
+    let plain = server.create_client(json!({})).await;
+    let answer = server
+        .backchannel(
+            &plain,
+            &[
+                ("scope", "openid"),
+                ("login_hint", "lena"),
+                ("user_code", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(answer.error(), "invalid_request");
+    let (status, body) = server
+        .admin(
+            Method::PUT,
+            &format!("/admin/v1/users/{id}/user-code"),
+            Some(json!({"user_code": "123"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let off = TestServer::start().await;
+    let (status, body) = off
+        .admin(
+            Method::POST,
+            "/admin/v1/clients",
+            Some(
+                json!({"name": "X", "backchannel_token_delivery_mode": "poll",
+                        "backchannel_user_code_parameter": true}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (status, &body["error"]),
+        (400, &json!("invalid_client_metadata"))
     );
 }

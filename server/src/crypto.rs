@@ -71,6 +71,31 @@ pub fn left_half_hash(token: &str) -> String {
     b64u_encode(&digest[..16])
 }
 
+/// An Argon2id hash (PHC string, RFC 9106's second recommended parameters as the `argon2`
+/// crate's defaults: 19 MiB, 2 passes) of a low-entropy secret (a user's code), salted with 16
+/// random bytes.
+pub fn argon2id_hash(secret: &str) -> Result<String, RngError> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let mut salt = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut salt).map_err(|_| RngError)?;
+    let salt = SaltString::encode_b64(&salt).map_err(|_| RngError)?;
+    argon2::Argon2::default()
+        .hash_password(secret.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|_| RngError)
+}
+
+/// Whether `secret` is the one `phc` (from [`argon2id_hash`]) was made from; the comparison is
+/// the `argon2` crate's, in constant time.
+pub fn argon2id_verify(secret: &str, phc: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(phc).is_ok_and(|hash| {
+        argon2::Argon2::default()
+            .verify_password(secret.as_bytes(), &hash)
+            .is_ok()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +121,15 @@ mod tests {
                 0x22, 0x23
             ])
         );
+    }
+
+    #[test]
+    fn argon2id_round_trip() {
+        let hash = super::argon2id_hash("4711-blue").unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(super::argon2id_verify("4711-blue", &hash));
+        assert!(!super::argon2id_verify("4711-red", &hash));
+        assert!(!super::argon2id_verify("4711-blue", "not a phc string"));
+        assert_ne!(hash, super::argon2id_hash("4711-blue").unwrap(), "salted");
     }
 }

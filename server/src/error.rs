@@ -54,6 +54,12 @@ pub enum OAuthCode {
     InvalidToken,
     /// `insufficient_scope` (RFC 6750 §3.1, `403`).
     InsufficientScope,
+    /// `expired_login_hint_token` (CIBA Core §13).
+    ExpiredLoginHintToken,
+    /// `missing_user_code` (CIBA Core §13).
+    MissingUserCode,
+    /// `invalid_user_code` (CIBA Core §13).
+    InvalidUserCode,
 }
 
 impl OAuthCode {
@@ -78,6 +84,9 @@ impl OAuthCode {
             Self::TooManyPendingRequests => "too_many_pending_requests",
             Self::InvalidToken => "invalid_token",
             Self::InsufficientScope => "insufficient_scope",
+            Self::ExpiredLoginHintToken => "expired_login_hint_token",
+            Self::MissingUserCode => "missing_user_code",
+            Self::InvalidUserCode => "invalid_user_code",
         }
     }
 }

@@ -484,3 +484,31 @@ pub async fn rotate_signing_keys(state: &AppState, _: &Admin) -> Result<Vec<Sign
     let keys = state.reload_keys().await?;
     Ok(key_views(&keys, now))
 }
+
+/// Body of `PUT /admin/v1/users/{id}/user-code`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserCodeRequest {
+    /// The user's code (4 to 64 printable characters), stored only as an Argon2id hash.
+    pub user_code: String,
+}
+
+/// `PUT /admin/v1/users/{id}/user-code`: sets the user's code (the failure count starts again).
+pub async fn set_user_code(
+    state: &AppState,
+    _: &Admin,
+    id: &str,
+    request: Option<&UserCodeRequest>,
+) -> Result<()> {
+    let code = request.map(|r| r.user_code.as_str());
+    if !crate::ciba::set_user_code(state, id, code).await? {
+        return Err(not_found("user"));
+    }
+    let kind = if code.is_some() {
+        "user_code_set"
+    } else {
+        "user_code_removed"
+    };
+    state.audit(audit_event(state.now(), kind, Some(id))).await;
+    Ok(())
+}

@@ -129,8 +129,7 @@ pub async fn start_request(
         Some(raw) => validate_authorization_details(raw)?,
         None => None,
     };
-    // The user code is only meaningful where both sides enabled it; this server does not, so
-    // it is ignored (CIBA §7.1).
+    super::user_code::check(state, client, &user, params.user_code.as_deref()).await?;
 
     // The user's devices: the acr a request asks for must be one of them can meet, and every
     // active one is woken.
@@ -305,11 +304,10 @@ async fn resolve_user(
                     })?;
             state.store.user_by_subject(&subject).await?
         }
-        _ => {
-            return Err(Error::invalid_request(
-                "login_hint_token is not supported by this server",
-            ));
+        [_, _, Some(hint_token)] => {
+            super::hint_token::user_of_login_hint_token(state, hint_token).await?
         }
+        _ => return Err(Error::invalid_request("no hint")),
     };
     let user = user.ok_or_else(|| Error::oauth(OAuthCode::UnknownUserId, "no such user"))?;
     if !user.is_active() {

@@ -44,7 +44,7 @@ pub fn discovery_document(state: &AppState) -> Value {
         "jwks_uri": format!("{issuer}/jwks"),
         "backchannel_token_delivery_modes_supported": modes,
         "backchannel_authentication_request_signing_alg_values_supported": JwsAlg::names(fapi),
-        "backchannel_user_code_parameter_supported": false,
+        "backchannel_user_code_parameter_supported": state.settings.ciba.user_code,
         "grant_types_supported": [CIBA_GRANT_TYPE, REFRESH_TOKEN_GRANT_TYPE],
         "token_endpoint_auth_methods_supported": methods,
         "token_endpoint_auth_signing_alg_values_supported": JwsAlg::names(fapi),

@@ -6,8 +6,10 @@ mod backchannel;
 mod delivery;
 mod discovery;
 mod grant;
+mod hint_token;
 mod request_object;
 mod state;
+mod user_code;
 mod validate;
 
 pub use backchannel::{BackchannelRequest, BackchannelResponse, start_request};
@@ -15,6 +17,7 @@ pub use delivery::push_mode_body;
 pub use discovery::discovery_document;
 pub use grant::{CibaGrant, TokenRequest, redeem};
 pub use state::{PollAnswer, PushModeDelivery, RequestState, WakeupDue};
+pub use user_code::set_user_code;
 pub use validate::{
     is_scope_token, parse_acr_values, validate_authorization_details, validate_binding_message,
     validate_requested_expiry,

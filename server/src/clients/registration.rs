@@ -253,9 +253,10 @@ pub fn register_client(
             ))
         })?,
     };
-    if reg.backchannel_user_code_parameter == Some(true) {
+    let user_code_parameter = reg.backchannel_user_code_parameter == Some(true);
+    if user_code_parameter && !settings.ciba.user_code {
         return Err(invalid_metadata(
-            "user_code is not supported by this server",
+            "backchannel_user_code_parameter: user codes are not enabled on this server (ciba.user_code)",
         ));
     }
     let request_signing_alg = match reg
@@ -432,7 +433,7 @@ pub fn register_client(
         auth_method: method,
         secret_hash: secret.as_deref().map(hash_secret),
         scope,
-        user_code_parameter: false,
+        user_code_parameter,
         request_signing_alg: request_signing_alg.map(|a| a.as_str().to_owned()),
         jwks,
         jwks_uri: reg.jwks_uri,

@@ -442,6 +442,30 @@ pub struct CibaSettings {
     /// Backchannel requests a client may send per second, per instance; `0`: no limit. Over
     /// it: `429 slow_down` with `Retry-After`.
     pub client_requests_per_second: u32,
+    /// The issuers whose `login_hint_token`s this server accepts (README "Hints"); empty: the
+    /// parameter is refused.
+    pub login_hint_token_issuers: Vec<HintTokenIssuer>,
+    /// Whether clients may register `backchannel_user_code_parameter` (the user's own code,
+    /// CIBA Core §7.1, which `PUT /admin/v1/users/{id}/user-code` sets).
+    pub user_code: bool,
+    /// Wrong user codes in a row after which the user is locked (`0`: never).
+    pub user_code_max_failures: u32,
+}
+
+/// An issuer of `login_hint_token`s (a JWT naming the user by an RFC 9493 subject identifier)
+/// and its keys: a JWK Set inline (`jwks`, JSON text) or at `jwks_uri` (fetched and cached as
+/// clients' keys are).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HintTokenIssuer {
+    /// The `iss` of its tokens.
+    pub issuer: String,
+    /// Its JWK Set, as JSON text.
+    #[serde(default)]
+    pub jwks: Option<String>,
+    /// Where its JWK Set is published (https).
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
 }
 
 /// Token settings.
@@ -515,6 +539,9 @@ impl Default for CibaSettings {
             lock_user_on_fraud_report: true,
             max_pending_requests_per_user: 5,
             client_requests_per_second: 50,
+            login_hint_token_issuers: Vec::new(),
+            user_code: false,
+            user_code_max_failures: 5,
         }
     }
 }
@@ -634,6 +661,22 @@ impl Settings {
                 "tokens.access_token_signing_alg {:?}: ES256, PS256 or RS256",
                 self.tokens.access_token_signing_alg
             ));
+        }
+        for hint in &self.ciba.login_hint_token_issuers {
+            if hint.issuer.is_empty() || hint.jwks.is_some() == hint.jwks_uri.is_some() {
+                return bad(format!(
+                    "ciba.login_hint_token_issuers: {:?} needs an issuer and exactly one of jwks and jwks_uri",
+                    hint.issuer
+                ));
+            }
+            if let Some(jwks) = &hint.jwks
+                && serde_json::from_str::<serde_json::Value>(jwks).is_err()
+            {
+                return bad(format!(
+                    "ciba.login_hint_token_issuers: the jwks of {:?} is not JSON",
+                    hint.issuer
+                ));
+            }
         }
         if self.tokens.key_publish_ahead < 0 {
             return bad("tokens.key_publish_ahead must not be negative".into());

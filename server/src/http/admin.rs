@@ -151,3 +151,24 @@ pub async fn rotate_signing_keys(
     let keys = admin::rotate_signing_keys(&state, &caller).await?;
     Ok(Json(json!({ "keys": keys })))
 }
+
+/// `PUT /admin/v1/users/{id}/user-code`.
+pub async fn set_user_code(
+    State(state): State<AppState>,
+    caller: Admin,
+    PathParam(id): PathParam,
+    AdminJson(req): AdminJson<admin::UserCodeRequest>,
+) -> ApiResult<StatusCode> {
+    admin::set_user_code(&state, &caller, &id, Some(&req)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /admin/v1/users/{id}/user-code`.
+pub async fn delete_user_code(
+    State(state): State<AppState>,
+    caller: Admin,
+    PathParam(id): PathParam,
+) -> ApiResult<StatusCode> {
+    admin::set_user_code(&state, &caller, &id, None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

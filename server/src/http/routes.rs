@@ -57,6 +57,10 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/admin/v1/users/{id}/lock", post(admin_routes::lock_user))
         .route(
+            "/admin/v1/users/{id}/user-code",
+            put(admin_routes::set_user_code).delete(admin_routes::delete_user_code),
+        )
+        .route(
             "/admin/v1/users/{id}/unlock",
             post(admin_routes::unlock_user),
         )

@@ -138,6 +138,15 @@ pub trait Store: Send + Sync + 'static {
     async fn user_by_login_hint(&self, hint: &str) -> StoreResult<Option<User>>;
     /// A user by subject.
     async fn user_by_subject(&self, subject: &str) -> StoreResult<Option<User>>;
+    /// A user's code hash (Argon2id PHC string) and the wrong codes presented in a row.
+    async fn user_code(&self, user_id: &str) -> StoreResult<Option<(String, i64)>>;
+    /// Sets (or with `None` removes) a user's code hash, resetting the failures; false when
+    /// there is no such user.
+    async fn set_user_code(&self, user_id: &str, hash: Option<&str>) -> StoreResult<bool>;
+    /// Counts a wrong code; the failures in a row after it.
+    async fn user_code_failed(&self, user_id: &str) -> StoreResult<i64>;
+    /// A right code: the failures start again from zero.
+    async fn user_code_passed(&self, user_id: &str) -> StoreResult<()>;
     /// Deletes a user with their devices and enrollments, and cancels their pending requests.
     async fn delete_user(&self, id: &str) -> StoreResult<bool>;
 

@@ -59,6 +59,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "token_lifecycle",
         include_str!("../../migrations/postgres/0009_token_lifecycle.sql"),
     ),
+    (
+        10,
+        "user_codes",
+        include_str!("../../migrations/postgres/0010_user_codes.sql"),
+    ),
 ];
 
 /// PostgreSQL implementation of [`Store`](super::Store).

@@ -100,6 +100,22 @@ impl<E: Engine> Store for SqlStore<E> {
         self.engine.user_by_subject(subject).await
     }
 
+    async fn user_code(&self, user_id: &str) -> StoreResult<Option<(String, i64)>> {
+        users::user_code(&self.engine, user_id).await
+    }
+
+    async fn set_user_code(&self, user_id: &str, hash: Option<&str>) -> StoreResult<bool> {
+        users::set_user_code(&self.engine, user_id, hash).await
+    }
+
+    async fn user_code_failed(&self, user_id: &str) -> StoreResult<i64> {
+        users::user_code_failed(&self.engine, user_id).await
+    }
+
+    async fn user_code_passed(&self, user_id: &str) -> StoreResult<()> {
+        users::user_code_passed(&self.engine, user_id).await
+    }
+
     async fn delete_user(&self, id: &str) -> StoreResult<bool> {
         users::delete(&self.engine, id).await
     }

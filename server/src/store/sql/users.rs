@@ -172,3 +172,50 @@ pub async fn set_status<E: Engine>(db: &E, id: &str, status: UserStatus) -> Stor
         .await?;
     Ok(done == 1)
 }
+
+pub async fn user_code<E: Engine>(db: &E, id: &str) -> StoreResult<Option<(String, i64)>> {
+    let query = Query::new(
+        "SELECT user_code_hash, user_code_failures FROM users WHERE id = $1 AND user_code_hash IS NOT NULL",
+    )
+    .bind(id);
+    let row = db.pool().fetch_optional(query).await?;
+    row.map(|r| {
+        Ok((
+            r.try_get("user_code_hash")?,
+            r.try_get("user_code_failures")?,
+        ))
+    })
+    .transpose()
+}
+
+pub async fn set_user_code<E: Engine>(db: &E, id: &str, hash: Option<&str>) -> StoreResult<bool> {
+    let mut writes = db.writes().await;
+    let query =
+        Query::new("UPDATE users SET user_code_hash = $1, user_code_failures = 0 WHERE id = $2")
+            .bind(hash)
+            .bind(id);
+    Ok(writes.execute(query).await? == 1)
+}
+
+pub async fn user_code_failed<E: Engine>(db: &E, id: &str) -> StoreResult<i64> {
+    let mut writes = db.writes().await;
+    let query = Query::new(
+        "UPDATE users SET user_code_failures = user_code_failures + 1 WHERE id = $1 \
+         RETURNING user_code_failures",
+    )
+    .bind(id);
+    let row = writes.fetch_optional(query).await?;
+    row.map(|r| r.try_get("user_code_failures"))
+        .transpose()
+        .map(Option::unwrap_or_default)
+}
+
+pub async fn user_code_passed<E: Engine>(db: &E, id: &str) -> StoreResult<()> {
+    let mut writes = db.writes().await;
+    let query = Query::new(
+        "UPDATE users SET user_code_failures = 0 WHERE id = $1 AND user_code_failures <> 0",
+    )
+    .bind(id);
+    writes.execute(query).await?;
+    Ok(())
+}

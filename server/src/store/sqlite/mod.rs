@@ -75,6 +75,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "token_lifecycle",
         include_str!("../../../migrations/sqlite/0009_token_lifecycle.sql"),
     ),
+    (
+        10,
+        "user_codes",
+        include_str!("../../../migrations/sqlite/0010_user_codes.sql"),
+    ),
 ];
 
 /// How long a connection waits for another one's write lock.
