@@ -22,6 +22,8 @@ port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 cleanup() { scripts/pg-cluster.sh stop "$work/data" || true; rm -rf "$work"; }
 trap cleanup EXIT
 url=$(scripts/pg-cluster.sh start "$work/data" "$port")
+# The stores' own suite (server/src/store/integration_tests.rs) on PostgreSQL too.
+CIBA_TEST_POSTGRES_URL="$url" cargo test -p ciba-server --lib --locked store::integration_tests::postgres
 CIBA_TEST_POSTGRES_URL="$url" cargo test -p ciba-e2e --locked "$@"
 
 bindings/scripts/test-kotlin.sh

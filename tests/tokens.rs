@@ -965,3 +965,229 @@ async fn user_codes_are_checked_against_an_argon2id_hash_and_wrong_ones_lock_the
         (400, &json!("invalid_client_metadata"))
     );
 }
+
+/// A JSON call with a bearer token (`None`: without one): status and body.
+async fn bearer_json(
+    server: &TestServer,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = server.http.request(method, server.url(path));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    json_answer(request.send().await.unwrap()).await
+}
+
+#[tokio::test]
+async fn dynamic_registration_with_an_initial_access_token_and_its_management() {
+    let server = TestServer::start().await;
+    let (_, sdk, _) = server.user_with_device("mia").await;
+    let metadata = json!({
+        "client_name": "Branch Terminal 7",
+        "backchannel_token_delivery_mode": "poll",
+        "scope": "openid accounts",
+        "grant_types": [CIBA, "refresh_token"],
+        // Metadata this server does not know is ignored (RFC 7591 §2).
+        "redirect_uris": ["https://terminal.bank.example/cb"],
+        "software_version": "7.1",
+    });
+
+    // No token, an unknown token: 401 invalid_token, nothing registered.
+    for token in [None, Some("made-up")] {
+        let (status, body) = bearer_json(
+            &server,
+            Method::POST,
+            "/register",
+            token,
+            Some(metadata.clone()),
+        )
+        .await;
+        assert_eq!(
+            (status, &body["error"]),
+            (401, &json!("invalid_token")),
+            "{body}"
+        );
+    }
+    let (status, issued) = server
+        .admin(
+            Method::POST,
+            "/admin/v1/initial-access-tokens",
+            Some(json!({"expires_in": 3600, "max_uses": 2})),
+        )
+        .await;
+    assert_eq!(status, 201, "{issued}");
+    let iat = text(&issued, "initial_access_token").to_owned();
+
+    // Invalid metadata is refused as the admin API refuses it, and does not use the token up.
+    let (status, body) = bearer_json(
+        &server,
+        Method::POST,
+        "/register",
+        Some(&iat),
+        Some(json!({"client_name": "X", "backchannel_token_delivery_mode": "carrier-pigeon"})),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]),
+        (400, &json!("invalid_client_metadata")),
+        "{body}"
+    );
+
+    let (status, registered) = bearer_json(
+        &server,
+        Method::POST,
+        "/register",
+        Some(&iat),
+        Some(metadata.clone()),
+    )
+    .await;
+    assert_eq!(status, 201, "{registered}");
+    assert_eq!(registered["client_name"], "Branch Terminal 7");
+    assert_eq!(registered["grant_types"], json!([CIBA, "refresh_token"]));
+    assert_eq!(registered["client_secret_expires_at"], 0);
+    assert!(registered.get("redirect_uris").is_none());
+    let client = TestClient {
+        id: text(&registered, "client_id").into(),
+        secret: text(&registered, "client_secret").into(),
+        post: false,
+    };
+    let rat = text(&registered, "registration_access_token").to_owned();
+    let uri = text(&registered, "registration_client_uri").to_owned();
+    assert_eq!(uri, format!("{}/register/{}", server.issuer, client.id));
+    let path = format!("/register/{}", client.id);
+
+    // The registered client works end to end.
+    let tokens = approved_tokens(&server, &sdk, &client, "mia").await;
+    assert!(tokens.get("refresh_token").is_some());
+
+    // RFC 7592: read, replace, delete — only with the registration access token.
+    let (status, read) = bearer_json(&server, Method::GET, &path, Some(&rat), None).await;
+    assert_eq!(status, 200, "{read}");
+    assert_eq!(read["client_id"], client.id.as_str());
+    assert!(
+        read.get("client_secret").is_none(),
+        "the secret is shown once"
+    );
+    for token in [None, Some(iat.as_str()), Some("made-up")] {
+        let (status, _) = bearer_json(&server, Method::GET, &path, token, None).await;
+        assert_eq!(status, 401);
+    }
+    let (status, updated) = bearer_json(
+        &server,
+        Method::PUT,
+        &path,
+        Some(&rat),
+        Some(
+            json!({"client_id": client.id, "client_name": "Branch Terminal 7b",
+                    "backchannel_token_delivery_mode": "poll", "scope": "openid"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["client_name"], "Branch Terminal 7b");
+    assert_eq!(
+        updated["grant_types"],
+        json!([CIBA]),
+        "replaced, not merged"
+    );
+    assert!(updated.get("client_secret").is_none(), "the secret is kept");
+    // The kept secret still authenticates, and the new scope applies at once.
+    let answer = server
+        .backchannel(
+            &client,
+            &[("scope", "openid accounts"), ("login_hint", "mia")],
+        )
+        .await;
+    assert_eq!((answer.status, answer.error()), (400, "invalid_scope"));
+    let (status, body) = bearer_json(
+        &server,
+        Method::PUT,
+        &path,
+        Some(&rat),
+        Some(json!({"client_id": "someone-else", "client_name": "Y", "backchannel_token_delivery_mode": "poll"})),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]),
+        (400, &json!("invalid_client_metadata"))
+    );
+    // An admin-registered client cannot be managed through /register.
+    let admin_client = server.create_client(json!({})).await;
+    let (status, _) = bearer_json(
+        &server,
+        Method::GET,
+        &format!("/register/{}", admin_client.id),
+        Some(&rat),
+        None,
+    )
+    .await;
+    assert_eq!(status, 401);
+
+    let response = server
+        .http
+        .delete(server.url(&path))
+        .bearer_auth(&rat)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let (status, _) = bearer_json(&server, Method::GET, &path, Some(&rat), None).await;
+    assert_eq!(status, 401, "gone");
+    let answer = server.poll(&client, "whatever").await;
+    assert_eq!(
+        answer.status, 401,
+        "the deleted client no longer authenticates"
+    );
+
+    // The token allowed two registrations: the second uses it up.
+    let (status, _) = bearer_json(
+        &server,
+        Method::POST,
+        "/register",
+        Some(&iat),
+        Some(metadata.clone()),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, body) = bearer_json(
+        &server,
+        Method::POST,
+        "/register",
+        Some(&iat),
+        Some(metadata.clone()),
+    )
+    .await;
+    assert_eq!((status, &body["error"]), (401, &json!("invalid_token")));
+    // An expired token is refused too.
+    let (_, short) = server
+        .admin(
+            Method::POST,
+            "/admin/v1/initial-access-tokens",
+            Some(json!({"expires_in": 60})),
+        )
+        .await;
+    server.clock.advance(61);
+    let (status, _) = bearer_json(
+        &server,
+        Method::POST,
+        "/register",
+        short["initial_access_token"].as_str(),
+        Some(metadata),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, body) = server
+        .admin(
+            Method::POST,
+            "/admin/v1/initial-access-tokens",
+            Some(json!({"expires_in": 0})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+}

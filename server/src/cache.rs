@@ -145,6 +145,7 @@ mod tests {
             tls_client_auth: None,
             refresh_token_grant: false,
             id_token_signed_response_alg: None,
+            registration_token_hash: None,
             created_at: 1,
         };
         store.insert_client(&client).await.unwrap();

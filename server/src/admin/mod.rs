@@ -512,3 +512,65 @@ pub async fn set_user_code(
     state.audit(audit_event(state.now(), kind, Some(id))).await;
     Ok(())
 }
+
+/// Body of `POST /admin/v1/initial-access-tokens`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InitialAccessTokenRequest {
+    /// Lifetime in seconds (default 86 400; at most 30 days).
+    pub expires_in: Option<i64>,
+    /// Registrations it allows (default 1); `0`: any number until it expires.
+    pub max_uses: Option<i64>,
+}
+
+/// Answer of `POST /admin/v1/initial-access-tokens`: the token, shown once.
+#[derive(Debug, Serialize)]
+pub struct InitialAccessToken {
+    /// The bearer token `POST /register` takes (≥ 256 bits); stored only hashed.
+    pub initial_access_token: String,
+    /// Expiry.
+    pub expires_at: i64,
+    /// Registrations it allows; absent: any number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_uses: Option<i64>,
+}
+
+/// `POST /admin/v1/initial-access-tokens`: a token with which a client registers itself
+/// (RFC 7591 §3, `POST /register`).
+pub async fn create_initial_access_token(
+    state: &AppState,
+    _: &Admin,
+    req: InitialAccessTokenRequest,
+) -> Result<InitialAccessToken> {
+    let expires_in = req.expires_in.unwrap_or(86_400);
+    if !(1..=30 * 86_400).contains(&expires_in) {
+        return Err(Error::admin(
+            AdminCode::InvalidRequest,
+            "expires_in must be 1 to 2592000 seconds",
+        ));
+    }
+    let max_uses = match req.max_uses.unwrap_or(1) {
+        0 => None,
+        n if (1..=100_000).contains(&n) => Some(n),
+        _ => {
+            return Err(Error::admin(
+                AdminCode::InvalidRequest,
+                "max_uses must be 0 (any number) to 100000",
+            ));
+        }
+    };
+    let now = state.now();
+    let token = random_b64u(32)?;
+    state
+        .store
+        .insert_initial_access_token(&hash_secret(&token), now, now + expires_in, max_uses)
+        .await?;
+    let mut event = audit_event(now, "initial_access_token_created", None);
+    event.detail = json!({"expires_at": now + expires_in, "max_uses": max_uses});
+    state.audit(event).await;
+    Ok(InitialAccessToken {
+        initial_access_token: token,
+        expires_at: now + expires_in,
+        max_uses,
+    })
+}

@@ -52,6 +52,7 @@ pub fn discovery_document(state: &AppState) -> Value {
         "introspection_endpoint_auth_methods_supported": methods,
         "introspection_endpoint_auth_signing_alg_values_supported": JwsAlg::names(fapi),
         "revocation_endpoint": format!("{issuer}/revoke"),
+        "registration_endpoint": format!("{issuer}/register"),
         "revocation_endpoint_auth_methods_supported": methods,
         "revocation_endpoint_auth_signing_alg_values_supported": JwsAlg::names(fapi),
         "id_token_signing_alg_values_supported": JwsAlg::names(fapi),

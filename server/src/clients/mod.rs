@@ -1,6 +1,7 @@
 //! Client applications: registration rules and client authentication at the OAuth endpoints.
 
 mod authentication;
+pub mod dynamic;
 mod mtls;
 mod registration;
 mod signed_jwt;

@@ -441,6 +441,7 @@ pub fn register_client(
         tls_client_auth,
         refresh_token_grant,
         id_token_signed_response_alg,
+        registration_token_hash: None,
         created_at: now,
     };
     Ok((client, secret))

@@ -172,3 +172,13 @@ pub async fn delete_user_code(
     admin::set_user_code(&state, &caller, &id, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// `POST /admin/v1/initial-access-tokens`.
+pub async fn create_initial_access_token(
+    State(state): State<AppState>,
+    caller: Admin,
+    AdminJson(req): AdminJson<admin::InitialAccessTokenRequest>,
+) -> ApiResult<Response> {
+    let token = admin::create_initial_access_token(&state, &caller, req).await?;
+    Ok((StatusCode::CREATED, super::routes::no_store(token)).into_response())
+}

@@ -16,6 +16,7 @@ use super::admin as admin_routes;
 use super::error::{ApiResult, Rejection};
 use super::extractors::{ClientCall, DeviceJson, PathParam};
 use crate::ciba::{self, BackchannelRequest, TokenRequest};
+use crate::clients::dynamic;
 use crate::devices::{self, AuthenticatedDevice, DeviceProof};
 use crate::state::AppState;
 
@@ -27,6 +28,13 @@ pub fn app(state: AppState) -> Router {
         .route("/backchannel/authenticate", post(backchannel_authenticate))
         .route("/token", post(token))
         .route("/introspect", post(introspect))
+        .route(dynamic::REGISTRATION_PATH, post(register_client))
+        .route(
+            "/register/{id}",
+            get(read_registration)
+                .put(update_registration)
+                .delete(delete_registration),
+        )
         .route("/revoke", post(revoke))
         .route("/userinfo", get(userinfo).post(userinfo))
         .route("/healthz", get(|| async { "ok" }))
@@ -75,6 +83,10 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/admin/v1/audit", get(admin_routes::audit_log))
         .route("/admin/v1/signing-keys", get(admin_routes::signing_keys))
+        .route(
+            "/admin/v1/initial-access-tokens",
+            post(admin_routes::create_initial_access_token),
+        )
         .route(
             "/admin/v1/signing-keys/rotate",
             post(admin_routes::rotate_signing_keys),
@@ -178,6 +190,67 @@ async fn token(
 ) -> ApiResult<Response> {
     let tokens = ciba::redeem(&state, &call.client, call.request).await?;
     Ok(no_store(tokens))
+}
+
+/// A dynamic-registration body (RFC 7591): a JSON object.
+fn registration_body(
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+) -> Result<serde_json::Map<String, serde_json::Value>, crate::error::Error> {
+    super::body::parse_json(headers, body, |why| {
+        crate::error::Error::oauth(crate::error::OAuthCode::InvalidClientMetadata, why)
+    })
+}
+
+/// `POST /register` (RFC 7591) with the initial access token.
+async fn register_client(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let token = super::extractors::bearer_token(&headers);
+    // The token first: an unauthenticated caller learns nothing about the metadata rules.
+    let metadata = match token {
+        Some(_) => registration_body(&headers, &body)?,
+        None => serde_json::Map::new(),
+    };
+    let answer = dynamic::register(&state, token, metadata).await?;
+    Ok((StatusCode::CREATED, no_store(answer)).into_response())
+}
+
+/// `GET /register/{client_id}` (RFC 7592).
+async fn read_registration(
+    State(state): State<AppState>,
+    super::extractors::PathParam(id): super::extractors::PathParam,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<Response> {
+    let token = super::extractors::bearer_token(&headers);
+    Ok(no_store(dynamic::read(&state, &id, token).await?))
+}
+
+/// `PUT /register/{client_id}` (RFC 7592).
+async fn update_registration(
+    State(state): State<AppState>,
+    super::extractors::PathParam(id): super::extractors::PathParam,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let token = super::extractors::bearer_token(&headers);
+    let metadata = registration_body(&headers, &body)?;
+    Ok(no_store(
+        dynamic::update(&state, &id, token, metadata).await?,
+    ))
+}
+
+/// `DELETE /register/{client_id}` (RFC 7592).
+async fn delete_registration(
+    State(state): State<AppState>,
+    super::extractors::PathParam(id): super::extractors::PathParam,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<StatusCode> {
+    let token = super::extractors::bearer_token(&headers);
+    dynamic::delete(&state, &id, token).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /introspect` (RFC 7662).

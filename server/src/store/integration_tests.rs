@@ -164,7 +164,84 @@ suite!(
     the_pending_limit_per_user_holds_under_concurrency,
     locking_a_user_cancels_and_notifies_their_requests,
     refresh_tokens_rotate_once_and_reuse_revokes_the_family,
+    initial_access_tokens_are_used_up_and_clients_updated,
 );
+
+async fn initial_access_tokens_are_used_up_and_clients_updated(s: Fresh) {
+    let s = s.store;
+    let client = |id: &str| Client {
+        id: id.into(),
+        name: "Dyn".into(),
+        logo_uri: None,
+        delivery_mode: DeliveryMode::Poll,
+        notification_endpoint: None,
+        auth_method: ClientAuthMethod::ClientSecretBasic,
+        secret_hash: Some("h".into()),
+        scope: vec!["openid".into()],
+        user_code_parameter: false,
+        request_signing_alg: None,
+        jwks: None,
+        jwks_uri: None,
+        fapi: false,
+        tls_client_auth: None,
+        refresh_token_grant: true,
+        id_token_signed_response_alg: None,
+        registration_token_hash: Some("rat".into()),
+        created_at: 5,
+    };
+    s.insert_initial_access_token("iat", 0, 100, Some(1))
+        .await
+        .unwrap();
+    s.insert_initial_access_token("any", 0, 100, None)
+        .await
+        .unwrap();
+    assert!(s.initial_access_token_valid("iat", 10).await.unwrap());
+    assert!(
+        !s.initial_access_token_valid("iat", 100).await.unwrap(),
+        "expired"
+    );
+    assert!(!s.initial_access_token_valid("nope", 10).await.unwrap());
+    assert!(
+        s.insert_client_with_initial_access_token("iat", 10, &client("d1"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.insert_client_with_initial_access_token("iat", 11, &client("d2"))
+            .await
+            .unwrap(),
+        "used up"
+    );
+    assert_eq!(
+        s.client("d2").await.unwrap(),
+        None,
+        "nothing stored without a token"
+    );
+    for n in 0..3 {
+        let id = format!("u{n}");
+        assert!(
+            s.insert_client_with_initial_access_token("any", 12, &client(&id))
+                .await
+                .unwrap()
+        );
+    }
+    assert!(
+        !s.insert_client_with_initial_access_token("any", 100, &client("late"))
+            .await
+            .unwrap()
+    );
+
+    let mut changed = client("d1");
+    changed.name = "Dyn 2".into();
+    changed.delivery_mode = DeliveryMode::Ping;
+    changed.notification_endpoint = Some("https://c.example/cb".into());
+    changed.refresh_token_grant = false;
+    changed.id_token_signed_response_alg = Some("RS256".into());
+    changed.tls_client_auth = Some(TlsClientName::SanDns("c.example".into()));
+    assert!(s.update_client(&changed).await.unwrap());
+    assert_eq!(s.client("d1").await.unwrap(), Some(changed));
+    assert!(!s.update_client(&client("absent")).await.unwrap());
+}
 
 fn refresh_token(n: u32, family: &str, now: i64) -> RefreshToken {
     RefreshToken {
@@ -679,6 +756,7 @@ async fn clients_round_trip(s: Fresh) {
                 }),
                 refresh_token_grant: n % 2 == 1,
                 id_token_signed_response_alg: (n % 2 == 0).then(|| "PS256".into()),
+                registration_token_hash: (n % 3 == 1).then(|| "rat-hash".into()),
                 created_at: 1_700_000_000 + n,
             };
             s.insert_client(&client).await.unwrap();
@@ -950,6 +1028,7 @@ async fn locking_a_user_cancels_and_notifies_their_requests(s: Fresh) {
             tls_client_auth: None,
             refresh_token_grant: false,
             id_token_signed_response_alg: None,
+            registration_token_hash: None,
             created_at: 1,
         })
         .await

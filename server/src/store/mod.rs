@@ -155,6 +155,29 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_client(&self, client: &Client) -> StoreResult<()>;
     /// A client by `client_id`.
     async fn client(&self, id: &str) -> StoreResult<Option<Client>>;
+    /// Replaces an existing client's registration (all but its id and creation time); false
+    /// when there is no such client.
+    async fn update_client(&self, client: &Client) -> StoreResult<bool>;
+    /// Stores an initial access token (by hash) for dynamic registration; `uses`: `None` for
+    /// any number until `expires_at`.
+    async fn insert_initial_access_token(
+        &self,
+        token_hash: &str,
+        created_at: i64,
+        expires_at: i64,
+        uses: Option<i64>,
+    ) -> StoreResult<()>;
+    /// Whether an initial access token exists, unexpired and not used up (only a hint: the
+    /// registration itself decides atomically).
+    async fn initial_access_token_valid(&self, token_hash: &str, now: i64) -> StoreResult<bool>;
+    /// Uses an initial access token and inserts `client`, atomically; false (nothing stored)
+    /// when the token is unknown, expired or used up.
+    async fn insert_client_with_initial_access_token(
+        &self,
+        token_hash: &str,
+        now: i64,
+        client: &Client,
+    ) -> StoreResult<bool>;
     /// Deletes a client and cancels its pending requests.
     async fn delete_client(&self, id: &str) -> StoreResult<bool>;
 

@@ -64,6 +64,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "user_codes",
         include_str!("../../migrations/postgres/0010_user_codes.sql"),
     ),
+    (
+        11,
+        "dynamic_registration",
+        include_str!("../../migrations/postgres/0011_dynamic_registration.sql"),
+    ),
 ];
 
 /// PostgreSQL implementation of [`Store`](super::Store).

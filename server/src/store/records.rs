@@ -211,6 +211,9 @@ pub struct Client {
     pub refresh_token_grant: bool,
     /// `id_token_signed_response_alg` (`None`: ES256).
     pub id_token_signed_response_alg: Option<String>,
+    /// SHA-256 (b64u) of the registration access token (RFC 7592) of a client registered
+    /// through `/register`; `None` for clients the admin registered.
+    pub registration_token_hash: Option<String>,
     /// Registration time.
     pub created_at: i64,
 }

@@ -128,6 +128,34 @@ impl<E: Engine> Store for SqlStore<E> {
         clients::by_id(&self.engine, id).await
     }
 
+    async fn update_client(&self, client: &Client) -> StoreResult<bool> {
+        clients::update(&self.engine, client).await
+    }
+
+    async fn insert_initial_access_token(
+        &self,
+        token_hash: &str,
+        created_at: i64,
+        expires_at: i64,
+        uses: Option<i64>,
+    ) -> StoreResult<()> {
+        clients::insert_initial_access_token(&self.engine, token_hash, created_at, expires_at, uses)
+            .await
+    }
+
+    async fn initial_access_token_valid(&self, token_hash: &str, now: i64) -> StoreResult<bool> {
+        clients::initial_access_token_valid(&self.engine, token_hash, now).await
+    }
+
+    async fn insert_client_with_initial_access_token(
+        &self,
+        token_hash: &str,
+        now: i64,
+        client: &Client,
+    ) -> StoreResult<bool> {
+        clients::insert_with_initial_access_token(&self.engine, token_hash, now, client).await
+    }
+
     async fn delete_client(&self, id: &str) -> StoreResult<bool> {
         clients::delete(&self.engine, id).await
     }

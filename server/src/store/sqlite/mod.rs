@@ -80,6 +80,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "user_codes",
         include_str!("../../../migrations/sqlite/0010_user_codes.sql"),
     ),
+    (
+        11,
+        "dynamic_registration",
+        include_str!("../../../migrations/sqlite/0011_dynamic_registration.sql"),
+    ),
 ];
 
 /// How long a connection waits for another one's write lock.
