@@ -2506,3 +2506,294 @@ async fn wake_ups_carry_no_personal_data() {
     );
     eprintln!("hostile table: wake-ups: 2 rows");
 }
+
+#[tokio::test]
+async fn token_lifecycle_endpoints() {
+    let base = Base::start(|_| {}).await;
+    let server = &base.server;
+    let grants = json!({"grant_types": [CIBA_GRANT, "refresh_token"]});
+    let c = server.create_client(grants.clone()).await;
+    let o = server.create_client(grants).await;
+    let plain = server
+        .create_client(json!({"name": "No Refresh Shop"}))
+        .await;
+    let mine = base.full_flow(&c).await;
+    let others = base.full_flow(&o).await;
+    let my_rt = mine["refresh_token"].as_str().unwrap().to_owned();
+    let others_rt = others["refresh_token"].as_str().unwrap().to_owned();
+    let others_at = others["access_token"].as_str().unwrap().to_owned();
+    let (status, issued) = server
+        .admin(
+            Method::POST,
+            "/admin/v1/initial-access-tokens",
+            Some(json!({"max_uses": 1})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let iat = issued["initial_access_token"].as_str().unwrap().to_owned();
+
+    let at = |path: &str, client: &TestClient, params: &[(&str, &str)]| {
+        Hostile::post(path)
+            .authorization(basic(&client.id, &client.secret))
+            .form(params)
+    };
+    let refresh = |client: &TestClient, token: &str| {
+        at(
+            "/token",
+            client,
+            &[("grant_type", "refresh_token"), ("refresh_token", token)],
+        )
+    };
+    let register = |token: Option<&str>, metadata: Value| {
+        let request = Hostile::post("/register").json(&metadata);
+        match token {
+            Some(token) => request.authorization(format!("Bearer {token}")),
+            None => request,
+        }
+    };
+    let metadata =
+        json!({"client_name": "Self-registered", "backchannel_token_delivery_mode": "poll"});
+    let with = |field: &str, value: Value| {
+        let mut m = metadata.clone();
+        m[field] = value;
+        m
+    };
+    let long = "A".repeat(300);
+    let invalid_grant = refused(400, "invalid_grant");
+    let invalid_client = refused(401, "invalid_client").challenge(BASIC_CHALLENGE);
+    let invalid_token =
+        refused(401, "invalid_token").challenge("Bearer realm=\"ciba\", error=\"invalid_token\"");
+    let bad_metadata = refused(400, "invalid_client_metadata");
+    let rows = vec![
+        Row::new(
+            "refresh with another client's refresh token",
+            refresh(&c, &others_rt),
+            invalid_grant,
+        ),
+        Row::new(
+            "refresh with a made-up token",
+            refresh(&c, "made-up"),
+            invalid_grant,
+        ),
+        Row::new(
+            "refresh with an over-long token",
+            refresh(&c, &long),
+            invalid_grant,
+        ),
+        Row::new(
+            "refresh with an access token",
+            refresh(&c, mine["access_token"].as_str().unwrap()),
+            invalid_grant,
+        ),
+        Row::new(
+            "refresh widening the scope",
+            at(
+                "/token",
+                &c,
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", &my_rt),
+                    ("scope", "openid payments"),
+                ],
+            ),
+            refused(400, "invalid_scope"),
+        ),
+        Row::new(
+            "refresh without refresh_token",
+            at("/token", &c, &[("grant_type", "refresh_token")]),
+            refused(400, "invalid_request"),
+        ),
+        Row::new(
+            "refresh with refresh_token twice",
+            at(
+                "/token",
+                &c,
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", &my_rt),
+                    ("refresh_token", &my_rt),
+                ],
+            ),
+            refused(400, "invalid_request"),
+        ),
+        Row::new(
+            "refresh by a client without the grant",
+            refresh(&plain, &my_rt),
+            refused(400, "unauthorized_client"),
+        ),
+        Row::new(
+            "refresh with a wrong secret",
+            Hostile::post("/token")
+                .authorization(basic(&c.id, "wrong"))
+                .form(&[("grant_type", "refresh_token"), ("refresh_token", &my_rt)]),
+            invalid_client,
+        ),
+        Row::new(
+            "introspection without client authentication",
+            Hostile::post("/introspect").form(&[("token", &others_at)]),
+            invalid_client,
+        ),
+        Row::new(
+            "introspection without token",
+            at("/introspect", &c, &[]),
+            refused(400, "invalid_request"),
+        ),
+        Row::new(
+            "introspection with token twice",
+            at("/introspect", &c, &[("token", &others_at), ("token", "x")]),
+            refused(400, "invalid_request"),
+        ),
+        Row::new(
+            "introspection as JSON",
+            Hostile::post("/introspect")
+                .authorization(basic(&c.id, &c.secret))
+                .json(&json!({"token": others_at})),
+            refused(400, "invalid_request"),
+        ),
+        Row::new(
+            "revoking another client's refresh token",
+            at("/revoke", &c, &[("token", &others_rt)]),
+            refused(400, "unauthorized_client"),
+        ),
+        Row::new(
+            "revoking another client's access token",
+            at("/revoke", &c, &[("token", &others_at)]),
+            refused(400, "unauthorized_client"),
+        ),
+        Row::new(
+            "revocation without client authentication",
+            Hostile::post("/revoke").form(&[("token", &others_rt)]),
+            invalid_client,
+        ),
+        Row::new(
+            "revocation without token",
+            at("/revoke", &c, &[("token_type_hint", "refresh_token")]),
+            refused(400, "invalid_request"),
+        ),
+        Row::new(
+            "registration without a token",
+            register(None, metadata.clone()),
+            invalid_token,
+        ),
+        Row::new(
+            "registration with a made-up token",
+            register(Some("made-up"), metadata.clone()),
+            invalid_token,
+        ),
+        Row::new(
+            "registration with the admin token",
+            register(Some(ADMIN_TOKEN), metadata.clone()),
+            invalid_token,
+        ),
+        Row::new(
+            "registration with an unknown delivery mode",
+            register(
+                Some(&iat),
+                with("backchannel_token_delivery_mode", json!("carrier-pigeon")),
+            ),
+            bad_metadata,
+        ),
+        Row::new(
+            "registration of a ping endpoint on loopback",
+            register(
+                Some(&iat),
+                with("backchannel_token_delivery_mode", json!("ping"))
+                    .as_object()
+                    .map(|m| {
+                        let mut m = m.clone();
+                        m.insert(
+                            "backchannel_client_notification_endpoint".into(),
+                            json!("https://127.0.0.1/cb"),
+                        );
+                        Value::Object(m)
+                    })
+                    .unwrap(),
+            ),
+            bad_metadata,
+        ),
+        Row::new(
+            "registration of a name with a bidi override",
+            register(Some(&iat), with("client_name", json!("Bank\u{202e}evil"))),
+            bad_metadata,
+        ),
+        Row::new(
+            "registration with client_name and name",
+            register(Some(&iat), with("name", json!("Other"))),
+            bad_metadata,
+        ),
+        Row::new(
+            "registration of the refresh grant alone",
+            register(Some(&iat), with("grant_types", json!(["refresh_token"]))),
+            bad_metadata,
+        ),
+        Row::new(
+            "registration of an HS256 ID token",
+            register(
+                Some(&iat),
+                with("id_token_signed_response_alg", json!("HS256")),
+            ),
+            bad_metadata,
+        ),
+        Row::new(
+            "registration with a form body",
+            Hostile::post("/register")
+                .authorization(format!("Bearer {iat}"))
+                .form(&[("client_name", "X")]),
+            bad_metadata,
+        ),
+        Row::new(
+            "registration with a JSON array",
+            Hostile::post("/register")
+                .authorization(format!("Bearer {iat}"))
+                .raw("application/json", "[1, 2]"),
+            bad_metadata,
+        ),
+        Row::new(
+            "reading an admin client's registration",
+            Hostile::get(&format!("/register/{}", c.id)).authorization(format!("Bearer {iat}")),
+            invalid_token,
+        ),
+        Row::new(
+            "an initial access token that never expires",
+            Hostile::post("/admin/v1/initial-access-tokens")
+                .admin()
+                .json(&json!({"expires_in": 0})),
+            refused(400, "invalid_request"),
+        ),
+        Row::new(
+            "an initial access token with negative uses",
+            Hostile::post("/admin/v1/initial-access-tokens")
+                .admin()
+                .json(&json!({"max_uses": -1})),
+            refused(400, "invalid_request"),
+        ),
+    ];
+    let n = run_table(&base, "token lifecycle", rows, 1).await;
+    assert!(n >= 30);
+
+    // The refusals changed nothing: each token still works, once, and the single-use initial
+    // access token still registers a client.
+    for (client, token) in [(&c, &my_rt), (&o, &others_rt)] {
+        let answer = server
+            .oauth_post(
+                "/token",
+                client,
+                &[("grant_type", "refresh_token"), ("refresh_token", token)],
+            )
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    let answer = server
+        .oauth_post("/introspect", &o, &[("token", &others_at)])
+        .await;
+    assert_eq!(answer.body["active"], true, "{}", answer.body);
+    let response = server
+        .http
+        .post(server.url("/register"))
+        .bearer_auth(&iat)
+        .json(&metadata)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+}

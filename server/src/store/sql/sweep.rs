@@ -54,6 +54,9 @@ pub async fn sweep<E: Engine>(db: &E, now: i64, request_horizon: i64) -> StoreRe
                 .bind(request_horizon),
         )
         .await?;
+    writes
+        .execute(Query::new("DELETE FROM initial_access_tokens WHERE expires_at <= $1").bind(now))
+        .await?;
     // Finished notifications and pushes are kept as long as the requests they were about.
     writes
         .execute(
