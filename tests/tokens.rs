@@ -1191,3 +1191,33 @@ async fn dynamic_registration_with_an_initial_access_token_and_its_management() 
         .await;
     assert_eq!(status, 400, "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_uses_of_one_refresh_token_issue_tokens_once() {
+    let server = TestServer::start().await;
+    let other = server.another_instance().await;
+    let (_, sdk, _) = server.user_with_device("nina").await;
+    let client = refresh_client(&server, json!({})).await;
+    let tokens = approved_tokens(&server, &sdk, &client, "nina").await;
+    let rt = text(&tokens, "refresh_token").to_owned();
+    let mut calls = tokio::task::JoinSet::new();
+    for n in 0..8 {
+        let target = if n % 2 == 0 { &server } else { &other };
+        let request = target
+            .http
+            .post(target.url("/token"))
+            .basic_auth(&client.id, Some(&client.secret))
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", rt.as_str())]);
+        calls.spawn(async move { OAuthAnswer::from(request.send().await.unwrap()).await });
+    }
+    let answers: Vec<OAuthAnswer> = calls.join_all().await;
+    let won: Vec<&OAuthAnswer> = answers.iter().filter(|a| a.status == 200).collect();
+    assert_eq!(won.len(), 1, "{:?}", answers.iter().map(|a| &a.body).collect::<Vec<_>>());
+    for lost in answers.iter().filter(|a| a.status != 200) {
+        assert_eq!(lost.error(), "invalid_grant");
+    }
+    // The losers were reuses of a used token: the grant is revoked, the winner's tokens too.
+    let winner_rt = text(&won[0].body, "refresh_token");
+    assert_eq!(refresh(&server, &client, winner_rt).await.error(), "invalid_grant");
+    assert_eq!(userinfo(&server, text(&won[0].body, "access_token")).await.0, 401);
+}
