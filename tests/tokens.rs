@@ -1207,17 +1207,33 @@ async fn concurrent_uses_of_one_refresh_token_issue_tokens_once() {
             .http
             .post(target.url("/token"))
             .basic_auth(&client.id, Some(&client.secret))
-            .form(&[("grant_type", "refresh_token"), ("refresh_token", rt.as_str())]);
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt.as_str()),
+            ]);
         calls.spawn(async move { OAuthAnswer::from(request.send().await.unwrap()).await });
     }
     let answers: Vec<OAuthAnswer> = calls.join_all().await;
     let won: Vec<&OAuthAnswer> = answers.iter().filter(|a| a.status == 200).collect();
-    assert_eq!(won.len(), 1, "{:?}", answers.iter().map(|a| &a.body).collect::<Vec<_>>());
+    assert_eq!(
+        won.len(),
+        1,
+        "{:?}",
+        answers.iter().map(|a| &a.body).collect::<Vec<_>>()
+    );
     for lost in answers.iter().filter(|a| a.status != 200) {
         assert_eq!(lost.error(), "invalid_grant");
     }
     // The losers were reuses of a used token: the grant is revoked, the winner's tokens too.
     let winner_rt = text(&won[0].body, "refresh_token");
-    assert_eq!(refresh(&server, &client, winner_rt).await.error(), "invalid_grant");
-    assert_eq!(userinfo(&server, text(&won[0].body, "access_token")).await.0, 401);
+    assert_eq!(
+        refresh(&server, &client, winner_rt).await.error(),
+        "invalid_grant"
+    );
+    assert_eq!(
+        userinfo(&server, text(&won[0].body, "access_token"))
+            .await
+            .0,
+        401
+    );
 }
