@@ -3,6 +3,14 @@
 //! which only [`authorize`] makes (the admin bearer token, compared in constant time), so no
 //! operation runs for a caller nobody authenticated.
 
+mod listing;
+
+pub use listing::{
+    DeviceListQuery, Page, PageQuery, RequestDetail, RequestListQuery, RequestSummary,
+    RotatedSecret, UserListQuery, cancel_request, clients, devices, request, requests,
+    rotate_client_secret, users,
+};
+
 use ciba_core::protocol::EnrollmentUri;
 use serde::{Deserialize, Serialize};
 use serde_json::json;

@@ -182,3 +182,88 @@ pub async fn create_initial_access_token(
     let token = admin::create_initial_access_token(&state, &caller, req).await?;
     Ok((StatusCode::CREATED, super::routes::no_store(token)).into_response())
 }
+
+/// A page of a listing: `{"<name>": [...], "next_cursor": …}`.
+fn page_json<T: serde::Serialize>(name: &str, page: admin::Page<T>) -> Json<serde_json::Value> {
+    let mut body = json!({ name: page.items });
+    if let Some(cursor) = page.next_cursor {
+        body["next_cursor"] = json!(cursor);
+    }
+    Json(body)
+}
+
+/// `GET /admin/v1/users?q=&status=&limit=&cursor=`.
+pub async fn list_users(
+    State(state): State<AppState>,
+    caller: Admin,
+    AdminQuery(query): AdminQuery<admin::UserListQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
+    Ok(page_json(
+        "users",
+        admin::users(&state, &caller, query).await?,
+    ))
+}
+
+/// `GET /admin/v1/clients?limit=&cursor=`.
+pub async fn list_clients(
+    State(state): State<AppState>,
+    caller: Admin,
+    AdminQuery(query): AdminQuery<admin::PageQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
+    Ok(page_json(
+        "clients",
+        admin::clients(&state, &caller, query).await?,
+    ))
+}
+
+/// `GET /admin/v1/devices?user_id=&status=&platform=&push_token_valid=&limit=&cursor=`.
+pub async fn list_all_devices(
+    State(state): State<AppState>,
+    caller: Admin,
+    AdminQuery(query): AdminQuery<admin::DeviceListQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
+    Ok(page_json(
+        "devices",
+        admin::devices(&state, &caller, query).await?,
+    ))
+}
+
+/// `GET /admin/v1/requests?client_id=&user_id=&state=&limit=&cursor=`.
+pub async fn list_requests(
+    State(state): State<AppState>,
+    caller: Admin,
+    AdminQuery(query): AdminQuery<admin::RequestListQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
+    Ok(page_json(
+        "requests",
+        admin::requests(&state, &caller, query).await?,
+    ))
+}
+
+/// `GET /admin/v1/requests/{id}`.
+pub async fn get_request(
+    State(state): State<AppState>,
+    caller: Admin,
+    PathParam(id): PathParam,
+) -> ApiResult<Json<admin::RequestDetail>> {
+    Ok(Json(admin::request(&state, &caller, &id).await?))
+}
+
+/// `POST /admin/v1/requests/{id}/cancel`.
+pub async fn cancel_request(
+    State(state): State<AppState>,
+    caller: Admin,
+    PathParam(id): PathParam,
+) -> ApiResult<Json<admin::RequestSummary>> {
+    Ok(Json(admin::cancel_request(&state, &caller, &id).await?))
+}
+
+/// `POST /admin/v1/clients/{id}/secret`.
+pub async fn rotate_client_secret(
+    State(state): State<AppState>,
+    caller: Admin,
+    PathParam(id): PathParam,
+) -> ApiResult<Response> {
+    let rotated = admin::rotate_client_secret(&state, &caller, &id).await?;
+    Ok(super::routes::no_store(rotated))
+}

@@ -50,7 +50,10 @@ pub fn app(state: AppState) -> Router {
         .route(paths::DEVICE, get(device_status).delete(device_unenroll))
         .route(paths::PUSH_TOKEN, put(device_push_token))
         .route(paths::KEY_ROTATION, post(device_key_rotation))
-        .route("/admin/v1/users", post(admin_routes::create_user))
+        .route(
+            "/admin/v1/users",
+            post(admin_routes::create_user).get(admin_routes::list_users),
+        )
         .route(
             "/admin/v1/users/{id}",
             get(admin_routes::get_user).delete(admin_routes::delete_user),
@@ -72,7 +75,21 @@ pub fn app(state: AppState) -> Router {
             "/admin/v1/users/{id}/unlock",
             post(admin_routes::unlock_user),
         )
-        .route("/admin/v1/clients", post(admin_routes::create_client))
+        .route(
+            "/admin/v1/clients",
+            post(admin_routes::create_client).get(admin_routes::list_clients),
+        )
+        .route(
+            "/admin/v1/clients/{id}/secret",
+            post(admin_routes::rotate_client_secret),
+        )
+        .route("/admin/v1/devices", get(admin_routes::list_all_devices))
+        .route("/admin/v1/requests", get(admin_routes::list_requests))
+        .route("/admin/v1/requests/{id}", get(admin_routes::get_request))
+        .route(
+            "/admin/v1/requests/{id}/cancel",
+            post(admin_routes::cancel_request),
+        )
         .route(
             "/admin/v1/clients/{id}",
             get(admin_routes::get_client).delete(admin_routes::delete_client),

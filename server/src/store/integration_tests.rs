@@ -521,6 +521,8 @@ async fn request_round_trips_with_its_wakeups_and_audit_trail(s: Fresh) {
             attempts: 0,
             next_attempt_at: request.created_at,
             last_error: None,
+            created_at: request.created_at,
+            sent_at: None,
         })
         .collect();
     assert_eq!(s.wakeups_of_request(&request.id).await.unwrap(), deliveries);

@@ -397,6 +397,49 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
     ) -> StoreResult<Vec<AuditEvent>>;
 
+    // --- listings (the admin API)
+    /// Users matching `search` (a substring of username, subject, email, phone or display name,
+    /// case-insensitive) and `status`, oldest first, after `after`.
+    async fn list_users(
+        &self,
+        search: Option<&str>,
+        status: Option<&str>,
+        after: Option<&After>,
+        limit: i64,
+    ) -> StoreResult<Vec<User>>;
+    /// Clients, oldest first, after `after`.
+    async fn list_clients(&self, after: Option<&After>, limit: i64) -> StoreResult<Vec<Client>>;
+    /// Devices of every user matching `filter`, by enrollment time, after `after`.
+    async fn list_devices(
+        &self,
+        filter: &DeviceFilter,
+        after: Option<&After>,
+        limit: i64,
+    ) -> StoreResult<Vec<Device>>;
+    /// Requests matching `filter` (expiry judged at `now`), newest first, after `after`.
+    async fn list_requests(
+        &self,
+        filter: &RequestFilter,
+        now: i64,
+        after: Option<&After>,
+        limit: i64,
+    ) -> StoreResult<Vec<CibaRequest>>;
+    /// The client notifications of a request.
+    async fn notifications_of_request(
+        &self,
+        request_id: &str,
+    ) -> StoreResult<Vec<ClientNotificationDelivery>>;
+    /// The audit events about a request, oldest first.
+    async fn audit_events_of_request(&self, request_id: &str) -> StoreResult<Vec<AuditEvent>>;
+    /// Cancels a live (pending or approved, unexpired, not redeemed) request and enqueues the
+    /// notification of its ping or push client, atomically; false when it was not live.
+    async fn cancel_request(
+        &self,
+        id: &str,
+        now: i64,
+        notification_deadline: i64,
+    ) -> StoreResult<bool>;
+
     // --- maintenance
     /// Deletes requests whose expiry is older than `request_horizon`, expired `jti`s and
     /// expired enrollments, and forgets the clear-text `auth_req_id` of expired requests that

@@ -69,6 +69,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "dynamic_registration",
         include_str!("../../migrations/postgres/0011_dynamic_registration.sql"),
     ),
+    (
+        12,
+        "listing_indexes",
+        include_str!("../../migrations/postgres/0012_listing_indexes.sql"),
+    ),
 ];
 
 /// PostgreSQL implementation of [`Store`](super::Store).
@@ -106,6 +111,7 @@ fn bind(query: Query<'_>) -> sqlx::query::Query<'static, Postgres, PgArguments> 
             Value::Int(v) => bound.bind(v),
             Value::OptInt(v) => bound.bind(v),
             Value::Bool(v) => bound.bind(v),
+            Value::OptBool(v) => bound.bind(v),
             Value::Bytes(v) => bound.bind(v),
         };
     }

@@ -551,6 +551,62 @@ pub struct WakeupDelivery {
     pub next_attempt_at: i64,
     /// The last failure.
     pub last_error: Option<String>,
+    /// When it was enqueued (with the request).
+    pub created_at: i64,
+    /// When the provider accepted it.
+    pub sent_at: Option<i64>,
+}
+
+/// A notification to a ping or push client about a request, as the admin API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClientNotificationDelivery {
+    /// `ping` or `push`.
+    pub kind: String,
+    /// `pending`, `delivered`, `failed` or `abandoned`.
+    pub status: String,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// When it was enqueued.
+    pub created_at: i64,
+    /// When the client answered 2xx.
+    pub delivered_at: Option<i64>,
+    /// The last failure.
+    pub last_error: Option<String>,
+}
+
+/// Where a listing continues: after the row with this sort time and id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct After {
+    /// The sort time of the last row seen (creation or enrollment time).
+    pub at: i64,
+    /// Its id.
+    pub id: String,
+}
+
+/// Filters of [`super::Store::list_devices`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceFilter {
+    /// Only this user's.
+    pub user_id: Option<String>,
+    /// `active` or `revoked`.
+    pub status: Option<String>,
+    /// `android`, `ios` or `other`.
+    pub platform: Option<String>,
+    /// Whether the device has a push token the provider has not refused.
+    pub push_token_valid: Option<bool>,
+}
+
+/// Filters of [`super::Store::list_requests`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestFilter {
+    /// Only this client's.
+    pub client_id: Option<String>,
+    /// Only this user's.
+    pub user_id: Option<String>,
+    /// The stored status (`pending`, `approved`, `denied`, `redeemed`, `cancelled`).
+    pub status: Option<String>,
+    /// Past (`true`) or before (`false`) their expiry at `now`.
+    pub expired: Option<bool>,
 }
 
 /// What [`super::Store::insert_request`] did.

@@ -59,3 +59,11 @@ pub async fn events<E: Engine>(
     let rows = db.pool().fetch_all(query).await?;
     rows.iter().map(audit_from).collect()
 }
+
+pub async fn of_request<E: Engine>(db: &E, request_id: &str) -> StoreResult<Vec<AuditEvent>> {
+    let query =
+        Query::new("SELECT * FROM audit_events WHERE request_id = $1 ORDER BY id LIMIT 1000")
+            .bind(request_id);
+    let rows = db.pool().fetch_all(query).await?;
+    rows.iter().map(audit_from).collect()
+}

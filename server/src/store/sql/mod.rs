@@ -10,6 +10,7 @@ mod clients;
 mod devices;
 mod engine;
 mod keys;
+mod listing;
 mod notifications;
 mod query;
 mod refresh;
@@ -429,6 +430,59 @@ impl<E: Engine> Store for SqlStore<E> {
         limit: i64,
     ) -> StoreResult<Vec<AuditEvent>> {
         audit::events(&self.engine, user_id, since, limit).await
+    }
+
+    async fn list_users(
+        &self,
+        search: Option<&str>,
+        status: Option<&str>,
+        after: Option<&After>,
+        limit: i64,
+    ) -> StoreResult<Vec<User>> {
+        listing::users(&self.engine, search, status, after, limit).await
+    }
+
+    async fn list_clients(&self, after: Option<&After>, limit: i64) -> StoreResult<Vec<Client>> {
+        listing::clients(&self.engine, after, limit).await
+    }
+
+    async fn list_devices(
+        &self,
+        filter: &DeviceFilter,
+        after: Option<&After>,
+        limit: i64,
+    ) -> StoreResult<Vec<Device>> {
+        listing::devices(&self.engine, filter, after, limit).await
+    }
+
+    async fn list_requests(
+        &self,
+        filter: &RequestFilter,
+        now: i64,
+        after: Option<&After>,
+        limit: i64,
+    ) -> StoreResult<Vec<CibaRequest>> {
+        listing::requests(&self.engine, filter, now, after, limit).await
+    }
+
+    async fn notifications_of_request(
+        &self,
+        request_id: &str,
+    ) -> StoreResult<Vec<ClientNotificationDelivery>> {
+        listing::notifications_of_request(&self.engine, request_id).await
+    }
+
+    async fn audit_events_of_request(&self, request_id: &str) -> StoreResult<Vec<AuditEvent>> {
+        audit::of_request(&self.engine, request_id).await
+    }
+
+    async fn cancel_request(
+        &self,
+        id: &str,
+        now: i64,
+        notification_deadline: i64,
+    ) -> StoreResult<bool> {
+        listing::cancel(&self.engine, id, now, notification_deadline).await
     }
 
     async fn sweep(&self, now: i64, request_horizon: i64) -> StoreResult<SweepStats> {

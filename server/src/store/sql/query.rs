@@ -18,6 +18,8 @@ pub enum Value<'a> {
     OptInt(Option<i64>),
     /// `BOOLEAN` (an integer on SQLite).
     Bool(bool),
+    /// `BOOLEAN` or `NULL`.
+    OptBool(Option<bool>),
     /// `BYTEA` / `BLOB`.
     Bytes(&'a [u8]),
 }

@@ -80,6 +80,8 @@ fn delivery_from<R: Row + ?Sized>(row: &R) -> StoreResult<WakeupDelivery> {
         attempts: row.try_get("attempts")?,
         next_attempt_at: row.try_get("next_attempt_at")?,
         last_error: row.try_get("last_error")?,
+        created_at: row.try_get("created_at")?,
+        sent_at: row.try_get("sent_at")?,
     })
 }
 
@@ -183,7 +185,7 @@ pub async fn invalidate_push_token<E: Engine>(
 
 pub async fn of_request<E: Engine>(db: &E, request_id: &str) -> StoreResult<Vec<WakeupDelivery>> {
     let query = Query::new(
-        "SELECT device_id, provider, status, attempts, next_attempt_at, last_error FROM push_outbox \
+        "SELECT device_id, provider, status, attempts, next_attempt_at, last_error, created_at, sent_at FROM push_outbox \
          WHERE request_id = $1 ORDER BY id",
     )
     .bind(request_id);

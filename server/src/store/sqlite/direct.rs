@@ -44,9 +44,13 @@ impl ToSql for Value<'_> {
         Ok(match self {
             Value::Text(v) => ToSqlOutput::Borrowed(ValueRef::Text(v.as_bytes())),
             Value::OptText(Some(v)) => ToSqlOutput::Borrowed(ValueRef::Text(v.as_bytes())),
-            Value::OptText(None) | Value::OptInt(None) => ToSqlOutput::Borrowed(ValueRef::Null),
+            Value::OptText(None) | Value::OptInt(None) | Value::OptBool(None) => {
+                ToSqlOutput::Borrowed(ValueRef::Null)
+            }
             Value::Int(v) | Value::OptInt(Some(v)) => ToSqlOutput::Borrowed(ValueRef::Integer(*v)),
-            Value::Bool(v) => ToSqlOutput::Borrowed(ValueRef::Integer(i64::from(*v))),
+            Value::Bool(v) | Value::OptBool(Some(v)) => {
+                ToSqlOutput::Borrowed(ValueRef::Integer(i64::from(*v)))
+            }
             Value::Bytes(v) => ToSqlOutput::Borrowed(ValueRef::Blob(v)),
         })
     }

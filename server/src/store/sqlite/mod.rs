@@ -85,6 +85,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "dynamic_registration",
         include_str!("../../../migrations/sqlite/0011_dynamic_registration.sql"),
     ),
+    (
+        12,
+        "listing_indexes",
+        include_str!("../../../migrations/sqlite/0012_listing_indexes.sql"),
+    ),
 ];
 
 /// How long a connection waits for another one's write lock.
@@ -325,6 +330,7 @@ fn bind(query: Query<'_>) -> sqlx::query::Query<'static, Sqlite, SqliteArguments
             Value::Int(v) => bound.bind(v),
             Value::OptInt(v) => bound.bind(v),
             Value::Bool(v) => bound.bind(v),
+            Value::OptBool(v) => bound.bind(v),
             Value::Bytes(v) => bound.bind(v),
         };
     }
