@@ -2681,6 +2681,13 @@ async fn token_lifecycle_endpoints() {
             invalid_token,
         ),
         Row::new(
+            "registration with a made-up token and a form body",
+            Hostile::post("/register")
+                .authorization("Bearer made-up")
+                .form(&[("client_name", "X")]),
+            invalid_token,
+        ),
+        Row::new(
             "registration with the admin token",
             register(Some(ADMIN_TOKEN), metadata.clone()),
             invalid_token,

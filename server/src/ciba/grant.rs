@@ -53,12 +53,7 @@ pub async fn redeem_with_ciba_grant(
             "push-mode clients receive tokens at their notification endpoint",
         ));
     }
-    if client.fapi && client.certificate_thumbprint().is_none() {
-        // FAPI: access tokens are sender-constrained, here bound to the client's certificate.
-        return Err(Error::invalid_request(
-            "a FAPI client's tokens are bound to its TLS client certificate: present one (mTLS)",
-        ));
-    }
+    client.require_fapi_certificate()?;
     let auth_req_id = grant
         .auth_req_id
         .ok_or_else(|| Error::invalid_request("parameter auth_req_id is missing"))?;

@@ -57,6 +57,17 @@ impl AuthenticatedClient {
     pub fn certificate_thumbprint(&self) -> Option<&str> {
         self.certificate_thumbprint.as_deref()
     }
+
+    /// Refuses a token request of a FAPI client without a client certificate: its tokens are
+    /// sender-constrained, bound to that certificate (the CIBA and the refresh grant alike).
+    pub fn require_fapi_certificate(&self) -> crate::error::Result<()> {
+        if self.client.fapi && self.certificate_thumbprint.is_none() {
+            return Err(crate::error::Error::invalid_request(
+                "a FAPI client's tokens are bound to its TLS client certificate: present one (mTLS)",
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl std::ops::Deref for AuthenticatedClient {

@@ -101,37 +101,56 @@ fn audit(state: &AppState, kind: &'static str, client_id: &str) -> NewAuditEvent
     }
 }
 
-/// `POST /register`: registers a client with an initial access token, which it uses up once.
-pub async fn register(
+/// A caller that presented a live initial access token: only [`authorize_registration`] makes
+/// one, so the metadata of `POST /register` is read only after the token was checked.
+#[derive(Debug)]
+pub struct InitialAccess {
+    token_hash: String,
+}
+
+fn refused_initial_access() -> Error {
+    invalid_token("the initial access token is unknown, expired or used up")
+}
+
+/// Checks the initial access token of `POST /register` (before the body is read, so that nobody
+/// without a token learns the metadata rules). The token is used up only by a registration that
+/// passes them ([`register`]).
+pub async fn authorize_registration(
     state: &AppState,
     initial_access_token: Option<&str>,
-    metadata: Map<String, Value>,
-) -> Result<Value> {
+) -> Result<InitialAccess> {
     let token = initial_access_token.ok_or_else(|| {
         invalid_token("an initial access token is required (Authorization: Bearer)")
     })?;
     let token_hash = hash_secret(token);
-    let now = state.now();
-    let refused = || invalid_token("the initial access token is unknown, expired or used up");
-    // Checked before the metadata, so that nobody without a token learns the rules; used only
-    // by a registration that passes them.
     if !state
         .store
-        .initial_access_token_valid(&token_hash, now)
+        .initial_access_token_valid(&token_hash, state.now())
         .await?
     {
-        return Err(refused());
+        return Err(refused_initial_access());
     }
+    Ok(InitialAccess { token_hash })
+}
+
+/// `POST /register`: registers a client, using the initial access token up once.
+pub async fn register(
+    state: &AppState,
+    access: InitialAccess,
+    metadata: Map<String, Value>,
+) -> Result<Value> {
+    let now = state.now();
     let registration = registration_from(metadata)?;
     let (mut client, secret) = register_client(registration, &state.settings, now)?;
     let registration_token = random_b64u(32)?;
     client.registration_token_hash = Some(hash_secret(&registration_token));
+    // Atomic with the insert: a token used up meanwhile (or expired) registers nothing.
     if !state
         .store
-        .insert_client_with_initial_access_token(&token_hash, now, &client)
+        .insert_client_with_initial_access_token(&access.token_hash, now, &client)
         .await?
     {
-        return Err(refused());
+        return Err(refused_initial_access());
     }
     state.clients.forget(&client.id);
     state

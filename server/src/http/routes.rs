@@ -225,13 +225,11 @@ async fn register_client(
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    let token = super::extractors::bearer_token(&headers);
     // The token first: an unauthenticated caller learns nothing about the metadata rules.
-    let metadata = match token {
-        Some(_) => registration_body(&headers, &body)?,
-        None => serde_json::Map::new(),
-    };
-    let answer = dynamic::register(&state, token, metadata).await?;
+    let access =
+        dynamic::authorize_registration(&state, super::extractors::bearer_token(&headers)).await?;
+    let metadata = registration_body(&headers, &body)?;
+    let answer = dynamic::register(&state, access, metadata).await?;
     Ok((StatusCode::CREATED, no_store(answer)).into_response())
 }
 

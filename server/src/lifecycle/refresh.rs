@@ -35,11 +35,7 @@ pub async fn refresh(
             "this client did not register the refresh_token grant",
         ));
     }
-    if client.fapi && client.certificate_thumbprint().is_none() {
-        return Err(Error::invalid_request(
-            "a FAPI client's tokens are bound to its TLS client certificate: present one (mTLS)",
-        ));
-    }
+    client.require_fapi_certificate()?;
     let value = grant
         .refresh_token
         .ok_or_else(|| Error::invalid_request("parameter refresh_token is missing"))?;

@@ -171,15 +171,10 @@ pub async fn cancel<E: Engine>(
         return Ok(false);
     }
     tx.execute(
-        Query::new(
-            "INSERT INTO notification_outbox (request_id, client_id, kind, created_at, next_attempt_at, deadline) \
-             SELECT r.id, r.client_id, c.delivery_mode, $2, $2, $3 FROM requests r JOIN clients c ON c.id = r.client_id \
-             WHERE r.id = $1 AND c.delivery_mode IN ('ping', 'push') \
-             ON CONFLICT (request_id, kind) DO NOTHING",
-        )
-        .bind(id)
-        .bind(now)
-        .bind(notification_deadline),
+        super::notifications::withdrawal_notices("id")
+            .bind(id)
+            .bind(now)
+            .bind(notification_deadline),
     )
     .await?;
     let cancelled = tx

@@ -178,3 +178,16 @@ pub async fn enqueue_push_mode_expiries<E: Engine>(
     tx.commit().await?;
     Ok(marked.len() as u64)
 }
+
+/// Enqueues, due at `$2` until `$3`, a notification for each live (pending or approved) request
+/// whose `column` is `$1` and whose client is in ping or push mode — what a lock or a cancel
+/// tells the clients, run before the requests are cancelled. A request that has its
+/// notification already (an approval of a ping client) keeps it.
+pub fn withdrawal_notices(column: &'static str) -> Query<'static> {
+    Query::assembled(format!(
+        "INSERT INTO notification_outbox (request_id, client_id, kind, created_at, next_attempt_at, deadline) \
+         SELECT r.id, r.client_id, c.delivery_mode, $2, $2, $3 FROM requests r JOIN clients c ON c.id = r.client_id \
+         WHERE r.{column} = $1 AND r.status IN ('pending', 'approved') AND c.delivery_mode IN ('ping', 'push') \
+         ON CONFLICT (request_id, kind) DO NOTHING"
+    ))
+}

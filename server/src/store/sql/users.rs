@@ -138,15 +138,10 @@ pub async fn lock<E: Engine>(
     // notification already (an approval of a ping client) keeps it; its client's next poll then
     // gets access_denied.
     tx.execute(
-        Query::new(
-            "INSERT INTO notification_outbox (request_id, client_id, kind, created_at, next_attempt_at, deadline) \
-             SELECT r.id, r.client_id, c.delivery_mode, $2, $2, $3 FROM requests r JOIN clients c ON c.id = r.client_id \
-             WHERE r.user_id = $1 AND r.status IN ('pending', 'approved') AND c.delivery_mode IN ('ping', 'push') \
-             ON CONFLICT (request_id, kind) DO NOTHING",
-        )
-        .bind(id)
-        .bind(now)
-        .bind(notification_deadline),
+        super::notifications::withdrawal_notices("user_id")
+            .bind(id)
+            .bind(now)
+            .bind(notification_deadline),
     )
     .await?;
     let cancelled = tx
