@@ -373,7 +373,11 @@ impl Writes for SqliteWrites<'_> {
     type Tx = sqlx::Transaction<'static, Sqlite>;
 
     async fn begin(&mut self) -> StoreResult<Self::Tx> {
-        Ok(self.pool.begin().await?)
+        // IMMEDIATE: the write lock is taken at BEGIN, waiting out the busy timeout. A deferred
+        // transaction that reads first and writes later fails at once with "database is locked"
+        // when another connection (the group-commit writer) committed in between, since its
+        // snapshot cannot become a writer; under a loaded test run that happened.
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 }
 
