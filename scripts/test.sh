@@ -5,8 +5,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== the relying-party library of tests/rp.rs (openid-client, from package-lock.json)"
+echo "== the relying-party library of tests/rp.rs (openid-client) and the browser driver of"
+echo "   tests/console.rs (playwright-core), from their package-lock.json"
 npm ci --prefix tests/rp --no-audit --no-fund --loglevel=error
+npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+if [[ -z "${CHROMIUM:-}" ]] && ! [[ -x /usr/bin/chromium ]]; then
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get > /dev/null; then
+    echo "== installing Chromium (the console's browser tests)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null
+  else
+    echo "test.sh: the console's browser tests need Chromium: apt-get install chromium (or set CHROMIUM)" >&2
+    exit 2
+  fi
+fi
 
 echo "== unit and end-to-end tests (SQLite)"
 # Some end-to-end tests start the real `ciba-server` binary (to give it its own environment) or

@@ -43,6 +43,8 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
+        // pg-cluster.sh keeps initdb's log beside the data directory.
+        let _ = std::fs::remove_file(format!("{}.initdb.log", self.dir));
     }
 }
 

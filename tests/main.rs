@@ -4,6 +4,7 @@
 mod admin_api;
 mod attacks;
 mod cluster;
+mod console;
 mod database;
 mod device_trust;
 mod fapi;

@@ -152,6 +152,8 @@ pub enum AdminCode {
     NotFound,
     /// `conflict`: a unique value is taken.
     Conflict,
+    /// `invalid_csrf_token`: a change through a console session without its CSRF token.
+    CsrfTokenInvalid,
 }
 
 impl AdminCode {
@@ -163,6 +165,7 @@ impl AdminCode {
             Self::InvalidClientMetadata => "invalid_client_metadata",
             Self::NotFound => "not_found",
             Self::Conflict => "conflict",
+            Self::CsrfTokenInvalid => "invalid_csrf_token",
         }
     }
 }

@@ -346,6 +346,33 @@ impl Metrics {
         }
     }
 
+    /// The delivery counters of `/metrics` as JSON (the console's overview): pushes by
+    /// provider (`ciba_push_sent_total`, `…_skipped_total`, `…_failed_total{reason}`) and client
+    /// notifications by kind (`ciba_notifications_*_total`). This instance's, since it started.
+    pub fn delivery_snapshot(&self) -> serde_json::Value {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let provider = |p: &ProviderCounters| {
+            let failed: serde_json::Map<String, serde_json::Value> = FailureReason::ALL
+                .iter()
+                .zip(&p.failed)
+                .map(|(reason, count)| (reason.as_str().to_owned(), load(count).into()))
+                .collect();
+            serde_json::json!({ "sent": load(&p.sent), "skipped": load(&p.skipped), "failed": failed })
+        };
+        let kind = |k: &KindCounters| {
+            serde_json::json!({
+                "delivered": load(&k.delivered),
+                "failed": load(&k.failed),
+                "abandoned": load(&k.abandoned),
+                "retried": load(&k.retried),
+            })
+        };
+        serde_json::json!({
+            "push": { "fcm": provider(&self.fcm), "apns": provider(&self.apns) },
+            "notifications": { "ping": kind(&self.ping), "push": kind(&self.push) },
+        })
+    }
+
     /// The text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();

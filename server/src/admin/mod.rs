@@ -4,12 +4,16 @@
 //! operation runs for a caller nobody authenticated.
 
 mod listing;
+mod overview;
+mod session;
 
 pub use listing::{
     DeviceListQuery, Page, PageQuery, RequestDetail, RequestListQuery, RequestSummary,
     RotatedSecret, UserListQuery, cancel_request, clients, devices, request, requests,
     rotate_client_secret, users,
 };
+pub use overview::{DeliveryErrorView, MinuteOutcomes, Overview, overview};
+pub use session::{SignedIn, authorize_session, csrf_token, session_open, sign_in, sign_out};
 
 use ciba_core::protocol::EnrollmentUri;
 use serde::{Deserialize, Serialize};
@@ -257,6 +261,31 @@ pub struct EnrollmentCreated {
     /// The key-attestation challenge the device uses (b64u; DEVICE-PROTOCOL.md §3.1), derived
     /// from the code: given for apps that receive the code another way than the URI.
     pub attestation_challenge: String,
+    /// The URI as a QR code (an SVG document), when asked for with `?qr=svg`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qr_svg: Option<String>,
+}
+
+/// Query of `POST /admin/v1/users/{id}/enrollments`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollmentQuery {
+    /// `svg`: the answer also carries the URI as a QR code.
+    pub qr: Option<String>,
+}
+
+/// The QR code of `text`, as an SVG document (error correction M, quiet zone included).
+fn qr_svg(text: &str) -> Result<String> {
+    let code = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M)
+        .map_err(|e| {
+            tracing::error!(error = %e, "an enrollment URI does not fit a QR code");
+            Error::Internal
+        })?;
+    Ok(code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(240, 240)
+        .quiet_zone(true)
+        .build())
 }
 
 /// `POST /admin/v1/users/{id}/enrollments`: a single-use enrollment code for a user (the bank's
@@ -265,7 +294,13 @@ pub async fn create_enrollment(
     state: &AppState,
     _: &Admin,
     user_id: &str,
+    query: EnrollmentQuery,
 ) -> Result<EnrollmentCreated> {
+    let with_qr = match query.qr.as_deref() {
+        None => false,
+        Some("svg") => true,
+        Some(_) => return Err(invalid("qr must be svg")),
+    };
     let user = state
         .store
         .user(user_id)
@@ -305,6 +340,7 @@ pub async fn create_enrollment(
         },
         enrollment_id: enrollment.id,
         code,
+        qr_svg: if with_qr { Some(qr_svg(&uri)?) } else { None },
         uri,
         expires_at: enrollment.expires_at,
     })
@@ -406,19 +442,73 @@ pub async fn revoke_device(state: &AppState, _: &Admin, id: &str) -> Result<()> 
 pub struct AuditQuery {
     /// Only this user's events.
     pub user_id: Option<String>,
+    /// Only this client's events.
+    pub client_id: Option<String>,
+    /// Only events of this kind (e.g. `user_locked`).
+    pub kind: Option<String>,
     /// Only events at or after this time.
     pub since: Option<i64>,
+    /// Only events before this time.
+    pub until: Option<i64>,
+    /// `asc` (oldest first, the default) or `desc` (newest first).
+    pub order: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
     /// At most this many (1 to 10 000; 1 000 by default).
     pub limit: Option<i64>,
 }
 
-/// `GET /admin/v1/audit?user_id=&since=&limit=`: security events, oldest first.
-pub async fn audit_log(state: &AppState, _: &Admin, q: AuditQuery) -> Result<Vec<AuditEvent>> {
-    let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
-    Ok(state
-        .store
-        .audit_events(q.user_id.as_deref(), q.since, limit)
-        .await?)
+/// A page of the audit log.
+#[derive(Debug, Serialize)]
+pub struct AuditPage {
+    /// The events, in the order asked for.
+    pub events: Vec<AuditEvent>,
+    /// Pass as `cursor` (with the same filters and order) for the next page; absent when this
+    /// page is the last one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /admin/v1/audit?user_id=&client_id=&kind=&since=&until=&order=&cursor=&limit=`:
+/// security events, oldest first unless `order=desc`.
+pub async fn audit_log(state: &AppState, _: &Admin, q: AuditQuery) -> Result<AuditPage> {
+    let limit = match q.limit.unwrap_or(1000) {
+        n if (1..=10_000).contains(&n) => n,
+        _ => return Err(invalid("limit must be 1 to 10000")),
+    };
+    let newest_first = match q.order.as_deref() {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(_) => return Err(invalid("order must be asc or desc")),
+    };
+    let after_id = match q.cursor.as_deref() {
+        None => None,
+        Some(c) => Some(
+            c.parse::<i64>()
+                .ok()
+                .filter(|id| *id >= 0)
+                .ok_or_else(|| invalid("cursor is not one this API gave"))?,
+        ),
+    };
+    let filter = crate::store::AuditFilter {
+        user_id: q.user_id,
+        client_id: q.client_id,
+        kind: q.kind,
+        since: q.since,
+        until: q.until,
+        after_id,
+        newest_first,
+    };
+    let mut events = state.store.audit_events(&filter, limit + 1).await?;
+    let more = events.len() as i64 > limit;
+    events.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next_cursor = more
+        .then(|| events.last().map(|e| e.id.to_string()))
+        .flatten();
+    Ok(AuditPage {
+        events,
+        next_cursor,
+    })
 }
 
 /// One of the server's signing keys, as the admin API lists it (no private material).

@@ -48,6 +48,30 @@ pub struct Settings {
     /// TLS on the server's own listener, and client certificates (mTLS, RFC 8705) — from the
     /// handshake, or forwarded by a TLS-terminating proxy.
     pub tls: TlsSettings,
+    /// The operators' web console (README "The console").
+    pub console: ConsoleSettings,
+}
+
+/// The operators' web console at `/console`.
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleSettings {
+    /// Serve the console (its pages and sign-in); the admin API is there either way.
+    pub enabled: bool,
+    /// A console session ends this many seconds after sign-in, however active (default 8 h).
+    pub session_ttl: i64,
+    /// … or this many seconds after its last use (default 30 min).
+    pub session_idle_ttl: i64,
+}
+
+impl Default for ConsoleSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            session_ttl: 8 * 3600,
+            session_idle_ttl: 1800,
+        }
+    }
 }
 
 /// The listener's TLS and client certificates.
@@ -520,6 +544,7 @@ impl Default for Settings {
             attestation: AttestationSettings::default(),
             clients: ClientSettings::default(),
             tls: TlsSettings::default(),
+            console: ConsoleSettings::default(),
         }
     }
 }
@@ -621,6 +646,12 @@ impl Settings {
                     self.listen
                 ));
             }
+        }
+        let console = &self.console;
+        if console.session_idle_ttl < 60 || console.session_ttl < console.session_idle_ttl {
+            return bad(
+                "console.session_idle_ttl must be ≥ 60 and at most console.session_ttl".into(),
+            );
         }
         let c = &self.ciba;
         if c.default_expiry <= 0 || c.max_expiry < c.default_expiry {

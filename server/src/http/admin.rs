@@ -99,8 +99,9 @@ pub async fn create_user_enrollment(
     State(state): State<AppState>,
     caller: Admin,
     PathParam(id): PathParam,
+    AdminQuery(query): AdminQuery<admin::EnrollmentQuery>,
 ) -> ApiResult<Response> {
-    let created = admin::create_enrollment(&state, &caller, &id).await?;
+    let created = admin::create_enrollment(&state, &caller, &id, query).await?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
@@ -129,9 +130,8 @@ pub async fn audit_log(
     State(state): State<AppState>,
     caller: Admin,
     AdminQuery(query): AdminQuery<AuditQuery>,
-) -> ApiResult<Json<serde_json::Value>> {
-    let events = admin::audit_log(&state, &caller, query).await?;
-    Ok(Json(json!({ "events": events })))
+) -> ApiResult<Json<admin::AuditPage>> {
+    Ok(Json(admin::audit_log(&state, &caller, query).await?))
 }
 
 /// `GET /admin/v1/signing-keys`.

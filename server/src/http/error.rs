@@ -112,6 +112,7 @@ fn status_of(error: &Error) -> (StatusCode, Option<&'static str>) {
             }
             AdminCode::NotFound => (StatusCode::NOT_FOUND, None),
             AdminCode::Conflict => (StatusCode::CONFLICT, None),
+            AdminCode::CsrfTokenInvalid => (StatusCode::FORBIDDEN, None),
         },
         Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, None),
         Error::Internal => (StatusCode::INTERNAL_SERVER_ERROR, None),

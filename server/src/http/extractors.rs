@@ -8,7 +8,7 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Method, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::de::DeserializeOwned;
@@ -259,12 +259,64 @@ impl FromRequestParts<AppState> for AuthenticatedDevice {
     }
 }
 
-/// The bank's backend, by the admin bearer token.
+/// The bank's backend by the admin bearer token, or an operator by a console session.
 impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        Ok(admin::authorize(state, bearer_token(&parts.headers))?)
+        Ok(admin_caller(state, &parts.method, &parts.headers).await?)
+    }
+}
+
+/// The header carrying a console session's CSRF token on changes.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The session cookie's name: with the `__Host-` prefix (Secure, no Domain, Path=/) when the
+/// issuer is https; a plain name for the http loopback development issuer, where browsers
+/// would drop a Secure cookie.
+pub fn console_cookie_name(state: &AppState) -> &'static str {
+    if console_secure(state) {
+        "__Host-ciba_console"
+    } else {
+        "ciba_console"
+    }
+}
+
+pub fn console_secure(state: &AppState) -> bool {
+    state.issuer.starts_with("https://")
+}
+
+/// The console session cookie of a request, if it has one.
+pub fn session_cookie<'h>(state: &AppState, headers: &'h HeaderMap) -> Option<&'h str> {
+    let name = console_cookie_name(state);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value.trim())
+        .filter(|value| !value.is_empty())
+}
+
+/// The admin proof of an admin API request: the bearer token when it carries one, else its
+/// console session (whose changes — every method but GET and HEAD — need the CSRF header).
+pub async fn admin_caller(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+) -> crate::error::Result<Admin> {
+    if let Some(token) = bearer_token(headers) {
+        return admin::authorize(state, Some(token));
+    }
+    match session_cookie(state, headers) {
+        Some(cookie) => {
+            let change = !matches!(*method, Method::GET | Method::HEAD);
+            let csrf = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+            admin::authorize_session(state, cookie, csrf, change).await
+        }
+        None => admin::authorize(state, None),
     }
 }
 

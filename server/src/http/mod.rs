@@ -3,6 +3,7 @@
 
 mod admin;
 pub mod body;
+mod console;
 pub mod error;
 pub mod extractors;
 mod routes;

@@ -13,6 +13,7 @@ use serde::Serialize;
 use tower_http::trace::TraceLayer;
 
 use super::admin as admin_routes;
+use super::console;
 use super::error::{ApiResult, Rejection};
 use super::extractors::{ClientCall, DeviceJson, PathParam};
 use crate::ciba::{self, BackchannelRequest, TokenRequest};
@@ -99,6 +100,19 @@ pub fn app(state: AppState) -> Router {
             delete(admin_routes::revoke_device),
         )
         .route("/admin/v1/audit", get(admin_routes::audit_log))
+        .route("/admin/v1/overview", get(console::overview))
+        .route("/admin/v1/overview/stream", get(console::overview_stream))
+        .route("/console", get(console::index))
+        .route("/console/", get(console::index))
+        .route("/console/app.js", get(console::script))
+        .route("/console/app.css", get(console::style))
+        .route("/console/icon.svg", get(console::icon))
+        .route(
+            "/console/session",
+            post(console::sign_in)
+                .get(console::session)
+                .delete(console::sign_out),
+        )
         .route("/admin/v1/signing-keys", get(admin_routes::signing_keys))
         .route(
             "/admin/v1/initial-access-tokens",

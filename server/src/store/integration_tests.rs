@@ -528,7 +528,13 @@ async fn request_round_trips_with_its_wakeups_and_audit_trail(s: Fresh) {
     assert_eq!(s.wakeups_of_request(&request.id).await.unwrap(), deliveries);
 
     let events = s
-        .audit_events(Some(&request.user_id), None, 100)
+        .audit_events(
+            &AuditFilter {
+                user_id: Some(request.user_id.clone()),
+                ..AuditFilter::default()
+            },
+            100,
+        )
         .await
         .unwrap();
     let expected: Vec<AuditEvent> = audit
@@ -548,9 +554,15 @@ async fn request_round_trips_with_its_wakeups_and_audit_trail(s: Fresh) {
     assert_eq!(events, expected);
     assert!(events[0].id < events[1].id);
     assert_eq!(
-        s.audit_events(None, Some(request.created_at + 1), 100)
-            .await
-            .unwrap(),
+        s.audit_events(
+            &AuditFilter {
+                since: Some(request.created_at + 1),
+                ..AuditFilter::default()
+            },
+            100,
+        )
+        .await
+        .unwrap(),
         expected[1..]
     );
 
@@ -1004,7 +1016,13 @@ async fn the_pending_limit_per_user_holds_under_concurrency(s: Fresh) {
     assert_eq!(inserted.len(), 5, "{inserted:?}");
     assert_eq!(s.pending_requests_of_user("u", 100).await.unwrap().len(), 5);
     // Refused requests left no audit rows either.
-    assert_eq!(s.audit_events(None, None, 100).await.unwrap().len(), 5);
+    assert_eq!(
+        s.audit_events(&AuditFilter::default(), 100)
+            .await
+            .unwrap()
+            .len(),
+        5
+    );
 }
 
 async fn locking_a_user_cancels_and_notifies_their_requests(s: Fresh) {

@@ -389,13 +389,24 @@ pub trait Store: Send + Sync + 'static {
     // --- audit
     /// Appends a security event.
     async fn append_audit(&self, event: &NewAuditEvent) -> StoreResult<()>;
-    /// Security events, oldest first, filtered by user and start time.
-    async fn audit_events(
+    /// Security events matching `filter`, in its order, at most `limit`.
+    async fn audit_events(&self, filter: &AuditFilter, limit: i64) -> StoreResult<Vec<AuditEvent>>;
+
+    // --- console sessions
+    /// Stores a new console session.
+    async fn insert_console_session(&self, session: &ConsoleSession) -> StoreResult<()>;
+    /// The console session with this cookie hash, expired or not.
+    async fn console_session(&self, id_hash: &str) -> StoreResult<Option<ConsoleSession>>;
+    /// Moves a live session's idle expiry (never past its absolute one); false when it is gone
+    /// or expired at `now`.
+    async fn touch_console_session(
         &self,
-        user_id: Option<&str>,
-        since: Option<i64>,
-        limit: i64,
-    ) -> StoreResult<Vec<AuditEvent>>;
+        id_hash: &str,
+        now: i64,
+        idle_until: i64,
+    ) -> StoreResult<bool>;
+    /// Ends a console session; false when there was none.
+    async fn delete_console_session(&self, id_hash: &str) -> StoreResult<bool>;
 
     // --- listings (the admin API)
     /// Users matching `search` (a substring of username, subject, email, phone or display name,
@@ -416,6 +427,10 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&After>,
         limit: i64,
     ) -> StoreResult<Vec<Device>>;
+    /// Requests created since `since`, counted by minute and status (expiry judged at `now`).
+    async fn request_counts(&self, since: i64, now: i64) -> StoreResult<Vec<RequestCount>>;
+    /// The latest failed pushes and client notifications, at most `limit` of each, newest first.
+    async fn recent_delivery_errors(&self, limit: i64) -> StoreResult<Vec<DeliveryError>>;
     /// Requests matching `filter` (expiry judged at `now`), newest first, after `after`.
     async fn list_requests(
         &self,

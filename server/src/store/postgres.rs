@@ -74,6 +74,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "listing_indexes",
         include_str!("../../migrations/postgres/0012_listing_indexes.sql"),
     ),
+    (
+        13,
+        "console",
+        include_str!("../../migrations/postgres/0013_console.sql"),
+    ),
 ];
 
 /// PostgreSQL implementation of [`Store`](super::Store).

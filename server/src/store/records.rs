@@ -596,6 +596,38 @@ pub struct DeviceFilter {
     pub push_token_valid: Option<bool>,
 }
 
+/// Requests created in one minute with one status (the console's overview).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestCount {
+    /// Start of the minute (Unix seconds, a multiple of 60).
+    pub minute: i64,
+    /// The stored status (`pending`, `approved`, `denied`, `redeemed`, `cancelled`).
+    pub status: String,
+    /// Past its expiry at the time asked about.
+    pub expired: bool,
+    /// How many.
+    pub count: i64,
+}
+
+/// A push to a device or a notification to a client whose last attempt failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryError {
+    /// `device_push` or `client_notification`.
+    pub source: String,
+    /// The request it was about.
+    pub request_id: String,
+    /// The push provider (`fcm`, `apns`) or the client id.
+    pub target: String,
+    /// The outbox status (`pending` while retried, `failed`, `abandoned`, …).
+    pub status: String,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// What the last attempt met.
+    pub last_error: String,
+    /// When it was enqueued.
+    pub created_at: i64,
+}
+
 /// Filters of [`super::Store::list_requests`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestFilter {
@@ -733,6 +765,38 @@ pub struct AuditEvent {
     pub detail: serde_json::Value,
 }
 
+/// Which audit events to read (`GET /admin/v1/audit`): every given filter must hold.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// About this user.
+    pub user_id: Option<String>,
+    /// About this client.
+    pub client_id: Option<String>,
+    /// Of this kind (e.g. `user_locked`).
+    pub kind: Option<String>,
+    /// At or after this time.
+    pub since: Option<i64>,
+    /// Before this time.
+    pub until: Option<i64>,
+    /// Past this event id, in the listing's order (the previous page's last id).
+    pub after_id: Option<i64>,
+    /// Newest first (by id) instead of oldest first.
+    pub newest_first: bool,
+}
+
+/// A sign-in session of the operators' console, by the hash of its cookie.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSession {
+    /// SHA-256 of the session cookie.
+    pub id_hash: String,
+    /// When the operator signed in.
+    pub created_at: i64,
+    /// When it ends however active it is.
+    pub expires_at: i64,
+    /// When it ends unless used before.
+    pub idle_until: i64,
+}
+
 /// What a sweep removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SweepStats {
@@ -744,4 +808,6 @@ pub struct SweepStats {
     pub enrollments: u64,
     /// Expired refresh tokens, and those of families revoked before the horizon.
     pub refresh_tokens: u64,
+    /// Console sessions past their absolute or idle expiry.
+    pub console_sessions: u64,
 }

@@ -44,18 +44,34 @@ pub async fn append<E: Engine>(db: &E, e: &NewAuditEvent) -> StoreResult<()> {
 
 pub async fn events<E: Engine>(
     db: &E,
-    user_id: Option<&str>,
-    since: Option<i64>,
+    f: &AuditFilter,
     limit: i64,
 ) -> StoreResult<Vec<AuditEvent>> {
-    let query = Query::new(
+    let sql = if f.newest_first {
         "SELECT * FROM audit_events WHERE (CAST($1 AS TEXT) IS NULL OR user_id = $1) \
-         AND (CAST($2 AS BIGINT) IS NULL OR at >= $2) \
-         ORDER BY id LIMIT $3",
-    )
-    .bind(user_id)
-    .bind(since)
-    .bind(limit);
+         AND (CAST($2 AS TEXT) IS NULL OR client_id = $2) \
+         AND (CAST($3 AS TEXT) IS NULL OR kind = $3) \
+         AND (CAST($4 AS BIGINT) IS NULL OR at >= $4) \
+         AND (CAST($5 AS BIGINT) IS NULL OR at < $5) \
+         AND (CAST($6 AS BIGINT) IS NULL OR id < $6) \
+         ORDER BY id DESC LIMIT $7"
+    } else {
+        "SELECT * FROM audit_events WHERE (CAST($1 AS TEXT) IS NULL OR user_id = $1) \
+         AND (CAST($2 AS TEXT) IS NULL OR client_id = $2) \
+         AND (CAST($3 AS TEXT) IS NULL OR kind = $3) \
+         AND (CAST($4 AS BIGINT) IS NULL OR at >= $4) \
+         AND (CAST($5 AS BIGINT) IS NULL OR at < $5) \
+         AND (CAST($6 AS BIGINT) IS NULL OR id > $6) \
+         ORDER BY id LIMIT $7"
+    };
+    let query = Query::new(sql)
+        .bind(f.user_id.as_deref())
+        .bind(f.client_id.as_deref())
+        .bind(f.kind.as_deref())
+        .bind(f.since)
+        .bind(f.until)
+        .bind(f.after_id)
+        .bind(limit);
     let rows = db.pool().fetch_all(query).await?;
     rows.iter().map(audit_from).collect()
 }

@@ -188,3 +188,62 @@ pub async fn cancel<E: Engine>(
     tx.commit().await?;
     Ok(cancelled == 1)
 }
+
+pub async fn request_counts<E: Engine>(
+    db: &E,
+    since: i64,
+    now: i64,
+) -> StoreResult<Vec<RequestCount>> {
+    let query = Query::new(
+        "SELECT (created_at / 60) * 60 AS minute, status, \
+         CAST(CASE WHEN expires_at <= $2 THEN 1 ELSE 0 END AS BIGINT) AS expired, \
+         COUNT(*) AS n FROM requests WHERE created_at >= $1 \
+         GROUP BY (created_at / 60) * 60, status, CASE WHEN expires_at <= $2 THEN 1 ELSE 0 END \
+         ORDER BY minute",
+    )
+    .bind(since)
+    .bind(now);
+    let rows = db.pool().fetch_all(query).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(RequestCount {
+                minute: row.try_get("minute")?,
+                status: row.try_get("status")?,
+                expired: row.try_get::<i64>("expired")? == 1,
+                count: row.try_get("n")?,
+            })
+        })
+        .collect()
+}
+
+pub async fn recent_delivery_errors<E: Engine>(
+    db: &E,
+    limit: i64,
+) -> StoreResult<Vec<DeliveryError>> {
+    let query = Query::new(
+        "SELECT * FROM (SELECT CAST('device_push' AS TEXT) AS source, request_id, provider AS target, \
+         status, attempts, last_error, created_at, id FROM push_outbox WHERE last_error IS NOT NULL \
+         ORDER BY id DESC LIMIT $1) AS pushes \
+         UNION ALL SELECT * FROM (SELECT CAST('client_notification' AS TEXT) AS source, request_id, \
+         client_id AS target, status, attempts, last_error, created_at, id FROM notification_outbox \
+         WHERE last_error IS NOT NULL ORDER BY id DESC LIMIT $1) AS notifications",
+    )
+    .bind(limit);
+    let rows = db.pool().fetch_all(query).await?;
+    let mut errors = rows
+        .iter()
+        .map(|row| {
+            Ok(DeliveryError {
+                source: row.try_get("source")?,
+                request_id: row.try_get("request_id")?,
+                target: row.try_get("target")?,
+                status: row.try_get("status")?,
+                attempts: row.try_get("attempts")?,
+                last_error: row.try_get("last_error")?,
+                created_at: row.try_get("created_at")?,
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    errors.sort_by_key(|e| std::cmp::Reverse(e.created_at));
+    Ok(errors)
+}

@@ -7,6 +7,7 @@
 
 mod audit;
 mod clients;
+mod console;
 mod devices;
 mod engine;
 mod keys;
@@ -423,13 +424,29 @@ impl<E: Engine> Store for SqlStore<E> {
         audit::append(&self.engine, event).await
     }
 
-    async fn audit_events(
+    async fn audit_events(&self, filter: &AuditFilter, limit: i64) -> StoreResult<Vec<AuditEvent>> {
+        audit::events(&self.engine, filter, limit).await
+    }
+
+    async fn insert_console_session(&self, session: &ConsoleSession) -> StoreResult<()> {
+        console::insert(&self.engine, session).await
+    }
+
+    async fn console_session(&self, id_hash: &str) -> StoreResult<Option<ConsoleSession>> {
+        console::by_hash(&self.engine, id_hash).await
+    }
+
+    async fn touch_console_session(
         &self,
-        user_id: Option<&str>,
-        since: Option<i64>,
-        limit: i64,
-    ) -> StoreResult<Vec<AuditEvent>> {
-        audit::events(&self.engine, user_id, since, limit).await
+        id_hash: &str,
+        now: i64,
+        idle_until: i64,
+    ) -> StoreResult<bool> {
+        console::touch(&self.engine, id_hash, now, idle_until).await
+    }
+
+    async fn delete_console_session(&self, id_hash: &str) -> StoreResult<bool> {
+        console::delete(&self.engine, id_hash).await
     }
 
     async fn list_users(
@@ -453,6 +470,14 @@ impl<E: Engine> Store for SqlStore<E> {
         limit: i64,
     ) -> StoreResult<Vec<Device>> {
         listing::devices(&self.engine, filter, after, limit).await
+    }
+
+    async fn request_counts(&self, since: i64, now: i64) -> StoreResult<Vec<RequestCount>> {
+        listing::request_counts(&self.engine, since, now).await
+    }
+
+    async fn recent_delivery_errors(&self, limit: i64) -> StoreResult<Vec<DeliveryError>> {
+        listing::recent_delivery_errors(&self.engine, limit).await
     }
 
     async fn list_requests(

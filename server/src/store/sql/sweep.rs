@@ -57,6 +57,12 @@ pub async fn sweep<E: Engine>(db: &E, now: i64, request_horizon: i64) -> StoreRe
     writes
         .execute(Query::new("DELETE FROM initial_access_tokens WHERE expires_at <= $1").bind(now))
         .await?;
+    stats.console_sessions = writes
+        .execute(
+            Query::new("DELETE FROM console_sessions WHERE expires_at <= $1 OR idle_until <= $1")
+                .bind(now),
+        )
+        .await?;
     // Finished notifications and pushes are kept as long as the requests they were about.
     writes
         .execute(

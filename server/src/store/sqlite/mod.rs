@@ -90,6 +90,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "listing_indexes",
         include_str!("../../../migrations/sqlite/0012_listing_indexes.sql"),
     ),
+    (
+        13,
+        "console",
+        include_str!("../../../migrations/sqlite/0013_console.sql"),
+    ),
 ];
 
 /// How long a connection waits for another one's write lock.
@@ -522,7 +527,7 @@ mod tests {
         }
         assert_eq!(conflicts, 20);
         // The failed requests left no audit rows or pushes behind: all or nothing per request.
-        let events = s.audit_events(None, None, 1000).await.unwrap();
+        let events = s.audit_events(&AuditFilter::default(), 1000).await.unwrap();
         assert_eq!(events.len(), 181);
         assert!(s.wakeups_of_request("txn_10").await.unwrap().is_empty());
     }

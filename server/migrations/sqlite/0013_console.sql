@@ -1,0 +1,11 @@
+-- The operators' console (README "The console"): its sign-in sessions, by the SHA-256 of the
+-- session cookie (the cookie itself is never stored), with an absolute and an idle expiry; and
+-- the audit log's console filters (by client, by kind), paged by id.
+CREATE TABLE console_sessions (
+    id_hash     TEXT PRIMARY KEY,
+    created_at  BIGINT NOT NULL,
+    expires_at  BIGINT NOT NULL,
+    idle_until  BIGINT NOT NULL
+);
+CREATE INDEX audit_client_id ON audit_events (client_id, id);
+CREATE INDEX audit_kind_id ON audit_events (kind, id);
