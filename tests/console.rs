@@ -392,6 +392,29 @@ async fn overview_audit_filters_and_enrollment_qr_codes() {
     let server = TestServer::start().await;
     let (user, sdk, _account) = server.user_with_device("alice").await;
     let user_id = user["id"].as_str().unwrap();
+    // When the device was last seen: at enrollment, then on the device API to the minute.
+    let seen = || async {
+        let (_, devices) = server
+            .admin(
+                reqwest::Method::GET,
+                &format!("/admin/v1/devices?user_id={user_id}"),
+                None,
+            )
+            .await;
+        let d = &devices["devices"][0];
+        (
+            d["enrolled_at"].as_i64().unwrap(),
+            d["last_seen_at"].as_i64().unwrap(),
+        )
+    };
+    let (enrolled, first) = seen().await;
+    assert_eq!(first, enrolled);
+    server.clock.advance(120);
+    sdk.pending().await.unwrap();
+    assert_eq!(seen().await.1, enrolled + 120);
+    server.clock.advance(30);
+    sdk.pending().await.unwrap();
+    assert_eq!(seen().await.1, enrolled + 120, "one write a minute at most");
     let client = server.create_client(json!({})).await;
     server.start_ciba(&client, "alice").await;
     let txn = sdk.pending().await.unwrap().remove(0);

@@ -395,7 +395,7 @@
 
     const showDevices = async () => {
       const data = await api("GET", `/admin/v1/devices${query({ user_id: id, limit: 50 })}`);
-      devices.replaceChildren(table(["Device", "Platform", "Attestation", "Push", "Enrolled", "Status", ""],
+      devices.replaceChildren(table(["Device", "Platform", "Attestation", "Push", { label: "Enrolled", optional: true }, "Last seen", "Status", ""],
         data.devices.map((d) => [
           h("span", {}, d.display_name, h("br"), h("code", {}, d.device_id)),
           `${d.platform}${d.model ? ` · ${d.model}` : ""}${d.os_version ? ` · ${d.os_version}` : ""}`,
@@ -403,6 +403,7 @@
           h("span", {}, `${d.push.provider} `, d.push.provider === "none" ? "" : badge(d.push.token_valid ? "valid" : "invalid"),
             d.push.token_invalid_since ? h("small", {}, ` since ${time(d.push.token_invalid_since)}`) : ""),
           time(d.enrolled_at),
+          time(d.last_seen_at),
           badge(d.status),
           d.status === "active"
             ? h("button", { type: "button", class: "danger", "aria-label": `Revoke ${d.display_name}`, onclick: async () => {

@@ -1,6 +1,7 @@
 -- The operators' console (README "The console"): its sign-in sessions, by the SHA-256 of the
 -- session cookie (the cookie itself is never stored), with an absolute and an idle expiry; and
--- the audit log's console filters (by client, by kind), paged by id.
+-- the audit log's console filters (by client, by kind), paged by id; and when each device was
+-- last seen on the device API (at most one write a minute per device).
 CREATE TABLE console_sessions (
     id_hash     TEXT PRIMARY KEY,
     created_at  BIGINT NOT NULL,
@@ -9,3 +10,5 @@ CREATE TABLE console_sessions (
 );
 CREATE INDEX audit_client_id ON audit_events (client_id, id);
 CREATE INDEX audit_kind_id ON audit_events (kind, id);
+ALTER TABLE devices ADD COLUMN last_seen_at BIGINT;
+UPDATE devices SET last_seen_at = enrolled_at;

@@ -362,6 +362,8 @@ pub struct DeviceSummary {
     jkt: String,
     enrolled_at: i64,
     revoked_at: Option<i64>,
+    /// When it last called the device API (to the minute).
+    last_seen_at: Option<i64>,
     /// What the server verified at enrollment (README "Device trust").
     attestation: crate::attestation::DeviceTrust,
     /// The `amr` its approvals carry.
@@ -398,6 +400,7 @@ impl From<Device> for DeviceSummary {
             jkt: d.jkt,
             enrolled_at: d.enrolled_at,
             revoked_at: d.revoked_at,
+            last_seen_at: d.last_seen_at,
         }
     }
 }

@@ -113,6 +113,13 @@ pub async fn authenticate_device(
         ));
     }
     proof.use_once(state).await?;
+    let now = state.now();
+    if device.last_seen_at.is_none_or(|seen| now - seen >= 60)
+        && let Err(e) = state.store.device_seen(&device.id, now).await
+    {
+        // A note for the console; the call itself goes on.
+        tracing::warn!(error = %e, device = %device.id, "could not record when a device was seen");
+    }
     Ok(AuthenticatedDevice { device })
 }
 

@@ -216,6 +216,7 @@ pub async fn enroll(
         sdk_version: d.sdk_version.clone(),
         enrolled_at: now,
         revoked_at: None,
+        last_seen_at: Some(now),
         attestation: stored(&trust)?,
         approval_jwk: approval.as_ref().map(|(jwk, _)| jwk.clone()),
         approval_attestation: match &approval {

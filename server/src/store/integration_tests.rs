@@ -834,6 +834,7 @@ async fn devices_round_trip(s: Fresh) {
             sdk_version: Some(format!("SDK {n}.3")),
             enrolled_at: 100 + n,
             revoked_at: None,
+            last_seen_at: Some(100 + n),
             attestation: (n % 2 == 0).then(|| format!(r#"{{"status":"verified","n":{n}}}"#)),
             approval_jwk: (n % 3 == 0).then(|| format!(r#"{{"kty":"EC","y":"{n}"}}"#)),
             approval_attestation: (n % 3 == 0).then(|| r#"{"status":"none"}"#.to_owned()),

@@ -392,6 +392,10 @@ pub trait Store: Send + Sync + 'static {
     /// Security events matching `filter`, in its order, at most `limit`.
     async fn audit_events(&self, filter: &AuditFilter, limit: i64) -> StoreResult<Vec<AuditEvent>>;
 
+    /// Records that a device called the device API at `now` (nothing when it was recorded less
+    /// than a minute before).
+    async fn device_seen(&self, id: &str, now: i64) -> StoreResult<()>;
+
     // --- console sessions
     /// Stores a new console session.
     async fn insert_console_session(&self, session: &ConsoleSession) -> StoreResult<()>;

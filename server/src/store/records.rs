@@ -271,6 +271,8 @@ pub struct Device {
     pub enrolled_at: i64,
     /// Revocation time.
     pub revoked_at: Option<i64>,
+    /// When it last called the device API (to the minute; enrollment at first).
+    pub last_seen_at: Option<i64>,
     /// What the server verified at enrollment (JSON of `attestation::DeviceTrust`;
     /// `None`: nothing, as for devices enrolled before attestation was checked).
     pub attestation: Option<String>,

@@ -32,6 +32,7 @@ pub fn device_from<R: Row + ?Sized>(row: &R) -> StoreResult<Device> {
         sdk_version: row.try_get("sdk_version")?,
         enrolled_at: row.try_get("enrolled_at")?,
         revoked_at: row.try_get("revoked_at")?,
+        last_seen_at: row.try_get("last_seen_at")?,
         attestation: row.try_get("attestation")?,
         approval_jwk: row.try_get("approval_jwk")?,
         approval_attestation: row.try_get("approval_attestation")?,
@@ -96,8 +97,8 @@ pub async fn enroll<E: Engine>(
     let insert = Query::new(
         "INSERT INTO devices (id, user_id, jkt, public_jwk, status, push_provider, push_token, \
          push_environment, display_name, platform, model, os_version, app_version, sdk_version, enrolled_at, attestation, \
-         approval_jwk, approval_attestation) \
-         VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+         approval_jwk, approval_attestation, last_seen_at) \
+         VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $14)",
     )
     .bind(&d.id)
     .bind(&user_id)
@@ -193,4 +194,16 @@ pub async fn rotate_key<E: Engine>(
     .bind(id)
     .bind(old_jkt);
     Ok(writes.execute(query).await? == 1)
+}
+
+pub async fn seen<E: Engine>(db: &E, id: &str, now: i64) -> StoreResult<()> {
+    let mut writes = db.writes().await;
+    let query = Query::new(
+        "UPDATE devices SET last_seen_at = $2 WHERE id = $1 \
+         AND (last_seen_at IS NULL OR last_seen_at <= $2 - 60)",
+    )
+    .bind(id)
+    .bind(now);
+    writes.execute(query).await?;
+    Ok(())
 }

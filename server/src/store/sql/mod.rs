@@ -428,6 +428,10 @@ impl<E: Engine> Store for SqlStore<E> {
         audit::events(&self.engine, filter, limit).await
     }
 
+    async fn device_seen(&self, id: &str, now: i64) -> StoreResult<()> {
+        devices::seen(&self.engine, id, now).await
+    }
+
     async fn insert_console_session(&self, session: &ConsoleSession) -> StoreResult<()> {
         console::insert(&self.engine, session).await
     }
