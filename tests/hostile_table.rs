@@ -2804,3 +2804,170 @@ async fn token_lifecycle_endpoints() {
         .unwrap();
     assert_eq!(response.status(), 201);
 }
+
+/// Signs in to the console; returns the session cookie (`name=value`) and its CSRF token.
+async fn console_session(server: &TestServer) -> (String, String) {
+    let answer = server
+        .http
+        .post(server.url("/console/session"))
+        .json(&json!({"admin_token": ADMIN_TOKEN}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let cookie = answer.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let body: Value = answer.json().await.unwrap();
+    (cookie, body["csrf_token"].as_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn console_sessions() {
+    let base = Base::start(|_| {}).await;
+    let alice = base.victim_id().to_owned();
+    let device = base.account.device_id.clone();
+    // Two real sessions: the attacker holds the second one's CSRF token, never the first's.
+    let (cookie, csrf) = console_session(&base.server).await;
+    let (_, other_csrf) = console_session(&base.server).await;
+    let value = cookie.split_once('=').unwrap().1.to_owned();
+    let new_user = json!({"username": "eve"});
+    let create = || Hostile::post("/admin/v1/users").json(&new_user);
+    let lock = || Hostile::post(&format!("/admin/v1/users/{alice}/lock"));
+    let sign_in = |body: Value| Hostile::post("/console/session").json(&body);
+    let unauthorized = refused(401, "invalid_token").challenge(BEARER_CHALLENGE);
+    let bad_csrf = refused(403, "invalid_csrf_token");
+    let rows = vec![
+        Row::new(
+            "sign-in with a wrong token",
+            sign_in(json!({"admin_token": "wrong-admin-token-0123456789"})),
+            unauthorized.audited(&["console_sign_in_failed"]),
+        ),
+        Row::new(
+            "sign-in with a prefix of the token",
+            sign_in(json!({"admin_token": &ADMIN_TOKEN[..ADMIN_TOKEN.len() - 1]})),
+            unauthorized.audited(&["console_sign_in_failed"]),
+        ),
+        Row::new(
+            "sign-in with the token as a form (a cross-site form post)",
+            Hostile::post("/console/session").form(&[("admin_token", ADMIN_TOKEN)]),
+            refused(400, "invalid_request"),
+        ),
+        Row::new(
+            "sign-in as JSON labelled text/plain (no CORS preflight)",
+            Hostile::post("/console/session").raw(
+                "text/plain",
+                json!({"admin_token": ADMIN_TOKEN}).to_string(),
+            ),
+            refused(400, "invalid_request"),
+        ),
+        Row::new(
+            "sign-in with an extra field (a chosen session)",
+            sign_in(json!({"admin_token": ADMIN_TOKEN, "session": "chosen"})),
+            refused(400, "invalid_request"),
+        ),
+        Row::new(
+            "a change with the session but no CSRF token",
+            create().header("cookie", &cookie),
+            bad_csrf,
+        ),
+        Row::new(
+            "a change with another session's CSRF token",
+            create()
+                .header("cookie", &cookie)
+                .header("x-csrf-token", &other_csrf),
+            bad_csrf,
+        ),
+        Row::new(
+            "locking the victim with the session but no CSRF token",
+            lock().header("cookie", &cookie),
+            bad_csrf,
+        ),
+        Row::new(
+            "revoking the victim's device with an empty CSRF token",
+            Hostile::new(Method::DELETE, &format!("/admin/v1/devices/{device}"))
+                .header("cookie", &cookie)
+                .header("x-csrf-token", ""),
+            bad_csrf,
+        ),
+        Row::new(
+            "the CSRF token alone, no session",
+            lock().header("x-csrf-token", &csrf),
+            unauthorized,
+        ),
+        Row::new(
+            "a made-up session cookie",
+            lock()
+                .header("cookie", "ciba_console=made-up-session-0123456789abcdef")
+                .header("x-csrf-token", &csrf),
+            unauthorized,
+        ),
+        Row::new(
+            "the session under the __Host- name on an http issuer",
+            lock()
+                .header("cookie", format!("__Host-ciba_console={value}"))
+                .header("x-csrf-token", &csrf),
+            unauthorized,
+        ),
+        Row::new(
+            "the session cookie as a bearer token",
+            lock()
+                .authorization(format!("Bearer {value}"))
+                .header("x-csrf-token", &csrf),
+            unauthorized,
+        ),
+        Row::new(
+            "the CSRF token as a bearer token",
+            lock().authorization(format!("Bearer {csrf}")),
+            unauthorized,
+        ),
+        Row::new(
+            "signing out the session without its CSRF token",
+            Hostile::new(Method::DELETE, "/console/session").header("cookie", &cookie),
+            bad_csrf,
+        ),
+        Row::new(
+            "the session's CSRF token from a made-up session",
+            Hostile::get("/console/session").header("cookie", "ciba_console=made-up"),
+            unauthorized,
+        ),
+        Row::new(
+            "an overview stream every 0 seconds",
+            Hostile::get("/admin/v1/overview/stream?interval=0").admin(),
+            refused(400, "invalid_request"),
+        ),
+        Row::new(
+            "an audit page after a negative cursor",
+            Hostile::get("/admin/v1/audit?cursor=-1").admin(),
+            refused(400, "invalid_request"),
+        ),
+        Row::new(
+            "an enrollment QR code in an unsupported format",
+            Hostile::post(&format!("/admin/v1/users/{alice}/enrollments?qr=png")).admin(),
+            refused(400, "invalid_request"),
+        ),
+    ];
+    run_table(&base, "console sessions", rows, 0).await;
+
+    // The base requests work with the session and its token.
+    let answer = send(
+        &base.server,
+        &create()
+            .header("cookie", &cookie)
+            .header("x-csrf-token", &csrf),
+    )
+    .await;
+    assert_eq!(answer.status, 201, "{}", answer.text);
+    let answer = send(
+        &base.server,
+        &lock()
+            .header("cookie", &cookie)
+            .header("x-csrf-token", &csrf),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+}
