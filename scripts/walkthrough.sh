@@ -27,17 +27,17 @@ ADMIN="Authorization: Bearer $(cat data/admin-token)"
 AS=http://127.0.0.1:8080
 
 USER_ID=$(curl -s -X POST $AS/admin/v1/users -H "$ADMIN" -H 'Content-Type: application/json' \
-  -d '{"username":"alice","email":"alice@example.com","display_name":"Alice Martin"}' | jq -r .id)
+  -d '{"username":"alice","email":"alice@example.com","display_name":"Alice Martin"}' | jq -r '.id // error(tostring)')
 
 curl -s -X POST $AS/admin/v1/clients -H "$ADMIN" -H 'Content-Type: application/json' \
   -d '{"name":"Customer Service Console","backchannel_token_delivery_mode":"poll","scope":"openid profile accounts"}' > client.json
-CLIENT_ID=$(jq -r .client_id client.json); CLIENT_SECRET=$(jq -r .client_secret client.json)
+CLIENT_ID=$(jq -r '.client_id // error(tostring)' client.json); CLIENT_SECRET=$(jq -r .client_secret client.json)
 
-URI=$(curl -s -X POST $AS/admin/v1/users/$USER_ID/enrollments -H "$ADMIN" | jq -r .uri)
+URI=$(curl -s -X POST $AS/admin/v1/users/$USER_ID/enrollments -H "$ADMIN" | jq -r '.uri // error(tostring)')
 ciba-authenticator enroll "$URI" --name "My terminal"
 
 AUTH_REQ_ID=$(curl -s -u "$CLIENT_ID:$CLIENT_SECRET" $AS/backchannel/authenticate \
-  -d scope="openid accounts" -d login_hint=alice -d binding_message="W4-7QX" | jq -r .auth_req_id)
+  -d scope="openid accounts" -d login_hint=alice -d binding_message="W4-7QX" | jq -r '.auth_req_id // error(tostring)')
 
 curl -s -u "$CLIENT_ID:$CLIENT_SECRET" $AS/token \
   -d grant_type=urn:openid:params:grant-type:ciba -d auth_req_id=$AUTH_REQ_ID > pending.json
@@ -64,14 +64,14 @@ class R(h.BaseHTTPRequestHandler):
     def do_POST(s): print(s.headers["Authorization"], s.rfile.read(int(s.headers["Content-Length"])).decode(), flush=True); s.send_response(204); s.end_headers()
 h.HTTPServer(("127.0.0.1", 9000), R).serve_forever()' > pings.txt 2> receiver.log &
 receiver_pid=$!
-for _ in $(seq 1 50); do (echo > /dev/tcp/127.0.0.1/9000) 2>/dev/null && break; sleep 0.1; done
+until curl -s -o /dev/null http://127.0.0.1:9000/; do sleep 0.2; done   # the receiver listens
 
 curl -s -X POST $AS/admin/v1/clients -H "$ADMIN" -H 'Content-Type: application/json' \
   -d '{"name":"Shop Terminal","backchannel_token_delivery_mode":"ping","backchannel_client_notification_endpoint":"http://127.0.0.1:9000/ciba"}' > ping-client.json
-PING_ID=$(jq -r .client_id ping-client.json); PING_SECRET=$(jq -r .client_secret ping-client.json)
+PING_ID=$(jq -r '.client_id // error(tostring)' ping-client.json); PING_SECRET=$(jq -r .client_secret ping-client.json)
 
 PING_REQ=$(curl -s -u "$PING_ID:$PING_SECRET" $AS/backchannel/authenticate \
-  -d scope=openid -d login_hint=alice -d client_notification_token=my-callback-token | jq -r .auth_req_id)
+  -d scope=openid -d login_hint=alice -d client_notification_token=my-callback-token | jq -r '.auth_req_id // error(tostring)')
 ciba-authenticator watch --auto approve --once
 sleep 1
 curl -s -u "$PING_ID:$PING_SECRET" $AS/token \
