@@ -282,6 +282,38 @@ async fn console_sessions_cookies_csrf_and_expiry() {
             .contains("sign in again")
     );
 
+    // A page's own refreshes (X-Console-Background) do not keep a session alive; signing out
+    // of an ended session still clears the cookie.
+    let (cookie, _, _) = sign_in(&server).await;
+    let refresh = || {
+        server
+            .http
+            .get(url("/admin/v1/requests"))
+            .header("cookie", &cookie)
+            .header("x-console-background", "1")
+            .send()
+    };
+    for _ in 0..3 {
+        server.clock.advance(500);
+        assert_eq!(refresh().await.unwrap().status(), 200);
+    }
+    server.clock.advance(301); // 1801 s after the last use
+    assert_eq!(refresh().await.unwrap().status(), 401);
+    let out = server
+        .http
+        .delete(url("/console/session"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
+    assert!(
+        out.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+
     // Absolute: 8 hours after sign-in, however busy.
     let (cookie, _, _) = sign_in(&server).await;
     for _ in 0..16 {
@@ -361,7 +393,7 @@ async fn console_sessions_cookies_csrf_and_expiry() {
             .map(|e| e["kind"].as_str().unwrap().to_owned())
             .collect()
     };
-    assert_eq!(kinds.len(), 3);
+    assert_eq!(kinds.len(), 4, "one per sign-in");
 }
 
 #[tokio::test]

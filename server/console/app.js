@@ -6,6 +6,8 @@
 
 (() => {
   let csrfToken = null;
+  // True while a view's periodic refresh issues its calls (they start synchronously, see every).
+  let refreshing = false;
   let stopView = () => {};
   const main = document.getElementById("main");
   const announce = document.getElementById("announce");
@@ -58,8 +60,10 @@
     }
   }
 
-  async function api(method, path, body) {
+  // `background`: the page's own periodic refresh, which does not keep the session alive.
+  async function api(method, path, body, background) {
     const headers = { Accept: "application/json" };
+    if (background || refreshing) headers["X-Console-Background"] = "1";
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (method !== "GET" && csrfToken) headers["X-CSRF-Token"] = csrfToken;
     const response = await fetch(path, {
@@ -118,7 +122,12 @@
     let timer = null;
     const tick = async () => {
       if (stopped) return;
-      try { await fn(); } catch (e) { if (e.status === 401) return; }
+      try {
+        refreshing = true;
+        let pending;
+        try { pending = fn(); } finally { refreshing = false; }
+        await pending;
+      } catch (e) { if (e.status === 401) return; }
       if (!stopped) timer = setTimeout(tick, ms);
     };
     timer = setTimeout(tick, ms);
@@ -246,7 +255,9 @@
     source.addEventListener("error", async () => {
       live.className = "live";
       live.textContent = "Reconnecting…";
-      try { await api("GET", "/console/session"); } catch (e) { if (e.status === 401) source.close(); }
+      try { await api("GET", "/console/session"); } catch (e) {
+        if (e.status === 401) { source.close(); showSignIn("Your console session has ended: sign in again."); }
+      }
     });
     return () => source.close();
   }
@@ -732,7 +743,7 @@
     const hash = location.hash.replace(/^#/, "") || "/overview";
     const [path, search] = hash.split("?");
     const params = new URLSearchParams(search || "");
-    const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+    const parts = path.split("/").filter(Boolean).map((p) => { try { return decodeURIComponent(p); } catch { return p; } });
     for (const a of document.querySelectorAll("[data-nav]")) {
       if (a.dataset.nav === parts[0]) a.setAttribute("aria-current", "page");
       else a.removeAttribute("aria-current");

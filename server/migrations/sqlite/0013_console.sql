@@ -12,3 +12,6 @@ CREATE INDEX audit_client_id ON audit_events (client_id, id);
 CREATE INDEX audit_kind_id ON audit_events (kind, id);
 ALTER TABLE devices ADD COLUMN last_seen_at BIGINT;
 UPDATE devices SET last_seen_at = enrolled_at;
+-- The overview's latest failed deliveries: only the rows that failed, newest first.
+CREATE INDEX push_outbox_errors ON push_outbox (id) WHERE last_error IS NOT NULL;
+CREATE INDEX notification_outbox_errors ON notification_outbox (id) WHERE last_error IS NOT NULL;

@@ -71,12 +71,14 @@ pub async fn sign_in(state: &AppState, admin_token: &str) -> Result<SignedIn> {
 }
 
 /// The admin proof of a console session. `change`: the request changes something, so it must
-/// carry the session's CSRF token (`csrf`).
+/// carry the session's CSRF token (`csrf`). `use_`: the operator did something (a page's own
+/// refresh every few seconds is not use, so a console left open still idles out).
 pub async fn authorize_session(
     state: &AppState,
     cookie: &str,
     csrf: Option<&str>,
     change: bool,
+    use_: bool,
 ) -> Result<Admin> {
     let now = state.now();
     let session = state
@@ -91,9 +93,12 @@ pub async fn authorize_session(
             "a change through a console session needs its X-CSRF-Token header",
         ));
     }
-    // One write a minute at most per session, not one per request.
-    let idle_until = now + state.settings.console.session_idle_ttl;
-    if idle_until - session.idle_until >= 60
+    // One write a minute at most per session (half the idle time when that is shorter), not one
+    // per request; never past the absolute expiry.
+    let idle_ttl = state.settings.console.session_idle_ttl;
+    let idle_until = (now + idle_ttl).min(session.expires_at);
+    if (use_ || change)
+        && idle_until - session.idle_until >= (idle_ttl / 2).min(60)
         && !state
             .store
             .touch_console_session(&session.id_hash, now, idle_until)

@@ -144,20 +144,24 @@ pub async fn session(State(state): State<AppState>, headers: HeaderMap) -> ApiRe
     enabled(&state)?;
     let ended = || Error::admin(AdminCode::InvalidToken, "not signed in to the console");
     let cookie = session_cookie(&state, &headers).ok_or_else(ended)?;
-    admin::authorize_session(&state, cookie, None, false).await?;
+    admin::authorize_session(&state, cookie, None, false, false).await?;
     Ok(super::routes::no_store(json!({
         "csrf_token": admin::csrf_token(cookie),
     })))
 }
 
-/// `DELETE /console/session`: signs out (with the CSRF header) and clears the cookie.
+/// `DELETE /console/session`: signs out (an open session only with its CSRF header) and clears
+/// the cookie (also one whose session already ended).
 pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
     enabled(&state)?;
-    if let Some(cookie) = session_cookie(&state, &headers) {
+    if let Some(cookie) = session_cookie(&state, &headers)
+        && admin::session_open(&state, cookie).await?
+    {
         admin::authorize_session(
             &state,
             cookie,
             headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()),
+            true,
             true,
         )
         .await?;

@@ -268,6 +268,10 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
+/// The header the console's script puts on its own periodic refreshes: they do not keep a
+/// session from idling out.
+pub const BACKGROUND_HEADER: &str = "x-console-background";
+
 /// The header carrying a console session's CSRF token on changes.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
@@ -314,7 +318,8 @@ pub async fn admin_caller(
         Some(cookie) => {
             let change = !matches!(*method, Method::GET | Method::HEAD);
             let csrf = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-            admin::authorize_session(state, cookie, csrf, change).await
+            let background = headers.contains_key(BACKGROUND_HEADER);
+            admin::authorize_session(state, cookie, csrf, change, !background).await
         }
         None => admin::authorize(state, None),
     }

@@ -433,7 +433,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<Device>>;
     /// Requests created since `since`, counted by minute and status (expiry judged at `now`).
     async fn request_counts(&self, since: i64, now: i64) -> StoreResult<Vec<RequestCount>>;
-    /// The latest failed pushes and client notifications, at most `limit` of each, newest first.
+    /// The latest failed pushes and client notifications, at most `limit` in all, newest first.
     async fn recent_delivery_errors(&self, limit: i64) -> StoreResult<Vec<DeliveryError>>;
     /// Requests matching `filter` (expiry judged at `now`), newest first, after `after`.
     async fn list_requests(

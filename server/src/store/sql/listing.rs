@@ -245,5 +245,6 @@ pub async fn recent_delivery_errors<E: Engine>(
         })
         .collect::<StoreResult<Vec<_>>>()?;
     errors.sort_by_key(|e| std::cmp::Reverse(e.created_at));
+    errors.truncate(usize::try_from(limit).unwrap_or(0));
     Ok(errors)
 }
