@@ -165,7 +165,50 @@ suite!(
     locking_a_user_cancels_and_notifies_their_requests,
     refresh_tokens_rotate_once_and_reuse_revokes_the_family,
     initial_access_tokens_are_used_up_and_clients_updated,
+    console_sessions_expire_and_end,
 );
+
+async fn console_sessions_expire_and_end(s: Fresh) {
+    let s = s.store;
+    let session = ConsoleSession {
+        id_hash: "h1".into(),
+        created_at: 100,
+        expires_at: 1000,
+        idle_until: 400,
+    };
+    s.insert_console_session(&session).await.unwrap();
+    assert_eq!(
+        s.console_session("h1").await.unwrap(),
+        Some(session.clone())
+    );
+    assert_eq!(s.console_session("h2").await.unwrap(), None);
+    // Moved on while live, never past the absolute expiry; not once idle or ended.
+    assert!(s.touch_console_session("h1", 300, 700).await.unwrap());
+    assert_eq!(
+        s.console_session("h1").await.unwrap().unwrap().idle_until,
+        700
+    );
+    assert!(s.touch_console_session("h1", 600, 5000).await.unwrap());
+    assert_eq!(
+        s.console_session("h1").await.unwrap().unwrap().idle_until,
+        1000
+    );
+    assert!(!s.touch_console_session("h1", 1000, 1300).await.unwrap());
+    assert!(!s.touch_console_session("h2", 300, 700).await.unwrap());
+    // The sweep forgets ended sessions, not live ones.
+    let live = ConsoleSession {
+        id_hash: "h3".into(),
+        created_at: 900,
+        expires_at: 5000,
+        idle_until: 2000,
+    };
+    s.insert_console_session(&live).await.unwrap();
+    let stats = s.sweep(1000, 0).await.unwrap();
+    assert_eq!(stats.console_sessions, 1);
+    assert_eq!(s.console_session("h1").await.unwrap(), None);
+    assert!(s.delete_console_session("h3").await.unwrap());
+    assert!(!s.delete_console_session("h3").await.unwrap());
+}
 
 async fn initial_access_tokens_are_used_up_and_clients_updated(s: Fresh) {
     let s = s.store;
