@@ -52,11 +52,13 @@ async fn the_console_in_a_real_browser() {
     server.create_user("bob").await;
 
     let home = tempfile::tempdir().unwrap();
-    let screenshots = std::env::var_os("CIBA_CONSOLE_SCREENSHOTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/console-screenshots")
-        });
+    // Relative to the workspace (node runs in tests/browser/).
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let screenshots = workspace.join(
+        std::env::var_os("CIBA_CONSOLE_SCREENSHOTS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("target/console-screenshots")),
+    );
     let config = json!({
         "base": server.base,
         "admin_token": ADMIN_TOKEN,
@@ -165,29 +167,6 @@ async fn the_console_in_a_real_browser() {
     assert_eq!(signouts["events"].as_array().unwrap().len(), 1);
 }
 
-/// The session cookie of a sign-in answer, and the answer's CSRF token.
-async fn sign_in(server: &TestServer) -> (String, String, String) {
-    let response = server
-        .http
-        .post(format!("{}/console/session", server.base))
-        .json(&json!({"admin_token": ADMIN_TOKEN}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let set_cookie = response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let body: serde_json::Value = response.json().await.unwrap();
-    let cookie = set_cookie.split(';').next().unwrap().to_owned();
-    (
-        cookie,
-        body["csrf_token"].as_str().unwrap().to_owned(),
-        set_cookie,
-    )
-}
-
 #[tokio::test]
 async fn console_sessions_cookies_csrf_and_expiry() {
     let server = TestServer::start().await;
@@ -224,7 +203,7 @@ async fn console_sessions_cookies_csrf_and_expiry() {
         .unwrap();
     assert_eq!(form.status(), 400);
 
-    let (cookie, csrf, set_cookie) = sign_in(&server).await;
+    let (cookie, csrf, set_cookie) = server.console_session().await;
     // http on loopback (development): no Secure, so the browser keeps it; the rest always.
     assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"));
     assert!(set_cookie.contains("Path=/") && set_cookie.contains("Max-Age=28800"));
@@ -284,7 +263,7 @@ async fn console_sessions_cookies_csrf_and_expiry() {
 
     // A page's own refreshes (X-Console-Background) do not keep a session alive; signing out
     // of an ended session still clears the cookie.
-    let (cookie, _, _) = sign_in(&server).await;
+    let (cookie, _, _) = server.console_session().await;
     let refresh = || {
         server
             .http
@@ -315,7 +294,7 @@ async fn console_sessions_cookies_csrf_and_expiry() {
     );
 
     // Absolute: 8 hours after sign-in, however busy.
-    let (cookie, _, _) = sign_in(&server).await;
+    let (cookie, _, _) = server.console_session().await;
     for _ in 0..16 {
         server.clock.advance(1700);
         let status = server
@@ -340,7 +319,7 @@ async fn console_sessions_cookies_csrf_and_expiry() {
     assert_eq!(status, 401);
 
     // Sign-out ends the session at once (with its CSRF token), and clears the cookie.
-    let (cookie, csrf, _) = sign_in(&server).await;
+    let (cookie, csrf, _) = server.console_session().await;
     let no_csrf = server
         .http
         .delete(url("/console/session"))

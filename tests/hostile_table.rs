@@ -2805,35 +2805,14 @@ async fn token_lifecycle_endpoints() {
     assert_eq!(response.status(), 201);
 }
 
-/// Signs in to the console; returns the session cookie (`name=value`) and its CSRF token.
-async fn console_session(server: &TestServer) -> (String, String) {
-    let answer = server
-        .http
-        .post(server.url("/console/session"))
-        .json(&json!({"admin_token": ADMIN_TOKEN}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 200);
-    let cookie = answer.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let body: Value = answer.json().await.unwrap();
-    (cookie, body["csrf_token"].as_str().unwrap().to_owned())
-}
-
 #[tokio::test]
 async fn console_sessions() {
     let base = Base::start(|_| {}).await;
     let alice = base.victim_id().to_owned();
     let device = base.account.device_id.clone();
     // Two real sessions: the attacker holds the second one's CSRF token, never the first's.
-    let (cookie, csrf) = console_session(&base.server).await;
-    let (_, other_csrf) = console_session(&base.server).await;
+    let (cookie, csrf, _) = base.server.console_session().await;
+    let (_, other_csrf, _) = base.server.console_session().await;
     let value = cookie.split_once('=').unwrap().1.to_owned();
     let new_user = json!({"username": "eve"});
     let create = || Hostile::post("/admin/v1/users").json(&new_user);

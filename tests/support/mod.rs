@@ -268,6 +268,27 @@ impl TestServer {
             .unwrap()
     }
 
+    /// Signs in to the console with the admin token: the session cookie (`name=value`), its
+    /// CSRF token and the whole `Set-Cookie` header.
+    pub async fn console_session(&self) -> (String, String, String) {
+        let answer = self
+            .http
+            .post(self.url("/console/session"))
+            .json(&json!({"admin_token": ADMIN_TOKEN}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+        let set_cookie = answer.headers()["set-cookie"].to_str().unwrap().to_owned();
+        let body: Value = answer.json().await.unwrap();
+        let cookie = set_cookie.split(';').next().unwrap().to_owned();
+        (
+            cookie,
+            body["csrf_token"].as_str().unwrap().to_owned(),
+            set_cookie,
+        )
+    }
+
     /// The audit events of a user, oldest first (the admin API).
     pub async fn audit_events(&self, user_id: &str) -> Vec<Value> {
         let (status, audit) = self

@@ -12,7 +12,7 @@ pub use listing::{
     RotatedSecret, UserListQuery, cancel_request, clients, devices, request, requests,
     rotate_client_secret, users,
 };
-pub use overview::{DeliveryErrorView, MinuteOutcomes, Overview, overview};
+pub use overview::{MinuteOutcomes, Overview, overview};
 pub use session::{SignedIn, authorize_session, csrf_token, session_open, sign_in, sign_out};
 
 use ciba_core::protocol::EnrollmentUri;

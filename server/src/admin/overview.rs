@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::Admin;
 use crate::error::Result;
 use crate::state::AppState;
-use crate::store::RequestCount;
+use crate::store::{DeliveryError, RequestCount};
 
 /// Minutes of request history in an overview.
 pub const WINDOW_MINUTES: i64 = 60;
@@ -31,25 +31,6 @@ pub struct MinuteOutcomes {
     pub cancelled: i64,
 }
 
-/// A failed push or client notification.
-#[derive(Debug, Serialize)]
-pub struct DeliveryErrorView {
-    /// `device_push` or `client_notification`.
-    pub source: String,
-    /// The request it was about.
-    pub request_id: String,
-    /// The push provider or the client id.
-    pub target: String,
-    /// `pending` while still retried, else how it ended.
-    pub status: String,
-    /// Attempts so far.
-    pub attempts: i64,
-    /// What the last attempt met.
-    pub last_error: String,
-    /// When it was enqueued.
-    pub created_at: i64,
-}
-
 /// The overview.
 #[derive(Debug, Serialize)]
 pub struct Overview {
@@ -60,14 +41,19 @@ pub struct Overview {
     /// Pushes by provider and client notifications by kind (this instance's counters).
     pub delivery: Value,
     /// The latest failed deliveries, newest first.
-    pub recent_errors: Vec<DeliveryErrorView>,
+    pub recent_errors: Vec<DeliveryError>,
+}
+
+/// The start of the overview's first minute: [`WINDOW_MINUTES`] of them end with the one holding
+/// `now`.
+fn window_start(now: i64) -> i64 {
+    now - now.rem_euclid(60) - (WINDOW_MINUTES - 1) * 60
 }
 
 /// Buckets stored request counts into minutes (all [`WINDOW_MINUTES`] of them, ending with the
 /// one holding `now`).
 pub fn per_minute(counts: &[RequestCount], now: i64) -> Vec<MinuteOutcomes> {
-    let last = now - now.rem_euclid(60);
-    let first = last - (WINDOW_MINUTES - 1) * 60;
+    let first = window_start(now);
     let mut minutes: Vec<MinuteOutcomes> = (0..WINDOW_MINUTES)
         .map(|i| MinuteOutcomes {
             minute: first + i * 60,
@@ -97,25 +83,12 @@ pub fn per_minute(counts: &[RequestCount], now: i64) -> Vec<MinuteOutcomes> {
 /// `GET /admin/v1/overview`.
 pub async fn overview(state: &AppState, _: &Admin) -> Result<Overview> {
     let now = state.now();
-    let since = now - now.rem_euclid(60) - (WINDOW_MINUTES - 1) * 60;
-    let counts = state.store.request_counts(since, now).await?;
-    let errors = state.store.recent_delivery_errors(10).await?;
+    let counts = state.store.request_counts(window_start(now), now).await?;
     Ok(Overview {
         at: now,
         requests_per_minute: per_minute(&counts, now),
         delivery: state.metrics.delivery_snapshot(),
-        recent_errors: errors
-            .into_iter()
-            .map(|e| DeliveryErrorView {
-                source: e.source,
-                request_id: e.request_id,
-                target: e.target,
-                status: e.status,
-                attempts: e.attempts,
-                last_error: e.last_error,
-                created_at: e.created_at,
-            })
-            .collect(),
+        recent_errors: state.store.recent_delivery_errors(10).await?,
     })
 }
 

@@ -39,6 +39,13 @@ fn ended() -> Error {
     )
 }
 
+fn csrf_refused() -> Error {
+    Error::admin(
+        AdminCode::CsrfTokenInvalid,
+        "a change through a console session needs its X-CSRF-Token header",
+    )
+}
+
 /// Opens a console session for whoever presents the admin token.
 pub async fn sign_in(state: &AppState, admin_token: &str) -> Result<SignedIn> {
     let now = state.now();
@@ -81,17 +88,9 @@ pub async fn authorize_session(
     use_: bool,
 ) -> Result<Admin> {
     let now = state.now();
-    let session = state
-        .store
-        .console_session(&hash_secret(cookie))
-        .await?
-        .filter(|s| s.expires_at > now && s.idle_until > now)
-        .ok_or_else(ended)?;
+    let session = open_session(state, cookie, now).await?.ok_or_else(ended)?;
     if change && !csrf.is_some_and(|token| constant_time_eq(token, &csrf_token(cookie))) {
-        return Err(Error::admin(
-            AdminCode::CsrfTokenInvalid,
-            "a change through a console session needs its X-CSRF-Token header",
-        ));
+        return Err(csrf_refused());
     }
     // One write a minute at most per session (half the idle time when that is shorter), not one
     // per request; never past the absolute expiry.
@@ -109,8 +108,24 @@ pub async fn authorize_session(
     Ok(Admin(()))
 }
 
-/// Ends the session with this cookie (nothing when there is none).
-pub async fn sign_out(state: &AppState, cookie: &str) -> Result<()> {
+/// The session with this cookie, if it is open at `now`.
+async fn open_session(state: &AppState, cookie: &str, now: i64) -> Result<Option<ConsoleSession>> {
+    Ok(state
+        .store
+        .console_session(&hash_secret(cookie))
+        .await?
+        .filter(|s| s.expires_at > now && s.idle_until > now))
+}
+
+/// Ends the session with this cookie: an open one only with its CSRF token (`csrf`); one that
+/// already ended, or none, is nothing to end.
+pub async fn sign_out(state: &AppState, cookie: &str, csrf: Option<&str>) -> Result<()> {
+    if open_session(state, cookie, state.now()).await?.is_none() {
+        return Ok(());
+    }
+    if !csrf.is_some_and(|token| constant_time_eq(token, &csrf_token(cookie))) {
+        return Err(csrf_refused());
+    }
     if state
         .store
         .delete_console_session(&hash_secret(cookie))
@@ -126,10 +141,5 @@ pub async fn sign_out(state: &AppState, cookie: &str) -> Result<()> {
 /// Whether the session with this cookie is still open (without counting this as a use: a live
 /// view left open does not keep a session from idling out).
 pub async fn session_open(state: &AppState, cookie: &str) -> Result<bool> {
-    let now = state.now();
-    Ok(state
-        .store
-        .console_session(&hash_secret(cookie))
-        .await?
-        .is_some_and(|s| s.expires_at > now && s.idle_until > now))
+    Ok(open_session(state, cookie, state.now()).await?.is_some())
 }

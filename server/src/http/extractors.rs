@@ -290,8 +290,12 @@ pub fn console_secure(state: &AppState) -> bool {
     state.issuer.starts_with("https://")
 }
 
-/// The console session cookie of a request, if it has one.
+/// The console session cookie of a request, if it has one (never while the console is
+/// disabled: its sessions then open nothing).
 pub fn session_cookie<'h>(state: &AppState, headers: &'h HeaderMap) -> Option<&'h str> {
+    if !state.settings.console.enabled {
+        return None;
+    }
     let name = console_cookie_name(state);
     headers
         .get_all(header::COOKIE)

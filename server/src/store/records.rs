@@ -611,8 +611,9 @@ pub struct RequestCount {
     pub count: i64,
 }
 
-/// A push to a device or a notification to a client whose last attempt failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A push to a device or a notification to a client whose last attempt failed (shown as is by
+/// the console's overview).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DeliveryError {
     /// `device_push` or `client_notification`.
     pub source: String,

@@ -47,22 +47,27 @@ pub async fn events<E: Engine>(
     f: &AuditFilter,
     limit: i64,
 ) -> StoreResult<Vec<AuditEvent>> {
+    // One filter, two orders (the cursor follows the order).
+    macro_rules! filtered {
+        ($after:literal, $order:literal) => {
+            concat!(
+                "SELECT * FROM audit_events WHERE (CAST($1 AS TEXT) IS NULL OR user_id = $1) \
+                 AND (CAST($2 AS TEXT) IS NULL OR client_id = $2) \
+                 AND (CAST($3 AS TEXT) IS NULL OR kind = $3) \
+                 AND (CAST($4 AS BIGINT) IS NULL OR at >= $4) \
+                 AND (CAST($5 AS BIGINT) IS NULL OR at < $5) \
+                 AND (CAST($6 AS BIGINT) IS NULL OR id ",
+                $after,
+                " $6) ORDER BY id ",
+                $order,
+                " LIMIT $7"
+            )
+        };
+    }
     let sql = if f.newest_first {
-        "SELECT * FROM audit_events WHERE (CAST($1 AS TEXT) IS NULL OR user_id = $1) \
-         AND (CAST($2 AS TEXT) IS NULL OR client_id = $2) \
-         AND (CAST($3 AS TEXT) IS NULL OR kind = $3) \
-         AND (CAST($4 AS BIGINT) IS NULL OR at >= $4) \
-         AND (CAST($5 AS BIGINT) IS NULL OR at < $5) \
-         AND (CAST($6 AS BIGINT) IS NULL OR id < $6) \
-         ORDER BY id DESC LIMIT $7"
+        filtered!("<", "DESC")
     } else {
-        "SELECT * FROM audit_events WHERE (CAST($1 AS TEXT) IS NULL OR user_id = $1) \
-         AND (CAST($2 AS TEXT) IS NULL OR client_id = $2) \
-         AND (CAST($3 AS TEXT) IS NULL OR kind = $3) \
-         AND (CAST($4 AS BIGINT) IS NULL OR at >= $4) \
-         AND (CAST($5 AS BIGINT) IS NULL OR at < $5) \
-         AND (CAST($6 AS BIGINT) IS NULL OR id > $6) \
-         ORDER BY id LIMIT $7"
+        filtered!(">", "ASC")
     };
     let query = Query::new(sql)
         .bind(f.user_id.as_deref())
