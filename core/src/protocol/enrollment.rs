@@ -6,6 +6,16 @@ use super::ProtocolError;
 /// The scheme of enrollment URIs (what the QR code or app link carries).
 pub const ENROLLMENT_URI_SCHEME: &str = "ciba-enroll";
 
+/// The longest enrollment URI the SDK reads, in bytes. A QR code holds at most 2 953 bytes and
+/// a server's URI is its issuer and a 22-character code (about 60 bytes besides the issuer,
+/// which the server bounds at [`MAX_ISSUER_BYTES`]): anything longer is refused before it is
+/// parsed.
+pub const MAX_ENROLLMENT_URI_BYTES: usize = 2048;
+
+/// The longest issuer a server may have (its configuration check refuses a longer one), so that
+/// its enrollment URIs, percent-encoded, stay within [`MAX_ENROLLMENT_URI_BYTES`].
+pub const MAX_ISSUER_BYTES: usize = 512;
+
 /// A parsed enrollment URI: `ciba-enroll://v1?issuer=<percent-encoded issuer>&code=<code>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnrollmentUri {
@@ -20,6 +30,9 @@ impl EnrollmentUri {
     /// a missing or empty `issuer` or `code`, another scheme or another version is an error.
     pub fn parse(uri: &str) -> Result<Self, ProtocolError> {
         let bad = |why: &str| ProtocolError::InvalidEnrollmentUri(why.to_owned());
+        if uri.len() > MAX_ENROLLMENT_URI_BYTES {
+            return Err(bad("longer than 2048 bytes"));
+        }
         let url = Url::parse(uri.trim()).map_err(|e| bad(&e.to_string()))?;
         if url.scheme() != ENROLLMENT_URI_SCHEME {
             return Err(bad("the scheme is not ciba-enroll"));
@@ -297,6 +310,20 @@ mod tests {
     }
 
     #[test]
+    fn the_longest_issuer_fits_in_an_enrollment_uri() {
+        // Every byte of the issuer percent-encoded: three bytes each, the worst case.
+        let issuer = format!("https://a/{}", "\u{e9}".repeat((MAX_ISSUER_BYTES - 10) / 2));
+        assert!(issuer.len() <= MAX_ISSUER_BYTES);
+        let uri = EnrollmentUri {
+            issuer,
+            code: "A".repeat(43),
+        };
+        let text = uri.to_uri_string();
+        assert!(text.len() <= MAX_ENROLLMENT_URI_BYTES, "{}", text.len());
+        assert_eq!(EnrollmentUri::parse(&text), Ok(uri));
+    }
+
+    #[test]
     fn enrollment_uri_rejects_wrong_shapes() {
         for bad in [
             "https://v1?issuer=https%3A%2F%2Fa&code=x",
@@ -307,6 +334,10 @@ mod tests {
             "ciba-enroll://v1?issuer=ftp%3A%2F%2Fa&code=x",
             "ciba-enroll://v1?issuer=https%3A%2F%2Fa&code=x&code=y",
             "not a uri",
+            &format!(
+                "ciba-enroll://v1?issuer=https%3A%2F%2Fa&code=x&pad={}",
+                "a".repeat(2048)
+            ),
         ] {
             assert!(
                 EnrollmentUri::parse(bad).is_err(),

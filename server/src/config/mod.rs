@@ -628,6 +628,14 @@ impl Settings {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: String| Err(ConfigError::Invalid(m));
         let issuer = self.issuer();
+        if issuer.len() > ciba_core::protocol::MAX_ISSUER_BYTES {
+            // Its enrollment URIs would be longer than the SDK reads (and than a QR code holds).
+            return bad(format!(
+                "the issuer is {} bytes long; at most {} are allowed",
+                issuer.len(),
+                ciba_core::protocol::MAX_ISSUER_BYTES
+            ));
+        }
         let url = match url::Url::parse(&issuer) {
             Ok(u) => u,
             Err(e) => return bad(format!("issuer {issuer:?} is not a URL: {e}")),
@@ -860,6 +868,10 @@ mod tests {
         assert_eq!(s.issuer(), "https://bank.example/ciba");
         s.issuer = Some("http://[::1]:9000".into());
         s.validate().unwrap();
+        // An issuer too long for an enrollment URI the SDK reads is refused.
+        s.issuer = Some(format!("https://bank.example/{}", "a".repeat(500)));
+        let refused = s.validate().unwrap_err().to_string();
+        assert!(refused.contains("at most 512"), "{refused}");
     }
 
     #[test]
