@@ -84,12 +84,26 @@ pub async fn by_hash<E: Engine>(db: &E, token_hash: &str) -> StoreResult<Option<
 }
 
 /// Marks the family revoked and every access token it issued that has not expired, in `tx`.
+///
+/// The family's rows are locked first (by the update), and the replay-cache rows are written
+/// in one order after that: two concurrent revocations of one family (two reuses of a used
+/// token, on two instances) queue on the rows instead of deadlocking on PostgreSQL.
 async fn revoke_family_in<T: Exec>(tx: &mut T, family_id: &str, now: i64) -> StoreResult<u64> {
+    let revoked = tx
+        .execute(
+            Query::new(
+                "UPDATE refresh_tokens SET revoked_at = $1 \
+                 WHERE family_id = $2 AND revoked_at IS NULL",
+            )
+            .bind(now)
+            .bind(family_id),
+        )
+        .await?;
     let issued = tx
         .fetch_all(
             Query::new(
                 "SELECT access_jti, access_expires_at FROM refresh_tokens \
-                 WHERE family_id = $1 AND access_expires_at > $2",
+                 WHERE family_id = $1 AND access_expires_at > $2 ORDER BY access_jti",
             )
             .bind(family_id)
             .bind(now),
@@ -108,14 +122,7 @@ async fn revoke_family_in<T: Exec>(tx: &mut T, family_id: &str, now: i64) -> Sto
         )
         .await?;
     }
-    tx.execute(
-        Query::new(
-            "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(family_id),
-    )
-    .await
+    Ok(revoked)
 }
 
 /// Uses the token `old_hash` (unused, unrevoked, unexpired at `now`) and stores `next` in its
