@@ -6,6 +6,7 @@ use super::{JoseError, b64u_encode};
 /// A public JSON Web Key (RFC 7517). EC (P-256) keys are what devices use; RSA members are kept
 /// so thumbprints of any client key can be computed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Jwk {
     /// Key type: `EC` or `RSA`.
     pub kty: String,

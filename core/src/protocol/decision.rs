@@ -8,6 +8,7 @@ pub const DECISION_MAX_LIFETIME_SECS: i64 = 120;
 
 /// What the user decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum DecisionAction {
     /// The user approved.
@@ -18,6 +19,7 @@ pub enum DecisionAction {
 
 /// Why the user denied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DenyReason {
     /// The user simply declined.
@@ -69,6 +71,7 @@ pub struct DecisionClaims {
 
 /// Body of `POST /device/v1/transactions/{txn_id}/decision`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DecisionRequest {
     /// The decision JWS, compact form.
     pub decision: String,
@@ -76,6 +79,7 @@ pub struct DecisionRequest {
 
 /// The recorded outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum DecisionStatus {
     /// Approved.
@@ -86,6 +90,7 @@ pub enum DecisionStatus {
 
 /// Answer to an accepted decision: `{"status": "approved"|"denied"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DecisionResponse {
     /// What was recorded.
     pub status: DecisionStatus,

@@ -4,6 +4,7 @@ use super::PushRegistration;
 
 /// Whether a device may still act.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceStatus {
     /// Enrolled and usable.
@@ -24,6 +25,7 @@ impl DeviceStatus {
 
 /// Body of `GET /device/v1/device`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceStatusResponse {
     /// The device id.
     pub device_id: String,
@@ -37,6 +39,7 @@ pub struct DeviceStatusResponse {
 
 /// Body of `POST /device/v1/key-rotation`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyRotationRequest {
     /// A JWS by the new key (header `jwk` = the new public key) over [`NewKeyProofClaims`].
     pub new_key_proof: String,
@@ -55,6 +58,7 @@ pub struct NewKeyProofClaims {
 
 /// Answer to a key rotation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyRotationResponse {
     /// The device id (unchanged).
     pub device_id: String,

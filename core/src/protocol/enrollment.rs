@@ -16,6 +16,11 @@ pub const MAX_ENROLLMENT_URI_BYTES: usize = 2048;
 /// its enrollment URIs, percent-encoded, stay within [`MAX_ENROLLMENT_URI_BYTES`].
 pub const MAX_ISSUER_BYTES: usize = 512;
 
+/// The longest enrollment code the SDK reads (the server's are 27 characters). With the issuer's
+/// bound, any URI the SDK accepts formats back (every byte percent-encoded at worst) within
+/// [`MAX_ENROLLMENT_URI_BYTES`].
+pub const MAX_ENROLLMENT_CODE_BYTES: usize = 128;
+
 /// A parsed enrollment URI: `ciba-enroll://v1?issuer=<percent-encoded issuer>&code=<code>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnrollmentUri {
@@ -56,6 +61,12 @@ impl EnrollmentUri {
         let code = code
             .filter(|s| !s.is_empty())
             .ok_or_else(|| bad("code is missing"))?;
+        if issuer.len() > MAX_ISSUER_BYTES {
+            return Err(bad("issuer is longer than 512 bytes"));
+        }
+        if code.len() > MAX_ENROLLMENT_CODE_BYTES {
+            return Err(bad("code is longer than 128 bytes"));
+        }
         let issuer_url = Url::parse(&issuer).map_err(|_| bad("issuer is not a URL"))?;
         if !matches!(issuer_url.scheme(), "https" | "http") {
             return Err(bad("issuer is not an http(s) URL"));
@@ -78,6 +89,7 @@ impl EnrollmentUri {
 
 /// The push channel a device registers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum PushProvider {
     /// Firebase Cloud Messaging (Android).
@@ -101,6 +113,7 @@ impl PushProvider {
 
 /// The APNs environment of a push token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum PushEnvironment {
     /// Production APNs / FCM.
@@ -122,6 +135,7 @@ impl PushEnvironment {
 
 /// A device's push registration: `{"provider", "token", "environment"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushRegistration {
     /// The provider, or `none` when the device only polls.
     pub provider: PushProvider,
@@ -146,6 +160,7 @@ impl PushRegistration {
 
 /// The platform of a device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Platform {
     /// Android.
@@ -169,6 +184,7 @@ impl Platform {
 
 /// What the device says about itself at enrollment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceInfo {
     /// A name the user recognises ("Mark's Pixel 8").
     pub display_name: String,
@@ -190,6 +206,7 @@ pub struct DeviceInfo {
 
 /// Key attestation at enrollment (DEVICE-PROTOCOL.md §3.1, protocol v1.1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Attestation {
     /// `android-key` or `apple-app-attest`.
     pub format: String,
@@ -222,6 +239,7 @@ pub fn app_attest_client_data_hash(code: &str, jkt: &str) -> [u8; 32] {
 
 /// Body of `POST /device/v1/enrollments`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollmentRequest {
     /// The enrollment code from the enrollment URI.
     pub code: String,
@@ -240,6 +258,7 @@ pub struct EnrollmentRequest {
 
 /// A device's approval key, registered at enrollment (DEVICE-PROTOCOL.md §3.2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApprovalKey {
     /// The public P-256 key.
     pub jwk: crate::jose::Jwk,
@@ -250,6 +269,7 @@ pub struct ApprovalKey {
 
 /// The enrolled user, as the device may show them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrolledUser {
     /// The user's stable subject identifier (the ID token's `sub`).
     pub subject: String,
@@ -260,6 +280,7 @@ pub struct EnrolledUser {
 
 /// Answer to a successful enrollment (`201`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollmentResponse {
     /// The device's identifier (the `kid` and `iss` of its decisions).
     pub device_id: String,
@@ -282,6 +303,7 @@ pub struct EnrollmentResponse {
 
 /// The device trust the server recorded at enrollment (DEVICE-PROTOCOL.md §3.1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrolledAttestation {
     /// `verified`, `unverified` or `none`.
     pub status: String,
@@ -316,7 +338,7 @@ mod tests {
         assert!(issuer.len() <= MAX_ISSUER_BYTES);
         let uri = EnrollmentUri {
             issuer,
-            code: "A".repeat(43),
+            code: "\u{e9}".repeat(MAX_ENROLLMENT_CODE_BYTES / 2),
         };
         let text = uri.to_uri_string();
         assert!(text.len() <= MAX_ENROLLMENT_URI_BYTES, "{}", text.len());

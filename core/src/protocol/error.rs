@@ -2,6 +2,7 @@ use serde::{Deserialize, Serialize};
 
 /// The error body of every device-API (and OAuth) error: `{"error", "error_description"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// A machine-readable code, one of [`error_codes`] on the device API.
     pub error: String,

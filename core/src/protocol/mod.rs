@@ -23,9 +23,9 @@ pub use device::{
 pub use display::{is_display_safe, is_display_safe_char, json_is_display_safe};
 pub use enrollment::{
     ApprovalKey, Attestation, DeviceInfo, ENROLLMENT_URI_SCHEME, EnrolledAttestation, EnrolledUser,
-    EnrollmentRequest, EnrollmentResponse, EnrollmentUri, MAX_ENROLLMENT_URI_BYTES,
-    MAX_ISSUER_BYTES, Platform, PushEnvironment, PushProvider, PushRegistration,
-    app_attest_client_data_hash, attestation_challenge,
+    EnrollmentRequest, EnrollmentResponse, EnrollmentUri, MAX_ENROLLMENT_CODE_BYTES,
+    MAX_ENROLLMENT_URI_BYTES, MAX_ISSUER_BYTES, Platform, PushEnvironment, PushProvider,
+    PushRegistration, app_attest_client_data_hash, attestation_challenge,
 };
 pub use error::{ErrorBody, ProtocolError, error_codes};
 pub use push::{PUSH_PAYLOAD_VERSION, PushPayload};

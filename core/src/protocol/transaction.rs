@@ -4,6 +4,7 @@ use super::ProtocolError;
 
 /// The state of a transaction as devices see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum TransactionStatus {
     /// Waiting for a decision.
@@ -20,6 +21,7 @@ pub enum TransactionStatus {
 
 /// The client application that asks, as the device shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClientView {
     /// The client's identifier (part of the consent string).
     pub client_id: String,
@@ -32,6 +34,7 @@ pub struct ClientView {
 
 /// One CIBA request as the user's devices see it (DEVICE-PROTOCOL.md §5).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TransactionView {
     /// The transaction id (`txn_…`); not the client's `auth_req_id`.
     pub id: String,
@@ -105,6 +108,7 @@ impl TransactionView {
 
 /// Body of `GET /device/v1/transactions`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TransactionList {
     /// Pending, unexpired transactions, newest first.
     pub transactions: Vec<TransactionView>,
