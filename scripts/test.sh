@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite: unit tests and the end-to-end suite on SQLite, then the end-to-end suite
-# again on PostgreSQL, on a throwaway cluster this script starts (installing PostgreSQL with apt
-# when it is missing and we are root). Extra arguments go to `cargo test` (e.g. a test name).
+# The whole test suite: unit tests and the end-to-end suite on SQLite, schemathesis against the
+# served OpenAPI document (scripts/openapi-check.sh), then the end-to-end suite again on
+# PostgreSQL, on a throwaway cluster this script starts (installing PostgreSQL with apt when it
+# is missing and we are root). Extra arguments go to `cargo test` (e.g. a test name).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +26,9 @@ echo "== unit and end-to-end tests (SQLite)"
 # whose own integration tests need them, so build both first.
 cargo build -p ciba-server -p ciba-authenticator --bins --locked
 cargo test --workspace --locked "$@"
+
+echo "== the OpenAPI document against the real server (schemathesis)"
+scripts/openapi-check.sh
 
 echo "== end-to-end tests (PostgreSQL)"
 work=$(mktemp -d /tmp/ciba-pg-XXXXXX)

@@ -557,3 +557,62 @@ async fn rotating_a_client_secret_ends_the_old_one() {
         .await;
     assert_eq!(status, 404);
 }
+
+/// The OpenAPI document the server serves describes what it answers: a listing's answer has the
+/// fields its schema names, and the schema of a created user requires the fields the user has.
+#[tokio::test]
+async fn the_openapi_document_is_served_and_describes_real_answers() {
+    let server = TestServer::start().await;
+    let resp = server
+        .http
+        .get(server.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    let doc: Value = resp.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(doc["servers"][0]["url"], server.issuer.as_str());
+    let users = &doc["paths"]["/admin/v1/users"];
+    assert_eq!(
+        users["post"]["responses"]["201"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/User"
+    );
+    assert_eq!(
+        users["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/UserPage"
+    );
+    // A real answer has every field the schema requires, and no field it does not name.
+    let user = server.create_user("olga").await;
+    let (status, page) = server
+        .admin(Method::GET, "/admin/v1/users?limit=5", None)
+        .await;
+    assert_eq!(status, 200, "{page}");
+    for (schema, value) in [("User", &user), ("UserPage", &page)] {
+        let schema = &doc["components"]["schemas"][schema];
+        let properties = schema["properties"].as_object().unwrap();
+        for required in schema["required"].as_array().unwrap() {
+            assert!(
+                value.get(required.as_str().unwrap()).is_some(),
+                "{required} missing from {value}"
+            );
+        }
+        for field in value.as_object().unwrap().keys() {
+            assert!(
+                properties.contains_key(field),
+                "{field} is not in the schema"
+            );
+        }
+    }
+    // Nothing outside the admin, device and console-session APIs is described (the OAuth
+    // endpoints have their discovery document).
+    for path in doc["paths"].as_object().unwrap().keys() {
+        assert!(
+            ["/admin/v1/", "/device/v1/", "/console/session"]
+                .iter()
+                .any(|p| path.starts_with(p)),
+            "{path}"
+        );
+    }
+}

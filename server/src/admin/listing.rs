@@ -77,14 +77,18 @@ fn page<R, T>(
 }
 
 /// Query of `GET /admin/v1/users`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct UserListQuery {
     /// A part of a username, subject, email, phone or display name (case-insensitive).
+    #[param(max_length = 256)]
     pub q: Option<String>,
     /// `active` or `locked`.
+    #[param(pattern = "^(active|locked)$")]
     pub status: Option<String>,
     /// Rows per page (1 to 200; 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// From the previous page.
     pub cursor: Option<String>,
@@ -111,10 +115,12 @@ pub async fn users(state: &AppState, _: &Admin, q: UserListQuery) -> Result<Page
 }
 
 /// Query of `GET /admin/v1/clients`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Rows per page (1 to 200; 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// From the previous page.
     pub cursor: Option<String>,
@@ -134,18 +140,22 @@ pub async fn clients(state: &AppState, _: &Admin, q: PageQuery) -> Result<Page<R
 }
 
 /// Query of `GET /admin/v1/devices`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DeviceListQuery {
     /// Only this user's.
     pub user_id: Option<String>,
     /// `active` or `revoked`.
+    #[param(pattern = "^(active|revoked)$")]
     pub status: Option<String>,
     /// `android`, `ios` or `other`.
+    #[param(pattern = "^(android|ios|other)$")]
     pub platform: Option<String>,
     /// Whether the device has a push token its provider has not refused.
     pub push_token_valid: Option<bool>,
     /// Rows per page (1 to 200; 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// From the previous page.
     pub cursor: Option<String>,
@@ -189,7 +199,7 @@ pub async fn devices(
 }
 
 /// A request as the admin API shows it (never its `auth_req_id` or notification token).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RequestSummary {
     /// The transaction id.
     pub id: String,
@@ -254,16 +264,19 @@ fn summary(r: CibaRequest, now: i64) -> RequestSummary {
 }
 
 /// Query of `GET /admin/v1/requests`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct RequestListQuery {
     /// Only this client's.
     pub client_id: Option<String>,
     /// Only this user's.
     pub user_id: Option<String>,
     /// `pending`, `expired`, `approved`, `denied`, `redeemed` or `cancelled`.
+    #[param(pattern = "^(pending|expired|approved|denied|redeemed|cancelled)$")]
     pub state: Option<String>,
     /// Rows per page (1 to 200; 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// From the previous page.
     pub cursor: Option<String>,
@@ -308,7 +321,7 @@ pub async fn requests(
 }
 
 /// One step of a request's life.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TimelineEntry {
     /// When.
     pub at: i64,
@@ -320,7 +333,7 @@ pub struct TimelineEntry {
 }
 
 /// `GET /admin/v1/requests/{id}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RequestDetail {
     /// The request.
     pub request: RequestSummary,
@@ -441,7 +454,7 @@ pub async fn cancel_request(state: &AppState, _: &Admin, id: &str) -> Result<Req
 }
 
 /// Answer of `POST /admin/v1/clients/{id}/secret`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RotatedSecret {
     /// The client.
     pub client_id: String,

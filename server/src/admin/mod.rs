@@ -49,19 +49,23 @@ fn invalid(description: &str) -> Error {
 }
 
 /// Body of `POST /admin/v1/users`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUserRequest {
     /// Unique login name.
+    #[schema(min_length = 1, max_length = 128)]
     pub username: String,
     /// Optional unique email.
     #[serde(default)]
+    #[schema(max_length = 254)]
     pub email: Option<String>,
     /// Optional unique phone number.
     #[serde(default)]
+    #[schema(max_length = 32)]
     pub phone: Option<String>,
     /// Name shown on the phone.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 128)]
     pub display_name: Option<String>,
 }
 
@@ -248,7 +252,7 @@ pub async fn delete_client(state: &AppState, _: &Admin, id: &str) -> Result<()> 
 }
 
 /// Answer of `POST /admin/v1/users/{id}/enrollments`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EnrollmentCreated {
     /// `enr_…`.
     pub enrollment_id: String,
@@ -267,10 +271,12 @@ pub struct EnrollmentCreated {
 }
 
 /// Query of `POST /admin/v1/users/{id}/enrollments`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EnrollmentQuery {
     /// `svg`: the answer also carries the URI as a QR code.
+    #[param(pattern = "^svg$")]
     pub qr: Option<String>,
 }
 
@@ -347,7 +353,7 @@ pub async fn create_enrollment(
 }
 
 /// A device as the admin API shows it (never the push token).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DeviceSummary {
     device_id: String,
     user_id: String,
@@ -441,7 +447,8 @@ pub async fn revoke_device(state: &AppState, _: &Admin, id: &str) -> Result<()> 
 }
 
 /// Query of `GET /admin/v1/audit`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Only this user's events.
     pub user_id: Option<String>,
@@ -454,15 +461,17 @@ pub struct AuditQuery {
     /// Only events before this time.
     pub until: Option<i64>,
     /// `asc` (oldest first, the default) or `desc` (newest first).
+    #[param(pattern = "^(asc|desc)$")]
     pub order: Option<String>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// At most this many (1 to 10 000; 1 000 by default).
+    #[param(minimum = 1, maximum = 10000)]
     pub limit: Option<i64>,
 }
 
 /// A page of the audit log.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AuditPage {
     /// The events, in the order asked for.
     pub events: Vec<AuditEvent>,
@@ -515,7 +524,7 @@ pub async fn audit_log(state: &AppState, _: &Admin, q: AuditQuery) -> Result<Aud
 }
 
 /// One of the server's signing keys, as the admin API lists it (no private material).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct SigningKeyView {
     /// Key id (the JWK thumbprint).
     pub kid: String,
@@ -587,10 +596,11 @@ pub async fn rotate_signing_keys(state: &AppState, _: &Admin) -> Result<Vec<Sign
 }
 
 /// Body of `PUT /admin/v1/users/{id}/user-code`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserCodeRequest {
     /// The user's code (4 to 64 printable characters), stored only as an Argon2id hash.
+    #[schema(min_length = 4, max_length = 64)]
     pub user_code: String,
 }
 
@@ -615,17 +625,19 @@ pub async fn set_user_code(
 }
 
 /// Body of `POST /admin/v1/initial-access-tokens`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InitialAccessTokenRequest {
     /// Lifetime in seconds (default 86 400; at most 30 days).
+    #[schema(minimum = 1, maximum = 2592000)]
     pub expires_in: Option<i64>,
     /// Registrations it allows (default 1); `0`: any number until it expires.
+    #[schema(minimum = 0, maximum = 100000)]
     pub max_uses: Option<i64>,
 }
 
 /// Answer of `POST /admin/v1/initial-access-tokens`: the token, shown once.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct InitialAccessToken {
     /// The bearer token `POST /register` takes (≥ 256 bits); stored only hashed.
     pub initial_access_token: String,

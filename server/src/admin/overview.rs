@@ -15,7 +15,7 @@ use crate::store::{DeliveryError, RequestCount};
 pub const WINDOW_MINUTES: i64 = 60;
 
 /// Requests created in one minute, by what became of them.
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct MinuteOutcomes {
     /// Start of the minute (Unix seconds).
     pub minute: i64,
@@ -32,7 +32,7 @@ pub struct MinuteOutcomes {
 }
 
 /// The overview.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Overview {
     /// When it was computed.
     pub at: i64,

@@ -91,7 +91,7 @@ impl Refusal {
 }
 
 /// User verification the secure hardware enforces on the key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserVerification {
     pub biometric: bool,
     pub device_credential: bool,
@@ -100,7 +100,7 @@ pub struct UserVerification {
 }
 
 /// What an attestation proved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Verified {
     pub format: String,
     /// The enrolled key itself is proven to live in secure hardware.
@@ -126,7 +126,7 @@ pub struct Verified {
 }
 
 /// A device's trust, as stored with it and shown by the admin API.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum DeviceTrust {
     /// No attestation was sent (or the device was enrolled before attestation was checked).

@@ -12,7 +12,7 @@ use crate::store::{Client, ClientAuthMethod, DeliveryMode, TlsClientName};
 pub const REFRESH_TOKEN_GRANT_TYPE: &str = "refresh_token";
 
 /// A client registration, as the admin API (and the configuration file) take it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientRegistration {
     /// Display name, shown on the user's phone.
@@ -73,7 +73,7 @@ pub struct ClientRegistration {
 }
 
 /// A registered client's metadata, as answered (the secret only at creation).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RegisteredClient {
     /// `client_id`.
     pub client_id: String,

@@ -149,7 +149,7 @@ pub enum AttestationMode {
 }
 
 /// Where an Android key lives, as its attestation says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SecurityLevel {
     Tee,

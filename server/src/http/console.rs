@@ -10,8 +10,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use ciba_core::protocol::ErrorBody;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::error::ApiResult;
 use super::extractors::{
@@ -98,7 +98,7 @@ pub async fn icon(State(state): State<AppState>) -> ApiResult<Response> {
 }
 
 /// Body of `POST /console/session`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignInRequest {
     /// The admin token.
@@ -118,8 +118,19 @@ fn set_cookie(state: &AppState, value: &str, max_age: i64) -> ApiResult<HeaderVa
     .map_err(|_| Error::Internal.into())
 }
 
+/// The console session's CSRF token (send it as `X-CSRF-Token` with every change).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ConsoleSession {
+    /// The session's CSRF token.
+    pub csrf_token: String,
+    /// When the session ends at the latest (Unix seconds; in the sign-in answer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+}
+
 /// `POST /console/session`: signs in with the admin token (JSON `{"admin_token": …}`); the
 /// answer sets the session cookie and carries the session's CSRF token.
+#[utoipa::path(post, path = "/console/session", tag = "console", request_body = SignInRequest, security(()), responses((status = 200, description = "Signed in: the session cookie is set (`Set-Cookie`), the answer carries its CSRF token", body = ConsoleSession), (status = 401, description = "Not the admin token", body = ErrorBody), (status = 404, description = "The console is disabled", body = ErrorBody)))]
 pub async fn sign_in(
     State(state): State<AppState>,
     AdminJson(req): AdminJson<SignInRequest>,
@@ -127,10 +138,10 @@ pub async fn sign_in(
     enabled(&state)?;
     let signed_in = admin::sign_in(&state, &req.admin_token).await?;
     let max_age = signed_in.expires_at - state.now();
-    let mut response = super::routes::no_store(json!({
-        "csrf_token": signed_in.csrf_token,
-        "expires_at": signed_in.expires_at,
-    }));
+    let mut response = super::routes::no_store(ConsoleSession {
+        csrf_token: signed_in.csrf_token,
+        expires_at: Some(signed_in.expires_at),
+    });
     response.headers_mut().insert(
         header::SET_COOKIE,
         set_cookie(&state, &signed_in.cookie, max_age)?,
@@ -140,18 +151,21 @@ pub async fn sign_in(
 
 /// `GET /console/session`: the CSRF token of the caller's session (the console's script asks
 /// after a reload), or 401 when it has none.
+#[utoipa::path(get, path = "/console/session", tag = "console", security(("console_session" = [])), responses((status = 200, description = "The CSRF token of the caller's open session", body = ConsoleSession), (status = 401, description = "No open session", body = ErrorBody), (status = 404, description = "The console is disabled", body = ErrorBody)))]
 pub async fn session(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
     enabled(&state)?;
     let ended = || Error::admin(AdminCode::InvalidToken, "not signed in to the console");
     let cookie = session_cookie(&state, &headers).ok_or_else(ended)?;
     admin::authorize_session(&state, cookie, None, false, false).await?;
-    Ok(super::routes::no_store(json!({
-        "csrf_token": admin::csrf_token(cookie),
-    })))
+    Ok(super::routes::no_store(ConsoleSession {
+        csrf_token: admin::csrf_token(cookie),
+        expires_at: None,
+    }))
 }
 
 /// `DELETE /console/session`: signs out (an open session only with its CSRF header) and clears
 /// the cookie (also one whose session already ended).
+#[utoipa::path(delete, path = "/console/session", tag = "console", security(("console_session" = []), ()), responses((status = 204, description = "Signed out; the cookie is cleared"), (status = 403, description = "An open session without its CSRF token", body = ErrorBody), (status = 404, description = "The console is disabled", body = ErrorBody)))]
 pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
     enabled(&state)?;
     if let Some(cookie) = session_cookie(&state, &headers) {
@@ -166,6 +180,7 @@ pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> ApiR
 }
 
 /// `GET /admin/v1/overview`.
+#[utoipa::path(get, path = "/admin/v1/overview", tag = "overview", responses((status = 200, description = "Requests per minute by outcome over the last hour, deliveries, recent errors", body = admin::Overview)))]
 pub async fn overview(
     State(state): State<AppState>,
     caller: Admin,
@@ -173,17 +188,31 @@ pub async fn overview(
     Ok(Json(admin::overview(&state, &caller).await?))
 }
 
+/// One event of `GET /admin/v1/overview/stream` (between them, keep-alive comments).
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // It only describes the events: `Event` writes them.
+pub struct OverviewEvent {
+    /// `overview`, or `unavailable` when the overview could not be read this time.
+    #[schema(pattern = "^(overview|unavailable)$")]
+    event: String,
+    /// For `overview`, the JSON of `GET /admin/v1/overview`; for `unavailable`, a message.
+    data: String,
+}
+
 /// Query of `GET /admin/v1/overview/stream`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StreamQuery {
     /// Seconds between two overviews (1 to 60; 2 by default).
+    #[param(minimum = 1, maximum = 60)]
     interval: Option<u64>,
 }
 
 /// `GET /admin/v1/overview/stream`: server-sent events, an `overview` event (the JSON of
 /// `GET /admin/v1/overview`) at once and then every `interval` seconds. A stream opened with a
 /// console session ends when the session does.
+#[utoipa::path(get, path = "/admin/v1/overview/stream", tag = "overview", params(StreamQuery), responses((status = 200, description = "Server-sent events: an `overview` event (the JSON of `GET /admin/v1/overview`) at once, then every `interval` seconds", content_type = "text/event-stream", body = OverviewEvent)))]
 pub async fn overview_stream(
     State(state): State<AppState>,
     method: Method,

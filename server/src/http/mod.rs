@@ -4,8 +4,10 @@
 mod admin;
 pub mod body;
 mod console;
+mod device;
 pub mod error;
 pub mod extractors;
+mod openapi;
 mod routes;
 
 pub use connection::{Connection, WithConnection};

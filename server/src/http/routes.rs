@@ -4,25 +4,25 @@
 use axum::extract::{DefaultBodyLimit, MatchedPath, State};
 use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use ciba_core::protocol::{
-    DecisionRequest, EnrollmentRequest, KeyRotationRequest, PushRegistration, paths,
-};
 use serde::Serialize;
 use tower_http::trace::TraceLayer;
 
-use super::admin as admin_routes;
 use super::console;
 use super::error::{ApiResult, Rejection};
-use super::extractors::{ClientCall, DeviceJson, PathParam};
+use super::extractors::ClientCall;
 use crate::ciba::{self, BackchannelRequest, TokenRequest};
 use crate::clients::dynamic;
-use crate::devices::{self, AuthenticatedDevice, DeviceProof};
 use crate::state::AppState;
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
+    let (api, document) = super::openapi::documented_routes(&state.settings.issuer());
+    let document = super::openapi::document_json(&document).map_err(|e| e.to_string());
+    if let Err(e) = &document {
+        tracing::error!(error = %e, "the OpenAPI document could not be written");
+    }
     Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/jwks", get(jwks))
@@ -41,87 +41,18 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .route("/readyz", get(readyz))
-        .route(paths::ENROLLMENTS, post(device_enroll))
-        .route(paths::TRANSACTIONS, get(device_transactions))
-        .route("/device/v1/transactions/{txn_id}", get(device_transaction))
+        // The admin, device and console-session APIs: routed from their handlers' OpenAPI
+        // annotations, so the document served here is the routing table itself.
+        .merge(api)
         .route(
-            "/device/v1/transactions/{txn_id}/decision",
-            post(device_decision),
+            super::openapi::DOCUMENT_PATH,
+            get(move || std::future::ready(super::openapi::serve(&document))),
         )
-        .route(paths::DEVICE, get(device_status).delete(device_unenroll))
-        .route(paths::PUSH_TOKEN, put(device_push_token))
-        .route(paths::KEY_ROTATION, post(device_key_rotation))
-        .route(
-            "/admin/v1/users",
-            post(admin_routes::create_user).get(admin_routes::list_users),
-        )
-        .route(
-            "/admin/v1/users/{id}",
-            get(admin_routes::get_user).delete(admin_routes::delete_user),
-        )
-        .route(
-            "/admin/v1/users/{id}/enrollments",
-            post(admin_routes::create_user_enrollment),
-        )
-        .route(
-            "/admin/v1/users/{id}/devices",
-            get(admin_routes::list_devices),
-        )
-        .route("/admin/v1/users/{id}/lock", post(admin_routes::lock_user))
-        .route(
-            "/admin/v1/users/{id}/user-code",
-            put(admin_routes::set_user_code).delete(admin_routes::delete_user_code),
-        )
-        .route(
-            "/admin/v1/users/{id}/unlock",
-            post(admin_routes::unlock_user),
-        )
-        .route(
-            "/admin/v1/clients",
-            post(admin_routes::create_client).get(admin_routes::list_clients),
-        )
-        .route(
-            "/admin/v1/clients/{id}/secret",
-            post(admin_routes::rotate_client_secret),
-        )
-        .route("/admin/v1/devices", get(admin_routes::list_all_devices))
-        .route("/admin/v1/requests", get(admin_routes::list_requests))
-        .route("/admin/v1/requests/{id}", get(admin_routes::get_request))
-        .route(
-            "/admin/v1/requests/{id}/cancel",
-            post(admin_routes::cancel_request),
-        )
-        .route(
-            "/admin/v1/clients/{id}",
-            get(admin_routes::get_client).delete(admin_routes::delete_client),
-        )
-        .route(
-            "/admin/v1/devices/{id}",
-            delete(admin_routes::revoke_device),
-        )
-        .route("/admin/v1/audit", get(admin_routes::audit_log))
-        .route("/admin/v1/overview", get(console::overview))
-        .route("/admin/v1/overview/stream", get(console::overview_stream))
         .route("/console", get(console::index))
         .route("/console/", get(console::index))
         .route("/console/app.js", get(console::script))
         .route("/console/app.css", get(console::style))
         .route("/console/icon.svg", get(console::icon))
-        .route(
-            "/console/session",
-            post(console::sign_in)
-                .get(console::session)
-                .delete(console::sign_out),
-        )
-        .route("/admin/v1/signing-keys", get(admin_routes::signing_keys))
-        .route(
-            "/admin/v1/initial-access-tokens",
-            post(admin_routes::create_initial_access_token),
-        )
-        .route(
-            "/admin/v1/signing-keys/rotate",
-            post(admin_routes::rotate_signing_keys),
-        )
         .fallback(|| async { Rejection::NoSuchEndpoint })
         .method_not_allowed_fallback(|| async { Rejection::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(64 * 1024))
@@ -321,72 +252,4 @@ async fn userinfo(
         crate::userinfo::userinfo(&state, token, certificates.as_deref().map(Vec::as_slice))
             .await?;
     Ok(no_store(claims))
-}
-
-async fn device_enroll(
-    State(state): State<AppState>,
-    proof: DeviceProof,
-    DeviceJson(request): DeviceJson<EnrollmentRequest>,
-) -> ApiResult<Response> {
-    let enrolled = devices::enroll(&state, proof, request).await?;
-    Ok((StatusCode::CREATED, no_store(enrolled)).into_response())
-}
-
-async fn device_transactions(
-    State(state): State<AppState>,
-    device: AuthenticatedDevice,
-) -> ApiResult<Response> {
-    Ok(no_store(devices::transactions(&state, &device).await?))
-}
-
-async fn device_transaction(
-    State(state): State<AppState>,
-    device: AuthenticatedDevice,
-    PathParam(txn_id): PathParam,
-) -> ApiResult<Response> {
-    Ok(no_store(
-        devices::transaction(&state, &device, &txn_id).await?,
-    ))
-}
-
-async fn device_decision(
-    State(state): State<AppState>,
-    device: AuthenticatedDevice,
-    PathParam(txn_id): PathParam,
-    DeviceJson(request): DeviceJson<DecisionRequest>,
-) -> ApiResult<Response> {
-    Ok(no_store(
-        devices::record_decision(&state, &device, &txn_id, request).await?,
-    ))
-}
-
-async fn device_status(State(state): State<AppState>, proof: DeviceProof) -> ApiResult<Response> {
-    Ok(no_store(devices::status(&state, &proof).await?))
-}
-
-async fn device_push_token(
-    State(state): State<AppState>,
-    device: AuthenticatedDevice,
-    DeviceJson(push): DeviceJson<PushRegistration>,
-) -> ApiResult<StatusCode> {
-    devices::update_push_token(&state, &device, push).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-async fn device_key_rotation(
-    State(state): State<AppState>,
-    device: AuthenticatedDevice,
-    DeviceJson(request): DeviceJson<KeyRotationRequest>,
-) -> ApiResult<Response> {
-    Ok(no_store(
-        devices::rotate_key(&state, &device, request).await?,
-    ))
-}
-
-async fn device_unenroll(
-    State(state): State<AppState>,
-    device: AuthenticatedDevice,
-) -> ApiResult<StatusCode> {
-    devices::unenroll(&state, &device).await?;
-    Ok(StatusCode::NO_CONTENT)
 }

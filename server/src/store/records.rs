@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 macro_rules! stored_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
         #[serde(rename_all = "snake_case")]
         pub enum $name {
             $($(#[$vmeta])* $variant),+
@@ -148,7 +148,7 @@ pub fn parse_push_environment(s: &str) -> Option<PushEnvironment> {
 }
 
 /// An end user who approves requests on their phones.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct User {
     /// Internal id (`usr_…`), used by the admin API.
     pub id: String,
@@ -539,7 +539,7 @@ impl WakeupFinal {
 }
 
 /// A device wake-up of a request as stored (operators and tests).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct WakeupDelivery {
     /// The device.
     pub device_id: String,
@@ -560,7 +560,7 @@ pub struct WakeupDelivery {
 }
 
 /// A notification to a ping or push client about a request, as the admin API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ClientNotificationDelivery {
     /// `ping` or `push`.
     pub kind: String,
@@ -613,7 +613,7 @@ pub struct RequestCount {
 
 /// A push to a device or a notification to a client whose last attempt failed (shown as is by
 /// the console's overview).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct DeliveryError {
     /// `device_push` or `client_notification`.
     pub source: String,
@@ -748,7 +748,7 @@ pub struct NewAuditEvent {
 }
 
 /// A recorded security event.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AuditEvent {
     /// Sequence number.
     pub id: i64,
