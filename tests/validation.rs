@@ -272,6 +272,27 @@ async fn discovery_jwks_and_health() {
         meta["id_token_signing_alg_values_supported"],
         json!(["ES256", "PS256", "RS256"])
     );
+    // The scopes: the OpenID ones, and every scope a registered client may request (none yet).
+    assert_eq!(
+        meta["scopes_supported"],
+        json!(["email", "openid", "phone", "profile"])
+    );
+    server.create_client(json!({})).await;
+    let meta: serde_json::Value = server
+        .http
+        .get(server.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        meta["scopes_supported"],
+        json!([
+            "accounts", "email", "openid", "payments", "phone", "profile"
+        ])
+    );
     let jwks: serde_json::Value = server
         .http
         .get(meta["jwks_uri"].as_str().unwrap())

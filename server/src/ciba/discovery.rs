@@ -5,15 +5,23 @@ use serde_json::{Value, json};
 
 use super::CIBA_GRANT_TYPE;
 use crate::clients::{REFRESH_TOKEN_GRANT_TYPE, delivery_modes};
+use crate::error::Result;
 use crate::jwks::JwsAlg;
 use crate::state::AppState;
 use crate::store::{ClientAuthMethod, DeliveryMode};
 
-/// The discovery document.
-pub fn discovery_document(state: &AppState) -> Value {
+/// The discovery document. `scopes_supported` is every scope a client may request: the OpenID
+/// scopes the server answers for and the default client scope, and every scope a registered
+/// client may request (the registry of API scopes is the clients' registrations).
+pub async fn discovery_document(state: &AppState) -> Result<Value> {
     let issuer = &state.issuer;
-    let mut scopes = state.settings.ciba.default_client_scope.clone();
-    scopes.sort();
+    let mut scopes: std::collections::BTreeSet<String> = ["openid", "profile", "email", "phone"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    scopes.extend(state.settings.ciba.default_client_scope.iter().cloned());
+    scopes.extend(state.store.registered_scopes().await?);
+    let scopes: Vec<String> = scopes.into_iter().collect();
     // When every client is a FAPI client, only what the profile allows is offered; the mTLS
     // methods only when the server sees client certificates (and `tls_client_auth` only with
     // the CAs that issue them).
@@ -85,5 +93,5 @@ pub fn discovery_document(state: &AppState) -> Value {
             }),
         );
     }
-    document
+    Ok(document)
 }

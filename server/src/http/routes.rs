@@ -99,8 +99,8 @@ pub(super) fn no_store<T: Serialize>(body: T) -> Response {
     response
 }
 
-async fn discovery(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(ciba::discovery_document(&state))
+async fn discovery(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(ciba::discovery_document(&state).await?))
 }
 
 async fn jwks(State(state): State<AppState>) -> ApiResult<Response> {

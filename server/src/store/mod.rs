@@ -422,6 +422,8 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&After>,
         limit: i64,
     ) -> StoreResult<Vec<User>>;
+    /// Every scope value some registered client may request (each once, in no order).
+    async fn registered_scopes(&self) -> StoreResult<Vec<String>>;
     /// Clients, oldest first, after `after`.
     async fn list_clients(&self, after: Option<&After>, limit: i64) -> StoreResult<Vec<Client>>;
     /// Devices of every user matching `filter`, by enrollment time, after `after`.

@@ -69,6 +69,18 @@ pub async fn clients<E: Engine>(
     rows.iter().map(client_from).collect()
 }
 
+pub async fn registered_scopes<E: Engine>(db: &E) -> StoreResult<Vec<String>> {
+    let rows = db
+        .pool()
+        .fetch_all(Query::new("SELECT DISTINCT scope FROM clients"))
+        .await?;
+    let mut scopes = std::collections::BTreeSet::new();
+    for row in &rows {
+        scopes.extend(split_words(&row.try_get::<String>("scope")?));
+    }
+    Ok(scopes.into_iter().collect())
+}
+
 pub async fn devices<E: Engine>(
     db: &E,
     filter: &DeviceFilter,

@@ -463,6 +463,10 @@ impl<E: Engine> Store for SqlStore<E> {
         listing::users(&self.engine, search, status, after, limit).await
     }
 
+    async fn registered_scopes(&self) -> StoreResult<Vec<String>> {
+        listing::registered_scopes(&self.engine).await
+    }
+
     async fn list_clients(&self, after: Option<&After>, limit: i64) -> StoreResult<Vec<Client>> {
         listing::clients(&self.engine, after, limit).await
     }
