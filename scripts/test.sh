@@ -23,8 +23,10 @@ fi
 echo "== unit and end-to-end tests (SQLite)"
 # Some end-to-end tests start the real `ciba-server` binary (to give it its own environment) or
 # the terminal authenticator as a subprocess; `cargo test` builds only the binaries of packages
-# whose own integration tests need them, so build both first.
-cargo build -p ciba-server -p ciba-authenticator --bins --locked
+# whose own integration tests need them, so build them first. Every cargo command of this script
+# (and of the Kotlin suite's) selects the whole workspace, so that features unify the same way
+# each time and no phase rebuilds what the first one built.
+cargo build --workspace --bins --locked
 cargo test --workspace --locked "$@"
 
 echo "== the OpenAPI document against the real server (schemathesis)"
@@ -38,7 +40,7 @@ cleanup() { scripts/pg-cluster.sh stop "$work/data" || true; rm -rf "$work"; }
 trap cleanup EXIT
 url=$(scripts/pg-cluster.sh start "$work/data" "$port")
 # The stores' own suite (server/src/store/integration_tests.rs) on PostgreSQL too.
-CIBA_TEST_POSTGRES_URL="$url" cargo test -p ciba-server --lib --locked store::integration_tests::postgres
-CIBA_TEST_POSTGRES_URL="$url" cargo test -p ciba-e2e --locked "$@"
+CIBA_TEST_POSTGRES_URL="$url" cargo test --workspace --lib --locked store::integration_tests::postgres
+CIBA_TEST_POSTGRES_URL="$url" cargo test --workspace --test e2e --locked "$@"
 
 bindings/scripts/test-kotlin.sh

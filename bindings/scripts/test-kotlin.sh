@@ -11,7 +11,8 @@ target="${CARGO_TARGET_DIR:-$repo/target}"
 
 echo "== Kotlin bindings on the JVM"
 command -v mvn > /dev/null || { echo "test-kotlin: Maven (mvn) and a JDK 17+ are needed" >&2; exit 1; }
-cargo build --locked -p ciba-authenticator-ffi -p ciba-server
+# The whole workspace, as scripts/test.sh builds it: the same features, so nothing is rebuilt.
+cargo build --locked --workspace
 lib="$target/debug/libciba_authenticator_ffi.so"
 generated="$repo/bindings/kotlin/target/generated-sources/uniffi"
 rm -rf "$generated"
