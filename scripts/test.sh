@@ -2,7 +2,8 @@
 # The whole test suite: unit tests and the end-to-end suite on SQLite, schemathesis against the
 # served OpenAPI document (scripts/openapi-check.sh), then the end-to-end suite again on
 # PostgreSQL, on a throwaway cluster this script starts (installing PostgreSQL with apt when it
-# is missing and we are root). Extra arguments go to `cargo test` (e.g. a test name).
+# is missing and we are root), then the Kotlin bindings' suite and the sample apps' checks
+# (android-sample/, ios-sample/). Extra arguments go to `cargo test` (e.g. a test name).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,3 +45,8 @@ CIBA_TEST_POSTGRES_URL="$url" cargo test --workspace --lib --locked store::integ
 CIBA_TEST_POSTGRES_URL="$url" cargo test --workspace --test e2e --locked "$@"
 
 bindings/scripts/test-kotlin.sh
+
+echo "== the sample apps: Android (JVM and Robolectric), iOS (static checks), generated bindings"
+android-sample/scripts/test.sh
+python3 ios-sample/scripts/check.py
+bindings/scripts/check-generated.sh

@@ -11,9 +11,10 @@ case "$(uname -s)" in
   *) host_lib_ext=so ;;
 esac
 
-# Builds the host library (debug) and prints its path.
+# Builds the host library (debug) and prints its path. The whole workspace's libraries, as
+# scripts/test.sh builds them: the same features, so nothing is rebuilt for it.
 build_host_library() {
-  (cd "$repo" && cargo build --locked -p ciba-authenticator-ffi --lib >&2)
+  (cd "$repo" && cargo build --locked --workspace --lib >&2)
   echo "$target/debug/libciba_authenticator_ffi.$host_lib_ext"
 }
 
