@@ -70,8 +70,7 @@ class ServerFlowTest {
     )
 
     /** A phone: its own key store, accounts and SDK instance, like one installed app. */
-    inner class Phone(val name: String = "Pixel") {
-        val keys = JcaKeys()
+    inner class Phone(val name: String = "Pixel", val keys: JcaKeys = JcaKeys()) {
         val authenticator = Authenticator(MemoryAccounts(), keys, defaultAuthenticatorConfig())
         val flow = RequestFlow(authenticator, userApproves)
         var fcmToken = "fcm-token-$name-${System.nanoTime()}"
@@ -152,6 +151,27 @@ class ServerFlowTest {
         assertEquals(200, status, tokens.toString())
         // What the server verified for this device (a key with no attestation), not what the app claimed.
         assertEquals(listOf("swk"), SampleServer.claims(tokens.getString("id_token")).getJSONArray("amr").toList())
+    }
+
+    @Test
+    fun `the Keystore's attestation chain reaches the server, which checks it against the enrolled key`() = runBlocking {
+        // A real Key Attestation chain published by others (tests/fixtures/attestation): it
+        // verifies to Google's root, and is refused as unverified because its key is not this
+        // enrollment's key (a JVM key cannot be attested): the field reached the server and was checked.
+        val pem = java.io.File(System.getProperty("ciba.fixtures"), "attestation/android/pixel3-blueline-sdk28-km4-tee-ec-factory/chain.pem")
+        val chain = java.security.cert.CertificateFactory.getInstance("X.509")
+            .generateCertificates(pem.inputStream()).toTypedArray()
+        val phone = Phone("attesting", JcaKeys(chain))
+        val (_, userId) = newUser()
+        val account = phone.enroll(userId)
+        assertEquals("unverified", account.attestation?.status)
+        assertEquals("key_mismatch", account.attestation?.reason)
+        assertEquals(listOf("swk"), account.attestation?.amr)
+        // The key was made with the enrollment's challenge, SHA-256("ciba-attestation-v1" || 0 || code).
+        assertEquals(32, phone.keys.lastChallenge?.size)
+        // Without a chain, the server records no attestation.
+        val plain = Phone("plain")
+        assertEquals("none", plain.enroll(newUser().second).attestation?.status)
     }
 
     @Test

@@ -19,7 +19,7 @@ import org.openciba.sample.logic.PendingTokenStore
  * formats: SubjectPublicKeyInfo DER, DER signatures). [invalidate] does what a new fingerprint
  * does to a biometric-bound key: the key is still listed, it no longer signs.
  */
-class JcaKeys : KeyStore {
+class JcaKeys(private val chain: Array<java.security.cert.Certificate>? = null) : KeyStore {
     private val keys = ConcurrentHashMap<String, KeyPair>()
     private val invalidated = ConcurrentHashMap.newKeySet<String>()
     val options = ConcurrentHashMap<String, KeyOptions>()
@@ -36,10 +36,17 @@ class JcaKeys : KeyStore {
         return pair.public.encoded
     }
 
-    override fun createEnrollmentKey(alias: String, options: KeyOptions, attestationChallenge: ByteArray) =
-        createKey(alias, options)
+    /** The attestation challenge of the last enrollment key (what KeySpecs gives the Keystore). */
+    @Volatile var lastChallenge: ByteArray? = null
 
-    override fun keyAttestation(alias: String, clientDataHash: ByteArray): KeyAttestation? = null
+    override fun createEnrollmentKey(alias: String, options: KeyOptions, attestationChallenge: ByteArray): ByteArray {
+        lastChallenge = attestationChallenge
+        return createKey(alias, options)
+    }
+
+    /** The sample's own conversion of a Keystore chain, over the chain this store was given. */
+    override fun keyAttestation(alias: String, clientDataHash: ByteArray): KeyAttestation? =
+        org.openciba.sample.platform.AndroidKeystoreKeyStore.attestationOf(chain)
 
     override fun publicKey(alias: String): ByteArray = pair(alias).public.encoded
 

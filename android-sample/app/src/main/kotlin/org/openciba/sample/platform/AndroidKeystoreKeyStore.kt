@@ -98,8 +98,7 @@ class AndroidKeystoreKeyStore(private val hasStrongBox: Boolean) : KeyStore {
 
     /** The Keystore's certificate chain of the key (leaf first), made with the enrollment's challenge. */
     override fun keyAttestation(alias: String, clientDataHash: ByteArray): KeyAttestation? = mapped(alias) {
-        val chain: Array<Certificate>? = keystore().getCertificateChain(alias)
-        if (chain.isNullOrEmpty()) null else KeyAttestation.AndroidKeyChain(chain.map { it.encoded })
+        attestationOf(keystore().getCertificateChain(alias))
     }
 
     private fun certificate(alias: String): Certificate =
@@ -107,6 +106,13 @@ class AndroidKeystoreKeyStore(private val hasStrongBox: Boolean) : KeyStore {
 
     companion object {
         const val PROVIDER = "AndroidKeyStore"
+
+        /**
+         * The attestation the server reads from a Keystore certificate chain (leaf first, each
+         * certificate's DER); none for a key without a chain (a key made before attestation).
+         */
+        fun attestationOf(chain: Array<out Certificate>?): KeyAttestation? =
+            if (chain.isNullOrEmpty()) null else KeyAttestation.AndroidKeyChain(chain.map { it.encoded })
 
         /** The Keystore's exceptions as the SDK's typed errors (KeyStoreException). */
         fun <T> mapped(alias: String, body: () -> T): T = try {
