@@ -292,15 +292,7 @@ fn alice_request() -> Value {
 #[tokio::test]
 async fn discovery_lists_the_profile_truthfully() {
     let server = fapi_server(|_| {}).await;
-    let meta: Value = server
-        .http
-        .get(server.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let meta = server.get_json("/.well-known/openid-configuration").await;
     assert_eq!(
         meta["token_endpoint_auth_methods_supported"],
         json!([
@@ -357,15 +349,7 @@ async fn discovery_lists_the_profile_truthfully() {
 
     // Server-wide FAPI: only what the profile allows, and every client follows it.
     let server = fapi_server(|s| s.clients.fapi = true).await;
-    let meta: Value = server
-        .http
-        .get(server.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let meta = server.get_json("/.well-known/openid-configuration").await;
     assert_eq!(
         meta["token_endpoint_auth_methods_supported"],
         json!([

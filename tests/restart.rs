@@ -10,15 +10,7 @@ async fn restart_between_request_and_approval_loses_nothing() {
     let (_user, sdk, account) = server.user_with_device("alice").await;
     let client = server.create_client(json!({})).await;
     let auth_req_id = server.start_ciba(&client, "alice").await;
-    let jwks_before: serde_json::Value = server
-        .http
-        .get(server.url("/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks_before = server.get_json("/jwks").await;
     let used_proof = proof(&server, &sdk, &account, "GET", "/device/v1/transactions");
     assert_eq!(
         device_call(
@@ -53,15 +45,7 @@ async fn restart_between_request_and_approval_loses_nothing() {
     sdk.approve(&txn, vec!["swk".into()]).await.unwrap();
     let answer = server.poll(&client, &auth_req_id).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
-    let jwks_after: serde_json::Value = server
-        .http
-        .get(server.url("/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks_after = server.get_json("/jwks").await;
     assert_eq!(jwks_before, jwks_after);
     crate::flows::verify_with_jwks(
         &server,

@@ -503,15 +503,7 @@ async fn id_tokens_are_signed_with_each_client_s_registered_algorithm() {
         (status, &body["error"]),
         (400, &json!("invalid_client_metadata"))
     );
-    let discovery: Value = server
-        .http
-        .get(server.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery = server.get_json("/.well-known/openid-configuration").await;
     assert_eq!(
         discovery["id_token_signing_alg_values_supported"],
         json!(["ES256", "PS256", "RS256"])

@@ -235,15 +235,7 @@ async fn login_hint_resolves_subject_username_email_and_phone_and_expiry_is_capp
 #[tokio::test]
 async fn discovery_jwks_and_health() {
     let server = TestServer::start().await;
-    let meta: serde_json::Value = server
-        .http
-        .get(server.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let meta = server.get_json("/.well-known/openid-configuration").await;
     assert_eq!(meta["issuer"], server.issuer.as_str());
     assert_eq!(
         meta["backchannel_authentication_endpoint"],
@@ -278,15 +270,7 @@ async fn discovery_jwks_and_health() {
         json!(["email", "openid", "phone", "profile"])
     );
     server.create_client(json!({})).await;
-    let meta: serde_json::Value = server
-        .http
-        .get(server.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let meta = server.get_json("/.well-known/openid-configuration").await;
     assert_eq!(
         meta["scopes_supported"],
         json!([

@@ -360,6 +360,17 @@ impl TestServer {
     }
 
     /// Creates a user; returns its JSON.
+    /// `GET path` (no credentials), asserting a 2xx JSON answer: discovery, the JWKS.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self.http.get(self.url(path)).send().await.unwrap();
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap()
+    }
+
     pub async fn create_user(&self, username: &str) -> Value {
         let (status, body) = self
             .admin(
