@@ -4,7 +4,9 @@
 #   scripts/bench.sh [sqlite] [postgres] [client-auth]   (default: sqlite postgres)
 # `client-auth` runs scripts/bench-client-auth.sh: backchannel and token requests with
 # client_secret_basic, private_key_jwt (ES256, PS256) and tls_client_auth over TLS.
-# Environment: SECONDS_PER_PHASE (default 10), CONCURRENCY (default 16,256), PROFILE (release).
+# Environment: SECONDS_PER_PHASE (default 10), CONCURRENCY (default 16,256), PROFILE (release),
+# BENCH_JSON (also write every backend's results to this JSON file, for comparing runs).
+# Each phase prints a progress line (stderr); the summary table of every backend comes last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 backends=("$@"); [ ${#backends[@]} -eq 0 ] && backends=(sqlite postgres)
@@ -54,6 +56,27 @@ for backend in "${backends[@]}"; do
   server_pid=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" > /dev/null && break; sleep 0.1; done
   "$bin/ciba-load" --base "http://127.0.0.1:$port" --admin-token bench-admin-token-0123456789 \
-    --seconds "${SECONDS_PER_PHASE:-10}" --concurrency "${CONCURRENCY:-16,256}" --label "$backend"
+    --seconds "${SECONDS_PER_PHASE:-10}" --concurrency "${CONCURRENCY:-16,256}" --label "$backend" \
+    --json "$work/results-$backend.json" > "$work/table-$backend.md"
   kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
 done
+
+# The summary: every backend's rows in one table, and the JSON of them all when asked.
+python3 - "$work" "${BENCH_JSON:-}" <<'PY'
+import glob, json, sys
+work, out = sys.argv[1], sys.argv[2]
+rows = []
+for path in sorted(glob.glob(f"{work}/results-*.json")):
+    rows.extend(json.load(open(path)))
+if not rows:
+    sys.exit(0)
+print()
+print("| backend | phase | clients | rate | p50 | p99 | answers |")
+print("|---|---|---|---|---|---|---|")
+for r in rows:
+    print(f"| {r['label']} | {r['phase']} | {r['concurrency']} | {r['rate_per_s']:.0f}/s | "
+          f"{r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms | {r['ok']} ok ({r['slow_down']} slow_down), {r['other']} other |")
+if out:
+    json.dump(rows, open(out, "w"), indent=2)
+    print(f"\n(results also in {out})")
+PY

@@ -46,6 +46,10 @@ pub struct Args {
     /// A label for the report (e.g. "sqlite").
     #[arg(long, default_value = "")]
     pub label: String,
+    /// Also write the results as JSON to this file (an array, one object per phase and
+    /// concurrency), for comparing runs.
+    #[arg(long)]
+    pub json: Option<std::path::PathBuf>,
 }
 
 /// One measured phase.
@@ -76,20 +80,43 @@ impl Report {
         self.latencies_us[i.min(self.latencies_us.len() - 1)] as f64 / 1000.0
     }
 
-    fn print(&self, label: &str) {
-        let rate = self.ok as f64 / self.elapsed.as_secs_f64().max(1e-9);
-        println!(
+    fn rate(&self) -> f64 {
+        self.ok as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    fn row(&self, label: &str) -> String {
+        format!(
             "| {label} | {} | {} | {:.0}/s | {:.2} ms | {:.2} ms | {} ok ({} slow_down), {} other |",
             self.phase,
             self.concurrency,
-            rate,
+            self.rate(),
             self.percentile(0.5),
             self.percentile(0.99),
             self.ok,
             self.slow_down,
             self.other
-        );
+        )
     }
+
+    fn json(&self, label: &str) -> serde_json::Value {
+        serde_json::json!({
+            "label": label,
+            "phase": self.phase,
+            "concurrency": self.concurrency,
+            "rate_per_s": (self.rate() * 10.0).round() / 10.0,
+            "p50_ms": self.percentile(0.5),
+            "p99_ms": self.percentile(0.99),
+            "ok": self.ok,
+            "slow_down": self.slow_down,
+            "other": self.other,
+            "seconds": self.elapsed.as_secs_f64(),
+        })
+    }
+}
+
+/// The progress line of a phase (on stderr, so that stdout is the table).
+fn progress(label: &str, phase: &str, concurrency: usize, what: &str) {
+    eprintln!("[{label}] {phase} at {concurrency} clients: {what}");
 }
 
 fn main() -> std::process::ExitCode {
@@ -117,21 +144,43 @@ async fn run(args: Args) -> Result<(), String> {
     let max = args.concurrency.iter().copied().max().unwrap_or(16);
     let env =
         std::sync::Arc::new(setup::Environment::create(&args.base, &args.admin_token, max).await?);
+    let label = args.label.as_str();
+    let seconds = Duration::from_secs(args.seconds);
+    let mut reports = Vec::new();
+    for &c in &args.concurrency {
+        progress(label, "backchannel", c, &format!("{} s", args.seconds));
+        let (report, pending_ids) = phases::backchannel(&env, c, seconds).await?;
+        eprintln!("  {}", report.row(label));
+        reports.push(report);
+        progress(label, "poll pending", c, &format!("{} s", args.seconds));
+        reports.push(phases::poll_pending(&env, c, seconds, pending_ids).await?);
+        progress(
+            label,
+            "poll ready",
+            c,
+            &format!("{} requests", args.ready_requests),
+        );
+        reports.push(phases::poll_ready(&env, c, args.ready_requests).await?);
+        progress(
+            label,
+            "decision to tokens",
+            c,
+            &format!("{} requests", args.e2e_requests),
+        );
+        reports.push(phases::decision_to_tokens(&env, c, args.e2e_requests).await?);
+        for report in &reports[reports.len() - 3..] {
+            eprintln!("  {}", report.row(label));
+        }
+    }
     println!("| backend | phase | clients | rate | p50 | p99 | answers |");
     println!("|---|---|---|---|---|---|---|");
-    for &c in &args.concurrency {
-        let (report, pending_ids) =
-            phases::backchannel(&env, c, Duration::from_secs(args.seconds)).await?;
-        report.print(&args.label);
-        phases::poll_pending(&env, c, Duration::from_secs(args.seconds), pending_ids)
-            .await?
-            .print(&args.label);
-        phases::poll_ready(&env, c, args.ready_requests)
-            .await?
-            .print(&args.label);
-        phases::decision_to_tokens(&env, c, args.e2e_requests)
-            .await?
-            .print(&args.label);
+    for report in &reports {
+        println!("{}", report.row(label));
+    }
+    if let Some(path) = &args.json {
+        let all: Vec<serde_json::Value> = reports.iter().map(|r| r.json(label)).collect();
+        let text = serde_json::to_string_pretty(&all).map_err(|e| e.to_string())?;
+        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok(())
 }
