@@ -61,22 +61,16 @@ for backend in "${backends[@]}"; do
   kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
 done
 
-# The summary: every backend's rows in one table, and the JSON of them all when asked.
-python3 - "$work" "${BENCH_JSON:-}" <<'PY'
-import glob, json, sys
-work, out = sys.argv[1], sys.argv[2]
-rows = []
-for path in sorted(glob.glob(f"{work}/results-*.json")):
-    rows.extend(json.load(open(path)))
-if not rows:
-    sys.exit(0)
-print()
-print("| backend | phase | clients | rate | p50 | p99 | answers |")
-print("|---|---|---|---|---|---|---|")
-for r in rows:
-    print(f"| {r['label']} | {r['phase']} | {r['concurrency']} | {r['rate_per_s']:.0f}/s | "
-          f"{r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms | {r['ok']} ok ({r['slow_down']} slow_down), {r['other']} other |")
-if out:
-    json.dump(rows, open(out, "w"), indent=2)
-    print(f"\n(results also in {out})")
-PY
+# The summary: every backend's rows (ciba-load's tables, their headers once), and the JSON of
+# them all when asked.
+tables=("$work"/table-*.md)
+if [ -e "${tables[0]}" ]; then
+  echo
+  head -n 2 "${tables[0]}"
+  for table in "${tables[@]}"; do tail -n +3 "$table"; done
+  if [ -n "${BENCH_JSON:-}" ]; then
+    python3 -c 'import json, sys; json.dump([r for f in sys.argv[2:] for r in json.load(open(f))], open(sys.argv[1], "w"), indent=2)' \
+      "$BENCH_JSON" "$work"/results-*.json
+    echo "(results also in $BENCH_JSON)"
+  fi
+fi

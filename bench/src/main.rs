@@ -119,6 +119,12 @@ fn progress(label: &str, phase: &str, concurrency: usize, what: &str) {
     eprintln!("[{label}] {phase} at {concurrency} clients: {what}");
 }
 
+/// A finished phase: its row on stderr at once (the table on stdout comes at the end).
+fn done(label: &str, report: Report) -> Report {
+    eprintln!("  {}", report.row(label));
+    report
+}
+
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -150,27 +156,26 @@ async fn run(args: Args) -> Result<(), String> {
     for &c in &args.concurrency {
         progress(label, "backchannel", c, &format!("{} s", args.seconds));
         let (report, pending_ids) = phases::backchannel(&env, c, seconds).await?;
-        eprintln!("  {}", report.row(label));
-        reports.push(report);
+        reports.push(done(label, report));
         progress(label, "poll pending", c, &format!("{} s", args.seconds));
-        reports.push(phases::poll_pending(&env, c, seconds, pending_ids).await?);
+        let report = phases::poll_pending(&env, c, seconds, pending_ids).await?;
+        reports.push(done(label, report));
         progress(
             label,
             "poll ready",
             c,
             &format!("{} requests", args.ready_requests),
         );
-        reports.push(phases::poll_ready(&env, c, args.ready_requests).await?);
+        let report = phases::poll_ready(&env, c, args.ready_requests).await?;
+        reports.push(done(label, report));
         progress(
             label,
             "decision to tokens",
             c,
             &format!("{} requests", args.e2e_requests),
         );
-        reports.push(phases::decision_to_tokens(&env, c, args.e2e_requests).await?);
-        for report in &reports[reports.len() - 3..] {
-            eprintln!("  {}", report.row(label));
-        }
+        let report = phases::decision_to_tokens(&env, c, args.e2e_requests).await?;
+        reports.push(done(label, report));
     }
     println!("| backend | phase | clients | rate | p50 | p99 | answers |");
     println!("|---|---|---|---|---|---|---|");

@@ -85,8 +85,8 @@ pub fn documented_routes(issuer: &str) -> (axum::Router<AppState>, utoipa::opena
         .routes(routes!(device::device_push_token))
         .routes(routes!(device::device_key_rotation))
         .split_for_parts();
-    // After the routes: a modifier of the derive would run before they add their operations.
-    utoipa::Modify::modify(&Conventions, &mut document);
+    // After the routes (a modifier of the derive would run before they add their operations).
+    add_conventions(&mut document);
     add_links(&mut document);
     document.servers = Some(vec![Server::new(issuer)]);
     (router, document)
@@ -221,80 +221,76 @@ pub fn serve(document: &Result<Bytes, String>) -> Response {
 /// What every operation shares, added to each: the security schemes of its API and the error
 /// answers any of its calls can get (a malformed query or body, a missing or wrong credential,
 /// a body over the limit or too slow to arrive, storage unavailable).
-struct Conventions;
-
-impl utoipa::Modify for Conventions {
-    fn modify(&self, document: &mut utoipa::openapi::OpenApi) {
-        let components = document.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "admin_token",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .description(Some(
-                        "The admin token (`admin_token`, CIBA_ADMIN_TOKEN or <data_dir>/admin-token)",
-                    ))
-                    .build(),
-            ),
-        );
-        components.add_security_scheme(
-            "console_session",
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
-                "ciba_console",
-                "A console session (POST /console/session); every change also sends the \
-                 session's CSRF token as X-CSRF-Token. `__Host-ciba_console` over https.",
-            ))),
-        );
-        components.add_security_scheme(
-            "dpop",
-            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
-                "DPoP",
-                "A DPoP proof (RFC 9449) signed with the device's key (DEVICE-PROTOCOL.md §2)",
-            ))),
-        );
-        for (path, item) in document.paths.paths.iter_mut() {
-            let api = if path.starts_with("/admin/") {
-                Api::Admin
-            } else if path.starts_with("/device/") {
-                Api::Device
-            } else {
-                Api::Console
-            };
-            for (changes, operation) in operations(item) {
-                if operation.security.is_none() {
-                    operation.security = Some(api.security());
-                }
-                let responses = &mut operation.responses.responses;
-                let mut common = vec![
-                    ("400", "A malformed query, path or body (`invalid_request`)"),
-                    (
-                        "408",
-                        "The request did not arrive and get its answer in time",
-                    ),
-                    ("413", "The body is over the limit"),
-                    ("503", "Storage is unavailable; try again"),
-                ];
-                match api {
-                    Api::Admin => {
-                        common.push(("401", "No admin token or console session, or a wrong one"));
-                        if changes {
-                            common.push((
-                                "403",
-                                "A console session without its CSRF token (`X-CSRF-Token`)",
-                            ));
-                        }
+fn add_conventions(document: &mut utoipa::openapi::OpenApi) {
+    let components = document.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "admin_token",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some(
+                    "The admin token (`admin_token`, CIBA_ADMIN_TOKEN or <data_dir>/admin-token)",
+                ))
+                .build(),
+        ),
+    );
+    components.add_security_scheme(
+        "console_session",
+        SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+            "ciba_console",
+            "A console session (POST /console/session); every change also sends the \
+             session's CSRF token as X-CSRF-Token. `__Host-ciba_console` over https.",
+        ))),
+    );
+    components.add_security_scheme(
+        "dpop",
+        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+            "DPoP",
+            "A DPoP proof (RFC 9449) signed with the device's key (DEVICE-PROTOCOL.md §2)",
+        ))),
+    );
+    for (path, item) in document.paths.paths.iter_mut() {
+        let api = if path.starts_with("/admin/") {
+            Api::Admin
+        } else if path.starts_with("/device/") {
+            Api::Device
+        } else {
+            Api::Console
+        };
+        for (changes, operation) in operations(item) {
+            if operation.security.is_none() {
+                operation.security = Some(api.security());
+            }
+            let responses = &mut operation.responses.responses;
+            let mut common = vec![
+                ("400", "A malformed query, path or body (`invalid_request`)"),
+                (
+                    "408",
+                    "The request did not arrive and get its answer in time",
+                ),
+                ("413", "The body is over the limit"),
+                ("503", "Storage is unavailable; try again"),
+            ];
+            match api {
+                Api::Admin => {
+                    common.push(("401", "No admin token or console session, or a wrong one"));
+                    if changes {
+                        common.push((
+                            "403",
+                            "A console session without its CSRF token (`X-CSRF-Token`)",
+                        ));
                     }
-                    Api::Device => common.push((
-                        "401",
-                        "The DPoP proof is missing or invalid, or the device is unknown or revoked",
-                    )),
-                    Api::Console => {}
                 }
-                for (status, description) in common {
-                    responses
-                        .entry(status.to_owned())
-                        .or_insert_with(|| error_response(description));
-                }
+                Api::Device => common.push((
+                    "401",
+                    "The DPoP proof is missing or invalid, or the device is unknown or revoked",
+                )),
+                Api::Console => {}
+            }
+            for (status, description) in common {
+                responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| error_response(description));
             }
         }
     }

@@ -8,7 +8,6 @@ import kotlin.coroutines.resume
 import kotlinx.coroutines.suspendCancellableCoroutine
 import org.openciba.authenticator.Account
 import org.openciba.authenticator.Authenticator
-import org.openciba.authenticator.KeyStoreException
 import org.openciba.authenticator.Transaction
 import org.openciba.sample.logic.UserGate
 import org.openciba.sample.platform.AndroidKeystoreKeyStore
@@ -73,10 +72,5 @@ class BiometricGate(
             else prompt.authenticate(info)
             continuation.invokeOnCancellation { prompt.cancelAuthentication() }
         }
-    }
-
-    companion object {
-        /** Whether [e] means the approval key is gone for good (a new biometric was enrolled). */
-        fun invalidated(e: Throwable): Boolean = e is KeyStoreException.KeyInvalidated
     }
 }

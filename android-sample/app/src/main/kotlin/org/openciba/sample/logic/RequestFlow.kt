@@ -124,19 +124,15 @@ class RequestFlow(
             body()
         } catch (e: AuthenticatorException) {
             val text = ErrorText.of(e)
-            when {
-                text.next == NextStep.RELINK ->
-                    RequestState.Relink(txn.accountId, accountState(txn.accountId))
-                text.next == NextStep.DISMISS -> failed(txn, text)
-                else -> RequestState.Failed(txn, text)
+            when (text.next) {
+                // What the account became follows from the error itself: the server said the
+                // device is revoked, or the phone's key is gone or invalidated.
+                NextStep.RELINK -> RequestState.Relink(
+                    txn.accountId,
+                    if (e is AuthenticatorException.DeviceRevoked) AccountState.REVOKED else AccountState.NEEDS_REENROLLMENT,
+                )
+                NextStep.DISMISS -> failed(txn, text)
+                NextStep.RETRY -> RequestState.Failed(txn, text)
             }
-        }
-
-    private suspend fun accountState(accountId: String): AccountState =
-        try {
-            authenticator.accountStatus(accountId)
-        } catch (e: AuthenticatorException) {
-            // The status call fails for the same reason (a revoked device is told so by the server).
-            if (e is AuthenticatorException.DeviceRevoked) AccountState.REVOKED else AccountState.NEEDS_REENROLLMENT
         }
 }

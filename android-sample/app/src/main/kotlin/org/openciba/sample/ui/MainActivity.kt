@@ -51,6 +51,7 @@ sealed interface Screen {
 class MainActivity : FragmentActivity() {
     private val app get() = application as CibaSampleApp
     private lateinit var flow: RequestFlow
+    private lateinit var gate: BiometricGate
     private var screen by mutableStateOf<Screen>(Screen.Accounts(notificationsOn = true))
 
     private val askNotifications =
@@ -62,7 +63,7 @@ class MainActivity : FragmentActivity() {
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
         window.setFlags(WindowManager.LayoutParams.FLAG_SECURE, WindowManager.LayoutParams.FLAG_SECURE)
-        val gate = BiometricGate(this, app.authenticator, app.keys) { txn ->
+        gate = BiometricGate(this, app.authenticator, app.keys) { txn ->
             PromptText(
                 title = getString(R.string.prompt_title),
                 subtitle = getString(R.string.prompt_subtitle, txn.view.bindingMessage ?: ""),
@@ -158,10 +159,12 @@ class MainActivity : FragmentActivity() {
                     osVersion = Build.VERSION.RELEASE, appVersion = packageManager.getPackageInfo(packageName, 0).versionName,
                     sdkVersion = sdkVersion(),
                 )
-                // The account key signs fetches without a prompt; the approval key needs a strong biometric.
+                // The account key signs fetches without a prompt; the approval key needs a strong
+                // biometric, so a phone without one enrolls without it (the gate then prompts
+                // without a CryptoObject).
                 val options = EnrollOptions(
                     key = KeyOptions(UserVerification.NONE, preferSecureHardware = true),
-                    approvalKey = KeyOptions(UserVerification.BIOMETRIC, preferSecureHardware = true),
+                    approvalKey = if (gate.available()) KeyOptions(UserVerification.BIOMETRIC, preferSecureHardware = true) else null,
                 )
                 app.authenticator.enrollWith(link.uri, device, push, options)
                 home()
