@@ -4,14 +4,16 @@
 # the document the server serves at /openapi.json — with every check (no server error, no
 # undocumented status code, no response that contradicts its schema, invalid input refused,
 # authentication not ignored, …) and tests/openapi/schemathesis.toml's exceptions. Installs
-# schemathesis (pinned) from PyPI into target/tools/schemathesis on first use. Extra arguments
+# schemathesis (pinned) from PyPI into target/tools/schemathesis on first use (the cargo
+# target directory: CARGO_TARGET_DIR when set). Extra arguments
 # go to `schemathesis run` (e.g. --max-examples 200, --seed N to replay a run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+target="${CARGO_TARGET_DIR:-$root/target}"
 
 version=4.32.5
-venv=$root/target/tools/schemathesis
+venv=$target/tools/schemathesis
 if ! [[ -x $venv/bin/schemathesis ]] || [[ $("$venv/bin/schemathesis" --version 2>/dev/null) != *"$version"* ]]; then
   echo "== installing schemathesis $version (PyPI)"
   rm -rf "$venv"
@@ -30,7 +32,7 @@ trap cleanup EXIT
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 token=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
 CIBA_ADMIN_TOKEN=$token CIBA_DATA_DIR=$work RUST_LOG=warn \
-  target/debug/ciba-server --listen "127.0.0.1:$port" --database-url "sqlite://$work/ciba.db" \
+  "$target/debug/ciba-server" --listen "127.0.0.1:$port" --database-url "sqlite://$work/ciba.db" \
   > "$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do
