@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 backends=("$@"); [ ${#backends[@]} -eq 0 ] && backends=(sqlite postgres)
 profile=${PROFILE:-release}
 cargo build --locked --profile "$profile" -p ciba-server -p ciba-bench
-bin="target/$profile"; [ "$profile" = dev ] && bin=target/debug
+target="${CARGO_TARGET_DIR:-target}"
+bin="$target/$profile"; [ "$profile" = dev ] && bin="$target/debug"
 
 work=$(mktemp -d /tmp/ciba-bench-XXXXXX); chmod 755 "$work"
 server_pid=""; pg=""
