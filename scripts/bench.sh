@@ -25,19 +25,6 @@ cleanup() {
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-cat > "$work/bench.toml" <<TOML
-log_format = "text"
-database_max_connections = 16
-[ciba]
-poll_interval = 1
-# The load drives thousands of requests a second from one client for a few users: the push-bombing
-# limits (5 pending per user, 50 requests a second per client by default) would refuse them.
-max_pending_requests_per_user = 0
-client_requests_per_second = 0
-[notifications]
-allow_plain_http = true
-allow_private_networks = true
-TOML
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; server and load generator share it"
 for backend in "${backends[@]}"; do
@@ -52,7 +39,7 @@ for backend in "${backends[@]}"; do
     *) echo "unknown backend $backend" >&2; exit 2 ;;
   esac
   port=$(free_port)
-  RUST_LOG=warn CIBA_ADMIN_TOKEN=bench-admin-token-0123456789 "$bin/ciba-server" --config "$work/bench.toml" \
+  RUST_LOG=warn CIBA_ADMIN_TOKEN=bench-admin-token-0123456789 "$bin/ciba-server" --config bench/bench.toml \
     --listen "127.0.0.1:$port" --database-url "$url" > "$work/server-$backend.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" > /dev/null && break; sleep 0.1; done

@@ -18,18 +18,25 @@ use hyper_util::rt::TokioIo;
 pub struct Http {
     addr: SocketAddr,
     host: HeaderValue,
+    /// The base's path (Keycloak's `/realms/<realm>`), put before every request's path.
+    prefix: String,
     idle: Mutex<Vec<SendRequest<Full<Bytes>>>>,
 }
 
 impl Http {
-    /// A client for `base` (`http://ip:port`); `None` for anything else (HTTPS, host names),
-    /// which the phases then reach through reqwest.
+    /// A client for `base` (`http://ip:port`, optionally with a path); `None` for anything
+    /// else (HTTPS, host names), which the phases then reach through reqwest.
     pub fn for_base(base: &str) -> Option<Self> {
-        let authority = base.strip_prefix("http://")?.trim_end_matches('/');
+        let rest = base.strip_prefix("http://")?.trim_end_matches('/');
+        let (authority, prefix) = match rest.find('/') {
+            Some(i) => rest.split_at(i),
+            None => (rest, ""),
+        };
         let addr: SocketAddr = authority.parse().ok()?;
         Some(Self {
             addr,
             host: HeaderValue::from_str(authority).ok()?,
+            prefix: prefix.to_owned(),
             idle: Mutex::new(Vec::new()),
         })
     }
@@ -68,7 +75,7 @@ impl Http {
             None => self.connect().await?,
         };
         sender.ready().await.map_err(|e| e.to_string())?;
-        let request = hyper::Request::post(path)
+        let request = hyper::Request::post(format!("{}{path}", self.prefix))
             .header(HOST, self.host.clone())
             .header(AUTHORIZATION, authorization.clone())
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")

@@ -28,9 +28,25 @@ pub struct Args {
     /// The server's base URL.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     pub base: String,
-    /// The admin API token.
-    #[arg(long, env = "CIBA_ADMIN_TOKEN")]
+    /// The server driven: ciba-server, or a peer of `bench/peers/` (its static users and
+    /// clients; approvals through its own endpoints).
+    #[arg(long, value_enum, default_value = "ciba-server")]
+    pub peer: setup::Peer,
+    /// The admin API token (ciba-server).
+    #[arg(long, env = "CIBA_ADMIN_TOKEN", default_value = "")]
     pub admin_token: String,
+    /// Where a peer's approvals go (default: node-oidc-provider's base; Keycloak's channel
+    /// receiver at http://127.0.0.1:8998).
+    #[arg(long)]
+    pub approve_base: Option<String>,
+    /// The ping receiver's address (a peer's registered notification endpoint, e.g.
+    /// 127.0.0.1:8999); default a free loopback port.
+    #[arg(long)]
+    pub ping_listen: Option<String>,
+    /// Seconds of unmeasured load first (backchannel requests and pending polls at the first
+    /// concurrency), for a JIT's warm-up.
+    #[arg(long, default_value_t = 0)]
+    pub warmup: u64,
     /// Concurrent clients, one run per value.
     #[arg(long, value_delimiter = ',', default_value = "16,256")]
     pub concurrency: Vec<usize>,
@@ -69,6 +85,11 @@ pub struct Report {
     pub elapsed: Duration,
     /// Latencies of the successful operations, in microseconds, sorted.
     pub latencies_us: Vec<u64>,
+    /// The first `other` answer (status and body), shown on stderr.
+    pub first_other: Option<String>,
+    /// The decision phase's stages per decision (µs): the decision call (the device's signed
+    /// approval, or a peer's approval call), the wait for the ping after it, the token request.
+    pub stages: Vec<[u64; 3]>,
 }
 
 impl Report {
@@ -78,6 +99,21 @@ impl Report {
         }
         let i = ((self.latencies_us.len() as f64 - 1.0) * p).round() as usize;
         self.latencies_us[i.min(self.latencies_us.len() - 1)] as f64 / 1000.0
+    }
+
+    /// p50 and p99 (ms) of each stage, when the phase has stages.
+    fn stage_percentiles(&self) -> Option<[(f64, f64); 3]> {
+        if self.stages.is_empty() {
+            return None;
+        }
+        let mut out = [(0.0, 0.0); 3];
+        for (i, slot) in out.iter_mut().enumerate() {
+            let mut v: Vec<u64> = self.stages.iter().map(|s| s[i]).collect();
+            v.sort_unstable();
+            let at = |p: f64| v[((v.len() as f64 - 1.0) * p).round() as usize] as f64 / 1000.0;
+            *slot = (at(0.5), at(0.99));
+        }
+        Some(out)
     }
 
     fn rate(&self) -> f64 {
@@ -110,6 +146,11 @@ impl Report {
             "slow_down": self.slow_down,
             "other": self.other,
             "seconds": self.elapsed.as_secs_f64(),
+            "stages_ms": self.stage_percentiles().map(|s| serde_json::json!({
+                "decision_call": {"p50": s[0].0, "p99": s[0].1},
+                "then_ping": {"p50": s[1].0, "p99": s[1].1},
+                "then_tokens": {"p50": s[2].0, "p99": s[2].1},
+            })),
         })
     }
 }
@@ -122,6 +163,15 @@ fn progress(label: &str, phase: &str, concurrency: usize, what: &str) {
 /// A finished phase: its row on stderr at once (the table on stdout comes at the end).
 fn done(label: &str, report: Report) -> Report {
     eprintln!("  {}", report.row(label));
+    if let Some(s) = report.stage_percentiles() {
+        eprintln!(
+            "  stages (p50 / p99): decision call {:.2} / {:.2} ms, then the ping {:.2} / {:.2} ms, then tokens {:.2} / {:.2} ms",
+            s[0].0, s[0].1, s[1].0, s[1].1, s[2].0, s[2].1
+        );
+    }
+    if let Some(answer) = &report.first_other {
+        eprintln!("  first other answer: {answer}");
+    }
     report
 }
 
@@ -148,10 +198,38 @@ fn main() -> std::process::ExitCode {
 
 async fn run(args: Args) -> Result<(), String> {
     let max = args.concurrency.iter().copied().max().unwrap_or(16);
-    let env =
-        std::sync::Arc::new(setup::Environment::create(&args.base, &args.admin_token, max).await?);
-    let label = args.label.as_str();
+    let env = std::sync::Arc::new(
+        setup::Environment::create(
+            args.peer,
+            &args.base,
+            &args.admin_token,
+            args.approve_base.as_deref(),
+            args.ping_listen.as_deref(),
+            max,
+        )
+        .await?,
+    );
+    let label = if args.label.is_empty() {
+        args.peer.name()
+    } else {
+        args.label.as_str()
+    };
     let seconds = Duration::from_secs(args.seconds);
+    if args.warmup > 0 {
+        let c = args.concurrency.first().copied().unwrap_or(16);
+        progress(
+            label,
+            "warm-up",
+            c,
+            &format!("{} s, not measured", args.warmup),
+        );
+        let until = std::time::Instant::now() + Duration::from_secs(args.warmup);
+        while std::time::Instant::now() < until {
+            let slice = Duration::from_secs(args.warmup.min(10));
+            let (_, ids) = phases::backchannel(&env, c, slice).await?;
+            phases::poll_pending(&env, c, slice, ids).await?;
+        }
+    }
     let mut reports = Vec::new();
     for &c in &args.concurrency {
         progress(label, "backchannel", c, &format!("{} s", args.seconds));
@@ -177,7 +255,7 @@ async fn run(args: Args) -> Result<(), String> {
         let report = phases::decision_to_tokens(&env, c, args.e2e_requests).await?;
         reports.push(done(label, report));
     }
-    println!("| backend | phase | clients | rate | p50 | p99 | answers |");
+    println!("| server | phase | clients | rate | p50 | p99 | answers |");
     println!("|---|---|---|---|---|---|---|");
     for report in &reports {
         println!("{}", report.row(label));

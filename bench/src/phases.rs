@@ -10,8 +10,6 @@ use tokio::task::JoinSet;
 use crate::Report;
 use ciba_bench::setup::Environment;
 
-const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
-
 /// What one worker measured.
 #[derive(Default)]
 struct Tally {
@@ -20,6 +18,21 @@ struct Tally {
     other: usize,
     latencies_us: Vec<u64>,
     ids: Vec<String>,
+    /// The first answer counted as `other`, for the report.
+    first_other: Option<String>,
+    /// Per decision: the decision call, then the ping's arrival, then the token request (µs).
+    stages: Vec<[u64; 3]>,
+}
+
+impl Tally {
+    fn other(&mut self, status: u16, body: &serde_json::Value) {
+        self.other += 1;
+        if self.first_other.is_none() {
+            let mut text = format!("{status} {body}");
+            text.truncate(200);
+            self.first_other = Some(text);
+        }
+    }
 }
 
 fn merge(
@@ -36,12 +49,16 @@ fn merge(
         other: 0,
         elapsed,
         latencies_us: Vec::new(),
+        first_other: None,
+        stages: Vec::new(),
     };
     let mut ids = Vec::new();
     for t in tallies {
         report.ok += t.ok;
         report.slow_down += t.slow_down;
         report.other += t.other;
+        report.first_other = report.first_other.or(t.first_other);
+        report.stages.extend(t.stages);
         report.latencies_us.extend(t.latencies_us);
         ids.extend(t.ids);
     }
@@ -73,9 +90,8 @@ pub async fn backchannel(
                 n += concurrency;
                 let t0 = Instant::now();
                 let (status, body) = env
-                    .oauth(
+                    .backchannel(
                         &env.poll_client,
-                        "/backchannel/authenticate",
                         &[
                             ("scope", "openid"),
                             ("login_hint", user),
@@ -89,7 +105,7 @@ pub async fn backchannel(
                         tally.latencies_us.push(t0.elapsed().as_micros() as u64);
                         tally.ids.push(id.to_owned());
                     }
-                    _ => tally.other += 1,
+                    _ => tally.other(status, &body),
                 }
             }
             Ok(tally)
@@ -126,13 +142,7 @@ pub async fn poll_pending(
             while Instant::now() < deadline {
                 let id = &ids[next.fetch_add(1, Ordering::Relaxed) % ids.len()];
                 let t0 = Instant::now();
-                let (_, body) = env
-                    .oauth(
-                        &env.poll_client,
-                        "/token",
-                        &[("grant_type", CIBA_GRANT), ("auth_req_id", id)],
-                    )
-                    .await?;
+                let (status, body) = env.token(&env.poll_client, id).await?;
                 // Both answers cost the server the same one conditional UPDATE; `slow_down`
                 // comes when the round robin returns to a request within its interval.
                 match body.get("error").and_then(|v| v.as_str()) {
@@ -145,7 +155,7 @@ pub async fn poll_pending(
                         tally.slow_down += 1;
                         tally.latencies_us.push(t0.elapsed().as_micros() as u64);
                     }
-                    _ => tally.other += 1,
+                    _ => tally.other(status, &body),
                 }
             }
             Ok(tally)
@@ -171,9 +181,8 @@ async fn approved_requests(env: &Arc<Environment>, count: usize) -> Result<Vec<S
             let mut tally = Tally::default();
             for _ in 0..per_user {
                 let (status, body) = env
-                    .oauth(
+                    .backchannel(
                         &env.poll_client,
-                        "/backchannel/authenticate",
                         &[("scope", "openid"), ("login_hint", &user.username)],
                     )
                     .await?;
@@ -182,17 +191,24 @@ async fn approved_requests(env: &Arc<Environment>, count: usize) -> Result<Vec<S
                     _ => return Err(format!("backchannel: {status} {body}")),
                 }
             }
-            for txn in user.sdk.pending().await.map_err(|e| e.to_string())? {
-                user.sdk
-                    .approve(&txn, vec!["swk".into()])
-                    .await
-                    .map_err(|e| e.to_string())?;
+            let approved = env.approve_all(&user).await?;
+            if approved != tally.ids.len() {
+                return Err(format!(
+                    "{}: {approved} of {} requests approved",
+                    user.username,
+                    tally.ids.len()
+                ));
             }
             Ok(tally)
         });
     }
     let tallies = join(set).await?;
-    Ok(tallies.into_iter().flat_map(|t| t.ids).collect())
+    // Interleaved by user, so that concurrent redemptions are of different users' requests.
+    let lists: Vec<Vec<String>> = tallies.into_iter().map(|t| t.ids).collect();
+    let longest = lists.iter().map(Vec::len).max().unwrap_or(0);
+    Ok((0..longest)
+        .flat_map(|i| lists.iter().filter_map(move |l| l.get(i).cloned()))
+        .collect())
 }
 
 /// Token polls on approved requests: each one redeems tokens (signs an ID and an access token).
@@ -202,6 +218,10 @@ pub async fn poll_ready(
     count: usize,
 ) -> Result<Report, String> {
     let ids = Arc::new(approved_requests(env, count).await?);
+    // A client polls an approved request no sooner than its interval (1 s in the benchmark's
+    // configurations) after its last call: Keycloak answers `slow_down` to a first poll that
+    // comes sooner after the backchannel request.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let mut set = JoinSet::new();
@@ -213,18 +233,12 @@ pub async fn poll_ready(
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(id) = ids.get(i) else { break };
                 let t0 = Instant::now();
-                let (status, body) = env
-                    .oauth(
-                        &env.poll_client,
-                        "/token",
-                        &[("grant_type", CIBA_GRANT), ("auth_req_id", id)],
-                    )
-                    .await?;
+                let (status, body) = env.token(&env.poll_client, id).await?;
                 if status == 200 && body.get("id_token").is_some() {
                     tally.ok += 1;
                     tally.latencies_us.push(t0.elapsed().as_micros() as u64);
                 } else {
-                    tally.other += 1;
+                    tally.other(status, &body);
                 }
             }
             Ok(tally)
@@ -256,9 +270,8 @@ pub async fn decision_to_tokens(
             let mut tally = Tally::default();
             for _ in 0..per_worker {
                 let (status, body) = env
-                    .oauth(
+                    .backchannel(
                         &env.ping_client,
-                        "/backchannel/authenticate",
                         &[
                             ("scope", "openid"),
                             ("login_hint", &user.username),
@@ -273,40 +286,30 @@ pub async fn decision_to_tokens(
                 else {
                     return Err(format!("backchannel: {status} {body}"));
                 };
-                let txn = user
-                    .sdk
-                    .pending()
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .into_iter()
-                    .next()
-                    .ok_or("no transaction")?;
+                let prepared = env.prepare(&user).await?;
                 let (tx, rx) = oneshot::channel();
                 env.pings
                     .lock()
                     .map_err(|_| "poisoned")?
                     .insert(id.clone(), tx);
                 let t0 = Instant::now();
-                user.sdk
-                    .approve(&txn, vec!["swk".into()])
-                    .await
-                    .map_err(|e| e.to_string())?;
+                env.approve_one(&user, &id, prepared).await?;
+                let t1 = Instant::now();
                 tokio::time::timeout(Duration::from_secs(30), rx)
                     .await
                     .map_err(|_| "no ping within 30 s")?
                     .map_err(|e| e.to_string())?;
-                let (status, body) = env
-                    .oauth(
-                        &env.ping_client,
-                        "/token",
-                        &[("grant_type", CIBA_GRANT), ("auth_req_id", &id)],
-                    )
-                    .await?;
+                let t2 = Instant::now();
+                let (status, body) = env.token(&env.ping_client, &id).await?;
                 if status == 200 && body.get("id_token").is_some() {
                     tally.ok += 1;
                     tally.latencies_us.push(t0.elapsed().as_micros() as u64);
+                    let us = |d: Duration| d.as_micros() as u64;
+                    tally
+                        .stages
+                        .push([us(t1 - t0), us(t2 - t1), us(t2.elapsed())]);
                 } else {
-                    tally.other += 1;
+                    tally.other(status, &body);
                 }
             }
             Ok(tally)

@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderValue;
 use ciba_core::authenticator::{
-    Authenticator, AuthenticatorConfig, MemoryAccountStore, SoftwareKeyStore,
+    Authenticator, AuthenticatorConfig, MemoryAccountStore, SoftwareKeyStore, Transaction,
 };
 use ciba_core::clock::SystemClock;
 use ciba_core::protocol::{DeviceInfo, Platform, PushRegistration};
@@ -64,9 +64,75 @@ pub struct User {
 /// Waiters for pings, by `auth_req_id`.
 pub type PingWaiters = Arc<Mutex<HashMap<String, oneshot::Sender<()>>>>;
 
+/// The server the load drives: ciba-server, or one of the peers of `bench/peers/` (their static
+/// users and clients, their own approval endpoints instead of an authenticator device).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Peer {
+    /// ciba-server: users, devices (the real SDK) and clients set up through the admin API.
+    CibaServer,
+    /// `bench/peers/node-oidc-provider/server.mjs`: base `http://127.0.0.1:3000`, approval by
+    /// `POST /_approve…` on the same port.
+    NodeOidcProvider,
+    /// Keycloak with `bench/peers/keycloak/`: base `http://127.0.0.1:8180/realms/ciba-bench`,
+    /// approval through the authentication channel receiver (`--approve-base`).
+    Keycloak,
+}
+
+impl Peer {
+    /// The backchannel authentication endpoint, under the base.
+    pub fn backchannel_path(self) -> &'static str {
+        match self {
+            Peer::CibaServer => "/backchannel/authenticate",
+            Peer::NodeOidcProvider => "/backchannel",
+            Peer::Keycloak => "/protocol/openid-connect/ext/ciba/auth",
+        }
+    }
+
+    /// The token endpoint, under the base.
+    pub fn token_path(self) -> &'static str {
+        match self {
+            Peer::CibaServer | Peer::NodeOidcProvider => "/token",
+            Peer::Keycloak => "/protocol/openid-connect/token",
+        }
+    }
+
+    /// The name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Peer::CibaServer => "ciba-server",
+            Peer::NodeOidcProvider => "node-oidc-provider",
+            Peer::Keycloak => "keycloak",
+        }
+    }
+}
+
+/// The peers' static clients (`bench/peers/README.md`).
+const PEER_POLL_CLIENT: (&str, &str) = (
+    "bench-poll",
+    "bench-poll-secret-0123456789abcdef0123456789abcdef",
+);
+const PEER_PING_CLIENT: (&str, &str) = (
+    "bench-ping",
+    "bench-ping-secret-0123456789abcdef0123456789abcdef",
+);
+
+/// A user whose requests get decided: on ciba-server through their enrolled device (the SDK), on
+/// a peer through its approval endpoint.
+#[derive(Clone)]
+pub struct Decider {
+    pub username: String,
+    pub sdk: Option<Authenticator>,
+}
+
+/// What a decision needs, fetched before it is timed (the device's pending transaction).
+pub struct Prepared(Option<Transaction>);
+
 /// Everything the phases share.
 pub struct Environment {
     pub base: String,
+    pub peer: Peer,
+    /// Where a peer's approvals go (node: its own base; Keycloak: the channel receiver).
+    pub approve_base: String,
     pub http: reqwest::Client,
     /// The lean client of the measured OAuth calls (plain-HTTP bases).
     pub fast: Option<crate::client::Http>,
@@ -75,7 +141,7 @@ pub struct Environment {
     /// Users whose pending lists the throughput phases flood.
     pub flood_users: Vec<String>,
     /// One user per concurrent worker of the decision phases.
-    pub deciders: Vec<User>,
+    pub deciders: Vec<Decider>,
     pub pings: PingWaiters,
 }
 
@@ -173,18 +239,27 @@ async fn receive_ping(State(waiters): State<PingWaiters>, body: Bytes) -> axum::
 }
 
 impl Environment {
-    /// Creates users, devices, a poll client and a ping client pointing at a local receiver.
-    pub async fn create(base: &str, admin_token: &str, deciders: usize) -> Result<Self, String> {
+    /// Creates users, devices, a poll client and a ping client pointing at a local receiver
+    /// (ciba-server), or takes a peer's static ones. The receiver listens on `ping_listen`
+    /// when given (a peer's registered notification endpoint), else on a free loopback port.
+    pub async fn create(
+        peer: Peer,
+        base: &str,
+        admin_token: &str,
+        approve_base: Option<&str>,
+        ping_listen: Option<&str>,
+        deciders: usize,
+    ) -> Result<Self, String> {
+        let base = base.trim_end_matches('/');
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(1024)
             .build()
             .map_err(|e| e.to_string())?;
-        let run = ciba_core::jose::software::random_b64u(6).map_err(|e| e.to_string())?;
 
         let pings: PingWaiters = Arc::default();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let listener = tokio::net::TcpListener::bind(ping_listen.unwrap_or("127.0.0.1:0"))
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| format!("ping receiver: {e}"))?;
         let receiver = listener.local_addr().map_err(|e| e.to_string())?;
         let app = axum::Router::new()
             .fallback(receive_ping)
@@ -193,6 +268,48 @@ impl Environment {
             let _ = axum::serve(listener, app).await;
         });
 
+        let (poll_client, ping_client, flood_users, users) = if peer == Peer::CibaServer {
+            Self::ciba_server_parties(&http, base, admin_token, receiver, deciders).await?
+        } else {
+            (
+                Client::new(PEER_POLL_CLIENT.0, PEER_POLL_CLIENT.1)?,
+                Client::new(PEER_PING_CLIENT.0, PEER_PING_CLIENT.1)?,
+                (0..64).map(|i| format!("flood-{i}")).collect(),
+                (0..deciders)
+                    .map(|i| Decider {
+                        username: format!("decider-{i}"),
+                        sdk: None,
+                    })
+                    .collect(),
+            )
+        };
+        let approve_base = match (peer, approve_base) {
+            (_, Some(b)) => b.trim_end_matches('/').to_owned(),
+            (Peer::Keycloak, None) => "http://127.0.0.1:8998".to_owned(),
+            _ => base.to_owned(),
+        };
+        Ok(Self {
+            base: base.to_owned(),
+            peer,
+            approve_base,
+            http,
+            fast: Http::for_base(base),
+            poll_client,
+            ping_client,
+            flood_users,
+            deciders: users,
+            pings,
+        })
+    }
+
+    async fn ciba_server_parties(
+        http: &reqwest::Client,
+        base: &str,
+        admin_token: &str,
+        receiver: std::net::SocketAddr,
+        deciders: usize,
+    ) -> Result<(Client, Client, Vec<String>, Vec<Decider>), String> {
+        let run = ciba_core::jose::software::random_b64u(6).map_err(|e| e.to_string())?;
         let api = AdminApi {
             http: http.clone(),
             base: base.to_owned(),
@@ -205,7 +322,6 @@ impl Environment {
             .client(json!({"name": "Load Ping", "backchannel_token_delivery_mode": "ping",
                            "backchannel_client_notification_endpoint": format!("http://{receiver}/ping")}))
             .await?;
-
         let mut flood_users = Vec::new();
         for i in 0..64 {
             let username = format!("flood-{run}-{i}");
@@ -216,25 +332,130 @@ impl Environment {
         let mut users = Vec::new();
         for i in 0..deciders {
             let username = format!("decider-{run}-{i}");
-            users.push(
-                api.enrolled_user(
+            let user = api
+                .enrolled_user(
                     &username,
                     &format!("load device {i}"),
                     AuthenticatorConfig::default(),
                 )
-                .await?,
-            );
+                .await?;
+            users.push(Decider {
+                username: user.username,
+                sdk: Some(user.sdk),
+            });
         }
-        Ok(Self {
-            base: base.to_owned(),
-            http,
-            fast: Http::for_base(base),
-            poll_client,
-            ping_client,
-            flood_users,
-            deciders: users,
-            pings,
-        })
+        Ok((poll_client, ping_client, flood_users, users))
+    }
+
+    /// A backchannel authentication request as `client`.
+    pub async fn backchannel(
+        &self,
+        client: &Client,
+        form: &[(&str, &str)],
+    ) -> Result<(u16, Value), String> {
+        self.oauth(client, self.peer.backchannel_path(), form).await
+    }
+
+    /// A CIBA token request as `client`.
+    pub async fn token(&self, client: &Client, auth_req_id: &str) -> Result<(u16, Value), String> {
+        self.oauth(
+            client,
+            self.peer.token_path(),
+            &[
+                ("grant_type", "urn:openid:params:grant-type:ciba"),
+                ("auth_req_id", auth_req_id),
+            ],
+        )
+        .await
+    }
+
+    /// Approves every undecided request of `user` (their device's pending list, or the peer's
+    /// approval by `login_hint`); returns how many.
+    pub async fn approve_all(&self, user: &Decider) -> Result<usize, String> {
+        if let Some(sdk) = &user.sdk {
+            let pending = sdk.pending().await.map_err(|e| e.to_string())?;
+            for txn in &pending {
+                sdk.approve(txn, vec!["swk".into()])
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            return Ok(pending.len());
+        }
+        let login_hint: String =
+            form_urlencoded::byte_serialize(user.username.as_bytes()).collect();
+        let request = match self.peer {
+            Peer::Keycloak => self.http.post(format!(
+                "{}/_approve?login_hint={login_hint}",
+                self.approve_base
+            )),
+            _ => self
+                .http
+                .post(format!("{}/_approve", self.approve_base))
+                .json(&json!({"login_hint": user.username})),
+        };
+        let answer = self.peer_call(request).await?;
+        Ok(answer["approved"].as_u64().unwrap_or(0) as usize)
+    }
+
+    /// What deciding `user`'s one undecided request needs, before the decision is timed.
+    pub async fn prepare(&self, user: &Decider) -> Result<Prepared, String> {
+        match &user.sdk {
+            Some(sdk) => {
+                let txn = sdk
+                    .pending()
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .into_iter()
+                    .next()
+                    .ok_or("no transaction")?;
+                Ok(Prepared(Some(txn)))
+            }
+            None => Ok(Prepared(None)),
+        }
+    }
+
+    /// Approves the request `auth_req_id` of `user` (prepared by [`Environment::prepare`]).
+    pub async fn approve_one(
+        &self,
+        user: &Decider,
+        auth_req_id: &str,
+        prepared: Prepared,
+    ) -> Result<(), String> {
+        if let (Some(sdk), Some(txn)) = (&user.sdk, prepared.0) {
+            return sdk
+                .approve(&txn, vec!["swk".into()])
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+        }
+        match self.peer {
+            // The channel receiver knows requests by user (it never sees the auth_req_id).
+            Peer::Keycloak => {
+                let answer = self.approve_all(user).await?;
+                if answer == 1 {
+                    Ok(())
+                } else {
+                    Err(format!("{} requests of {} approved", answer, user.username))
+                }
+            }
+            _ => {
+                let id: String = form_urlencoded::byte_serialize(auth_req_id.as_bytes()).collect();
+                let request = self
+                    .http
+                    .post(format!("{}/_approve/{id}", self.approve_base));
+                self.peer_call(request).await.map(|_| ())
+            }
+        }
+    }
+
+    async fn peer_call(&self, request: reqwest::RequestBuilder) -> Result<Value, String> {
+        let resp = request.send().await.map_err(|e| e.to_string())?;
+        let status = resp.status();
+        let text = resp.text().await.map_err(|e| e.to_string())?;
+        if !status.is_success() {
+            return Err(format!("approval: {status} {text}"));
+        }
+        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
     /// POSTs a form to an OAuth endpoint as `client`; returns the status and JSON body.

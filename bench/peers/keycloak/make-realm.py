@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes realm.json beside this file: the Keycloak realm the load benchmark drives.
 
-    python3 bench/peers/keycloak/make-realm.py [--flood 64] [--deciders 64]
+    python3 bench/peers/keycloak/make-realm.py [--flood 64] [--deciders 256]
 
 Realm `ciba-bench`: CIBA on (poll by default, 300 s requests, 1 s interval like scripts/bench.sh's
 ciba-server, login_hint = username), ES256 as the default signature algorithm (ciba-server's
@@ -66,7 +66,7 @@ def user(name):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--flood", type=int, default=64)
-    parser.add_argument("--deciders", type=int, default=64)
+    parser.add_argument("--deciders", type=int, default=256)
     args = parser.parse_args()
     realm = {
         "realm": "ciba-bench",

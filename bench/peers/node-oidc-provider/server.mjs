@@ -9,7 +9,7 @@
 //                      (default https://127.0.0.1:8999/ping; see "Pings" below)
 //   AUTO_APPROVE_MS    when set (an integer ≥ 0), requests for users named decider-* are approved
 //                      that many ms after the backchannel request; unset: only POST /_approve does
-//   FLOOD_USERS, DECIDERS   how many users flood-0… and decider-0… exist (default 64 each)
+//   FLOOD_USERS, DECIDERS   how many users flood-0… and decider-0… exist (default 64 and 256: one decider per worker at 256 connections)
 //   MEMORY_MAX_ENTRIES capacity of the in-memory store (default 2000000, see "Storage")
 //   ADMIN_TOKEN        bearer token required on /_approve (default: none required; loopback only)
 //
@@ -47,7 +47,7 @@ const PING_ENDPOINT = process.env.PING_ENDPOINT ?? 'https://127.0.0.1:8999/ping'
 const AUTO_APPROVE_MS = process.env.AUTO_APPROVE_MS === undefined || process.env.AUTO_APPROVE_MS === ''
   ? null : Number(process.env.AUTO_APPROVE_MS);
 const FLOOD_USERS = Number(process.env.FLOOD_USERS ?? 64);
-const DECIDERS = Number(process.env.DECIDERS ?? 64);
+const DECIDERS = Number(process.env.DECIDERS ?? 256);
 const ADMIN_TOKEN = process.env.ADMIN_TOKEN ?? '';
 const CIBA_GRANT = 'urn:openid:params:grant-type:ciba';
 
