@@ -52,9 +52,10 @@ fi
 
 cd fuzz
 # cargo-fuzz's defaults: optimised, with debug assertions and overflow checks, and Address
-# Sanitizer for the C and unsafe code underneath. Into fuzz/target, not the workspace's target/.
+# Sanitizer for the C and unsafe code underneath. Into fuzz/target, not the workspace's target/
+# (nor a CARGO_TARGET_DIR the other scripts share: its sanitizer flags would rebuild everything).
 echo "== building the fuzz targets (nightly)"
-cargo +nightly fuzz build
+env -u CARGO_TARGET_DIR cargo +nightly fuzz build
 if [[ ${#targets[@]} -eq 0 ]]; then
   mapfile -t targets < <(cargo +nightly fuzz list)
 fi

@@ -68,7 +68,7 @@ for server in "${servers[@]}"; do
       keycloak=1
       # The pid start.sh wrote is kc.sh's; the JVM is its child.
       base[$server]="http://127.0.0.1:${KC_PORT:-8180}/realms/ciba-bench"
-      pid[$server]=$(pgrep -P "$(cat "$repo/target/peers/keycloak/run/keycloak.pid")" java)
+      pid[$server]=$(pgrep -P "$(cat "${KC_WORK:-$repo/target/peers/keycloak/run}/keycloak.pid")" java)
       args[$server]="--ping-listen 127.0.0.1:8999 --approve-base http://127.0.0.1:${AUTH_CHANNEL_PORT:-8998}" ;;
     *) echo "unknown server $server" >&2; exit 2 ;;
   esac
@@ -84,9 +84,12 @@ for round in $(seq 1 "$rounds"); do
     "$bin/ciba-load" --peer "$server" --base "${base[$server]}" ${args[$server]} \
       --seconds "$seconds" --concurrency "$concurrency" --warmup "$warm" \
       --label "$server" --json "$work/round$round-$server.json" > "$work/round$round-$server.md"
-    hwm=$(awk '/VmHWM/ {print $2}' "/proc/${pid[$server]}/status" 2>/dev/null || echo 0)
-    echo "{\"server\": \"$server\", \"round\": $round, \"vm_hwm_kib\": ${hwm:-0}}" > "$work/round$round-$server.rss"
   done
 done
 
-python3 "$here/summary.py" "$work" "${servers[@]}" ${BENCH_JSON:+--json "$BENCH_JSON"}
+# VmHWM is the process's peak over its life: read once, after the last round.
+peaks=()
+for server in "${servers[@]}"; do
+  peaks+=(--peak-rss "$server=$(awk '/VmHWM/ {print $2}' "/proc/${pid[$server]}/status" 2>/dev/null || echo 0)")
+done
+python3 "$here/summary.py" "$work" "${servers[@]}" "${peaks[@]}" ${BENCH_JSON:+--json "$BENCH_JSON"}

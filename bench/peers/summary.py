@@ -2,9 +2,10 @@
 """The summary of bench/peers/compare.sh: the median over the rounds of each server's rate and
 p99 per phase and concurrency, each peer's ratio to ciba-server, and the peak resident sets.
 
-    summary.py WORK_DIR SERVER... [--json FILE]
+    summary.py WORK_DIR SERVER... [--peak-rss SERVER=KIB]... [--json FILE]
 
-WORK_DIR holds roundN-SERVER.json (ciba-load --json) and roundN-SERVER.rss files.
+WORK_DIR holds roundN-SERVER.json files (ciba-load --json). The phases are ciba-load's, in its
+order; the one with stages (decision → ping → tokens) is compared by p99, the others by rate.
 """
 
 import argparse
@@ -13,31 +14,24 @@ import pathlib
 import re
 import statistics
 
-PHASES = [
-    ("backchannel requests", "backchannel requests/s"),
-    ("token polls, pending (authorization_pending or slow_down)", "token polls on pending requests/s"),
-    ("token polls, ready (tokens issued)", "redemptions (tokens issued)/s"),
-    ("decision → ping → tokens", "decision → ping → tokens"),
-]
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("work")
     parser.add_argument("servers", nargs="+")
+    parser.add_argument("--peak-rss", action="append", default=[], metavar="SERVER=KIB")
     parser.add_argument("--json")
     args = parser.parse_args()
+    rss = {k: int(v or 0) for k, _, v in (p.partition("=") for p in args.peak_rss)}
     work = pathlib.Path(args.work)
 
-    rows, rss = [], {}
+    rows = []
     for path in sorted(work.glob("round*-*.json")):
         round_no = int(re.match(r"round(\d+)-", path.name).group(1))
         for row in json.loads(path.read_text()):
             row["round"] = round_no
             rows.append(row)
-    for path in sorted(work.glob("round*-*.rss")):
-        entry = json.loads(path.read_text())
-        rss[entry["server"]] = max(rss.get(entry["server"], 0), entry["vm_hwm_kib"])
+    phases = list(dict.fromkeys(r["phase"] for r in rows))
+    by_p99 = {r["phase"] for r in rows if r.get("stages_ms")}
 
     def cell(server, phase, clients, key):
         values = [r[key] for r in rows
@@ -54,13 +48,13 @@ def main():
             header.append(f"{base} ÷ {server}")
     print()
     print(f"Median of {rounds} round(s); rate (p99 latency). The ratio is {base}'s rate over the "
-          "peer's (for decision → ping → tokens: the peer's p99 over ciba-server's).")
+          f"peer's (for {', '.join(sorted(by_p99)) or 'no phase'}: the peer's p99 over {base}'s).")
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     medians = []
-    for phase, title in PHASES:
+    for phase in phases:
         for clients in clients_seen:
-            line = [title, str(clients)]
+            line = [phase, str(clients)]
             ours = (cell(base, phase, clients, "rate_per_s"), cell(base, phase, clients, "p99_ms"))
             for server in args.servers:
                 rate, p99 = cell(server, phase, clients, "rate_per_s"), cell(server, phase, clients, "p99_ms")
@@ -73,7 +67,7 @@ def main():
                                 "rate_per_s": rate, "p99_ms": p99})
                 line.append(f"{rate:,.0f}/s ({p99:.1f} ms)".replace(",", " "))
                 if server != base:
-                    if phase.startswith("decision") and ours[1]:
+                    if phase in by_p99 and ours[1]:
                         line.append(f"{p99 / ours[1]:.1f}× faster p99")
                     elif ours[0] and rate:
                         line.append(f"{ours[0] / rate:.1f}×")

@@ -89,16 +89,23 @@ pub struct Report {
     pub first_other: Option<String>,
     /// The decision phase's stages per decision (µs): the decision call (the device's signed
     /// approval, or a peer's approval call), the wait for the ping after it, the token request.
+    /// The peers ping before their approval call answers, so their wait is 0 and their decision
+    /// call includes the ping.
     pub stages: Vec<[u64; 3]>,
+}
+
+/// The `p` quantile of sorted microseconds, in milliseconds (0 when empty).
+fn percentile_ms(sorted_us: &[u64], p: f64) -> f64 {
+    if sorted_us.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted_us.len() as f64 - 1.0) * p).round() as usize;
+    sorted_us[i.min(sorted_us.len() - 1)] as f64 / 1000.0
 }
 
 impl Report {
     fn percentile(&self, p: f64) -> f64 {
-        if self.latencies_us.is_empty() {
-            return 0.0;
-        }
-        let i = ((self.latencies_us.len() as f64 - 1.0) * p).round() as usize;
-        self.latencies_us[i.min(self.latencies_us.len() - 1)] as f64 / 1000.0
+        percentile_ms(&self.latencies_us, p)
     }
 
     /// p50 and p99 (ms) of each stage, when the phase has stages.
@@ -106,14 +113,11 @@ impl Report {
         if self.stages.is_empty() {
             return None;
         }
-        let mut out = [(0.0, 0.0); 3];
-        for (i, slot) in out.iter_mut().enumerate() {
+        Some(std::array::from_fn(|i| {
             let mut v: Vec<u64> = self.stages.iter().map(|s| s[i]).collect();
             v.sort_unstable();
-            let at = |p: f64| v[((v.len() as f64 - 1.0) * p).round() as usize] as f64 / 1000.0;
-            *slot = (at(0.5), at(0.99));
-        }
-        Some(out)
+            (percentile_ms(&v, 0.5), percentile_ms(&v, 0.99))
+        }))
     }
 
     fn rate(&self) -> f64 {
@@ -210,10 +214,14 @@ async fn run(args: Args) -> Result<(), String> {
         .await?,
     );
     let label = if args.label.is_empty() {
-        args.peer.name()
+        // The name the peer has on the command line.
+        clap::ValueEnum::to_possible_value(&args.peer)
+            .map(|v| v.get_name().to_owned())
+            .unwrap_or_default()
     } else {
-        args.label.as_str()
+        args.label.clone()
     };
+    let label = label.as_str();
     let seconds = Duration::from_secs(args.seconds);
     if args.warmup > 0 {
         let c = args.concurrency.first().copied().unwrap_or(16);

@@ -95,15 +95,6 @@ impl Peer {
             Peer::Keycloak => "/protocol/openid-connect/token",
         }
     }
-
-    /// The name in reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            Peer::CibaServer => "ciba-server",
-            Peer::NodeOidcProvider => "node-oidc-provider",
-            Peer::Keycloak => "keycloak",
-        }
-    }
 }
 
 /// The peers' static clients (`bench/peers/README.md`).
@@ -421,12 +412,16 @@ impl Environment {
         auth_req_id: &str,
         prepared: Prepared,
     ) -> Result<(), String> {
-        if let (Some(sdk), Some(txn)) = (&user.sdk, prepared.0) {
-            return sdk
-                .approve(&txn, vec!["swk".into()])
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string());
+        match (&user.sdk, prepared.0) {
+            (Some(sdk), Some(txn)) => {
+                return sdk
+                    .approve(&txn, vec!["swk".into()])
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string());
+            }
+            (Some(_), None) => return Err(format!("{}: no transaction prepared", user.username)),
+            (None, _) => {}
         }
         match self.peer {
             // The channel receiver knows requests by user (it never sees the auth_req_id).
