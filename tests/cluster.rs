@@ -180,3 +180,36 @@ async fn a_killed_instances_notification_is_delivered_by_another() {
     settle(&b).await;
     assert_eq!(receiver.received().len(), 2);
 }
+
+/// A decision taken on an instance that runs no delivery workers (an HTTP-only front) is pinged
+/// at once by another instance whose workers would otherwise scan only once an hour: the
+/// database announces each committed outbox row to every instance (PostgreSQL LISTEN/NOTIFY).
+#[tokio::test]
+async fn a_decision_on_one_instance_wakes_the_workers_of_another() {
+    if postgres_base_url().is_none() {
+        println!(
+            "skipped: PostgreSQL only (a SQLite file has one server; set CIBA_TEST_POSTGRES_URL)"
+        );
+        return;
+    }
+    let front = TestServer::start_manual(|s| {
+        s.notifications.allow_plain_http = true;
+        s.notifications.allow_private_networks = true;
+        s.notifications.worker_interval_ms = 3_600_000;
+        s.push.worker_interval_ms = 3_600_000;
+    })
+    .await;
+    let worker = front.another_instance_with_workers().await;
+    let receiver = Receiver::start(&[]).await;
+    let (_user, sdk, _account) = front.user_with_device("erin").await;
+    let client = client_for(&front, "ping", &receiver.url()).await;
+    let auth_req_id = start(&front, &client, "erin", "tok").await;
+    let txn = sdk.pending().await.unwrap().remove(0);
+    sdk.approve(&txn, vec!["swk".into()]).await.unwrap();
+
+    let got = receiver.wait_for(1).await;
+    assert_eq!(got[0].body["auth_req_id"], auth_req_id.as_str());
+    // Delivered by the worker instance: the front has nothing left to send.
+    assert_eq!(front.work_client_notifications().await, 0);
+    drop(worker);
+}

@@ -39,7 +39,8 @@ pub use state::AppState;
 
 /// Runs the HTTP application on `listener` until `shutdown` resolves, with the background
 /// sweeper (expired requests past their tombstone retention, expired `jti`s and enrollments),
-/// the client-notification worker and the device-push worker.
+/// the client-notification worker and the device-push worker, which the database's outbox
+/// announcements also wake (PostgreSQL: rows committed by any instance).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -54,6 +55,7 @@ pub async fn serve(
     let _waker = AbortOnDrop(tokio::spawn(delivery::device_wakeups::run_worker(
         state.clone(),
     )));
+    let _listener = AbortOnDrop(tokio::spawn(watch_outbox_forever(state.clone())));
     serve_http(listener, state, shutdown).await
 }
 
@@ -177,6 +179,36 @@ async fn sweep_forever(state: AppState) {
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "sweep failed; will retry"),
+        }
+    }
+}
+
+/// Wakes this instance's delivery workers whenever the database announces a committed outbox
+/// row ([`store::Store::watch_outbox`]), by this instance or another one sharing the database.
+/// While the database is unreachable it tries again after a pause that doubles up to 30 s; the
+/// workers meanwhile find the rows at their interval.
+async fn watch_outbox_forever(state: AppState) {
+    const FIRST_PAUSE: Duration = Duration::from_millis(250);
+    let changed = |outbox: store::Outbox| match outbox {
+        store::Outbox::ClientNotifications => state.notify_wake.notify_one(),
+        store::Outbox::DeviceWakeups => state.push.wake.notify_one(),
+    };
+    let mut pause = FIRST_PAUSE;
+    loop {
+        let started = tokio::time::Instant::now();
+        match state.store.watch_outbox(&changed).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(
+                    error = %e,
+                    "cannot listen for outbox announcements; the workers scan at their interval until it recovers"
+                );
+                if started.elapsed() > Duration::from_secs(60) {
+                    pause = FIRST_PAUSE;
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(30));
+            }
         }
     }
 }

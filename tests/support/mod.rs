@@ -161,6 +161,16 @@ impl TestServer {
     /// Another instance on the same database, with the same issuer, settings and clock: what a
     /// load balancer spreads requests over.
     pub async fn another_instance(&self) -> Self {
+        self.instance_with(self.manual_workers).await
+    }
+
+    /// Another instance like [`TestServer::another_instance`], running its background workers
+    /// even when this one was started without them.
+    pub async fn another_instance_with_workers(&self) -> Self {
+        self.instance_with(false).await
+    }
+
+    async fn instance_with(&self, manual_workers: bool) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut settings = self.settings.clone();
@@ -177,7 +187,7 @@ impl TestServer {
             task: None,
             store: None,
             state: None,
-            manual_workers: self.manual_workers,
+            manual_workers,
             _dir: self._dir.clone(),
         };
         server.launch(listener).await;

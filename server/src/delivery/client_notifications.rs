@@ -12,18 +12,35 @@ use crate::outbox::{LEASE_SECS, backoff};
 use crate::state::AppState;
 use crate::store::{ClientNotificationEntry, NewAuditEvent, NotificationFinal, NotificationKind};
 
-/// Notifications claimed per round.
-const BATCH: i64 = 32;
+/// Notifications claimed per round, and the most in flight at once.
+const BATCH: usize = 32;
 
-/// Works the client-notification outbox until the task is dropped.
+/// Works the client-notification outbox until the task is dropped: a committed decision wakes
+/// it, and it sends while earlier notifications are still in flight.
 pub async fn run_worker(state: AppState) {
     let interval = Duration::from_millis(state.settings.notifications.worker_interval_ms.max(10));
-    crate::outbox::run(interval, &state.notify_wake, || work_once(&state)).await;
+    let worker = crate::outbox::Worker {
+        interval,
+        batch: BATCH,
+        max_in_flight: BATCH * 4,
+        sweep: || enqueue_expiries(&state),
+        claim: |room| claim(&state, room),
+        deliver: |(entry, now)| deliver(state.clone(), entry, now),
+    };
+    crate::outbox::run(&state.notify_wake, worker).await;
 }
 
 /// One round at the clock's current time: enqueue the push-mode notifications of requests that
 /// expired undecided, claim due notifications, deliver them. Returns how many were attempted.
 pub async fn work_once(state: &AppState) -> usize {
+    enqueue_expiries(state).await;
+    let entries = claim(state, BATCH).await;
+    crate::outbox::deliver_all(entries, |(entry, now)| deliver(state.clone(), entry, now)).await
+}
+
+/// Enqueues the `expired_token` pushes of push-mode requests that expired undecided: a scan,
+/// not a wake-up, so the worker runs it once per interval.
+async fn enqueue_expiries(state: &AppState) {
     let now = state.now();
     let window = state.settings.notifications.retry_window;
     if let Err(e) = state
@@ -33,18 +50,23 @@ pub async fn work_once(state: &AppState) -> usize {
     {
         tracing::warn!(error = %e, "could not enqueue expiry notifications; will retry");
     }
-    let entries = match state
+}
+
+/// Claims up to `room` due notifications, each with the time it was claimed at.
+async fn claim(state: &AppState, room: usize) -> Vec<(ClientNotificationEntry, i64)> {
+    let now = state.now();
+    let limit = i64::try_from(room.min(BATCH)).unwrap_or(1);
+    match state
         .store
-        .claim_client_notifications(now, now + LEASE_SECS, BATCH)
+        .claim_client_notifications(now, now + LEASE_SECS, limit)
         .await
     {
-        Ok(entries) => entries,
+        Ok(entries) => entries.into_iter().map(|e| (e, now)).collect(),
         Err(e) => {
             tracing::warn!(error = %e, "could not claim notifications; will retry");
-            return 0;
+            Vec::new()
         }
-    };
-    crate::outbox::deliver_all(entries, |entry| deliver(state.clone(), entry, now)).await
+    }
 }
 
 struct Prepared {

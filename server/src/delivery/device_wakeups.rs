@@ -13,31 +13,46 @@ use crate::push::{AUTH_COOLDOWN_SECS, FailureReason, PushError};
 use crate::state::AppState;
 use crate::store::{DeviceStatus, NewAuditEvent, PushProvider, WakeupEntry, WakeupFinal};
 
-/// Wake-ups claimed per round.
-const BATCH: i64 = 128;
+/// Wake-ups claimed per round, and the most in flight at once.
+const BATCH: usize = 128;
 
-/// Works the wake-up outbox until the task is dropped.
+/// Works the wake-up outbox until the task is dropped: a committed request wakes it, and it
+/// sends while earlier wake-ups are still in flight.
 pub async fn run_worker(state: AppState) {
     let interval = Duration::from_millis(state.settings.push.worker_interval_ms.max(10));
-    crate::outbox::run(interval, &state.push.wake, || work_once(&state)).await;
+    let worker = crate::outbox::Worker {
+        interval,
+        batch: BATCH,
+        max_in_flight: BATCH * 2,
+        sweep: || std::future::ready(()),
+        claim: |room| claim(&state, room),
+        deliver: |(entry, now)| deliver(state.clone(), entry, now),
+    };
+    crate::outbox::run(&state.push.wake, worker).await;
 }
 
 /// One round at the clock's current time: claim due wake-ups and send them. Returns how many
 /// were attempted.
 pub async fn work_once(state: &AppState) -> usize {
+    let entries = claim(state, BATCH).await;
+    crate::outbox::deliver_all(entries, |(entry, now)| deliver(state.clone(), entry, now)).await
+}
+
+/// Claims up to `room` due wake-ups, each with the time it was claimed at.
+async fn claim(state: &AppState, room: usize) -> Vec<(WakeupEntry, i64)> {
     let now = state.now();
-    let entries = match state
+    let limit = i64::try_from(room.min(BATCH)).unwrap_or(1);
+    match state
         .store
-        .claim_wakeups(now, now + LEASE_SECS, BATCH)
+        .claim_wakeups(now, now + LEASE_SECS, limit)
         .await
     {
-        Ok(entries) => entries,
+        Ok(entries) => entries.into_iter().map(|e| (e, now)).collect(),
         Err(e) => {
             tracing::warn!(error = %e, "could not claim pushes; will retry");
-            return 0;
+            Vec::new()
         }
-    };
-    crate::outbox::deliver_all(entries, |entry| deliver(state.clone(), entry, now)).await
+    }
 }
 
 /// Why a claimed wake-up is not sent at all.

@@ -24,19 +24,73 @@ pub fn backoff(attempts: i64) -> i64 {
     (base + jitter).clamp(1, MAX_BACKOFF_SECS)
 }
 
-/// Runs `round` until the task is dropped: again at once after a round that did work, otherwise
-/// after `interval` or as soon as `wake` is notified (a new row was committed on this instance).
-pub async fn run<F, Fut>(interval: Duration, wake: &tokio::sync::Notify, mut round: F)
+/// How a worker loop gets its work: `sweep` runs once per `interval` (work that only a scan
+/// finds), `claim` takes up to the given number (at most `batch`) of due rows, `deliver` sends one and records its outcome.
+pub struct Worker<S, C, D> {
+    /// Longest wait between two claims when nothing wakes the loop.
+    pub interval: Duration,
+    /// Most rows asked for in one claim.
+    pub batch: usize,
+    /// Most rows in flight at once.
+    pub max_in_flight: usize,
+    /// Scan-only work, once per interval.
+    pub sweep: S,
+    /// Claims up to the given number of due rows.
+    pub claim: C,
+    /// Sends one claimed row.
+    pub deliver: D,
+}
+
+/// Works an outbox until the task is dropped. The loop does not wait for a claimed batch to be
+/// sent before claiming again: a row committed while others are in flight (`wake` is notified on
+/// this instance, or through the database's notifications from another one) is claimed and sent
+/// at once, up to `max_in_flight` rows. Without a wake-up it claims again after `interval`
+/// (retries whose time came, rows of an instance that missed its notification).
+pub async fn run<T, S, SF, C, CF, D, DF>(wake: &tokio::sync::Notify, worker: Worker<S, C, D>)
 where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = usize>,
+    S: FnMut() -> SF,
+    SF: Future<Output = ()>,
+    C: FnMut(usize) -> CF,
+    CF: Future<Output = Vec<T>>,
+    D: Fn(T) -> DF,
+    DF: Future<Output = ()> + Send + 'static,
 {
+    let Worker {
+        interval,
+        batch,
+        max_in_flight,
+        mut sweep,
+        mut claim,
+        deliver,
+    } = worker;
+    let max_in_flight = max_in_flight.max(1);
+    let mut running = tokio::task::JoinSet::new();
+    let mut next_sweep = tokio::time::Instant::now();
     loop {
-        if round().await == 0 {
-            tokio::select! {
-                () = wake.notified() => {}
-                () = tokio::time::sleep(interval) => {}
+        while running.try_join_next().is_some() {}
+        if tokio::time::Instant::now() >= next_sweep {
+            sweep().await;
+            next_sweep = tokio::time::Instant::now() + interval;
+        }
+        let ask = max_in_flight
+            .saturating_sub(running.len())
+            .min(batch.max(1));
+        if ask > 0 {
+            let entries = claim(ask).await;
+            let full = entries.len() >= ask;
+            for entry in entries {
+                running.spawn(deliver(entry));
             }
+            if full {
+                // More rows may be due: claim again once there is room.
+                continue;
+            }
+        }
+        let at_capacity = running.len() >= max_in_flight;
+        tokio::select! {
+            () = wake.notified() => {}
+            () = tokio::time::sleep_until(next_sweep) => {}
+            Some(_) = running.join_next(), if at_capacity => {}
         }
     }
 }

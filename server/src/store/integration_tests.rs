@@ -166,7 +166,84 @@ suite!(
     refresh_tokens_rotate_once_and_reuse_revokes_the_family,
     initial_access_tokens_are_used_up_and_clients_updated,
     console_sessions_expire_and_end,
+    committed_outbox_rows_are_announced_to_every_instance,
 );
+
+/// The next outbox a watch reported (at most 10 s away: a missing announcement fails).
+async fn next_announced(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Outbox>) -> Outbox {
+    tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+        .await
+        .expect("an outbox announcement within 10 s")
+        .expect("the watch is running")
+}
+
+/// An instance hears of an outbox row the moment another instance sharing the database commits
+/// it (PostgreSQL's announcements), and of nothing rolled back; closing the store ends the
+/// watch. SQLite has nothing to listen to: the watch returns at once.
+async fn committed_outbox_rows_are_announced_to_every_instance(s: Fresh) {
+    use sqlx::Connection;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let watcher = s.store.clone();
+    let watch = tokio::spawn(async move {
+        let changed = move |outbox: Outbox| {
+            let _ = tx.send(outbox);
+        };
+        watcher.watch_outbox(&changed).await
+    });
+    let ten_seconds = std::time::Duration::from_secs(10);
+    if s.kind != Kind::Postgres {
+        let ended = tokio::time::timeout(ten_seconds, watch).await;
+        assert!(matches!(ended, Ok(Ok(Ok(())))), "{ended:?}");
+        return;
+    }
+    // Listening: both outboxes are reported once (what was committed before went unheard).
+    let first = [next_announced(&mut rx).await, next_announced(&mut rx).await];
+    assert!(first.contains(&Outbox::ClientNotifications), "{first:?}");
+    assert!(first.contains(&Outbox::DeviceWakeups), "{first:?}");
+
+    // Another instance commits a request with a wake-up.
+    let other = PgStore::connect_lazy(&s.url, 2).unwrap();
+    let wakeup = NewWakeup {
+        device_id: "dev-a".into(),
+        provider: PushProvider::Fcm,
+        deadline: i64::MAX,
+    };
+    other
+        .insert_request(&tests::request(1, "h1"), &[wakeup], &[], None)
+        .await
+        .unwrap();
+    assert_eq!(next_announced(&mut rx).await, Outbox::DeviceWakeups);
+
+    // A wake-up rolled back is announced to nobody: the next announcement is the notification
+    // committed after it.
+    let mut conn = sqlx::PgConnection::connect(&s.url).await.unwrap();
+    let mut rolled_back = conn.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO push_outbox (request_id, device_id, provider, created_at, next_attempt_at, \
+         deadline) VALUES ('txn_rolled_back', 'dev-a', 'fcm', 0, 0, 0)",
+    )
+    .execute(&mut *rolled_back)
+    .await
+    .unwrap();
+    rolled_back.rollback().await.unwrap();
+    sqlx::query(
+        "INSERT INTO notification_outbox (request_id, client_id, kind, created_at, \
+         next_attempt_at, deadline) VALUES ('txn_1', 'c', 'ping', 0, 0, 0)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(next_announced(&mut rx).await, Outbox::ClientNotifications);
+    conn.close().await.unwrap();
+    other.close().await;
+
+    // Closing the store ends the watch (and frees its connection, or the close would wait).
+    tokio::time::timeout(ten_seconds, s.store.close())
+        .await
+        .expect("the store closes while watched");
+    let ended = tokio::time::timeout(ten_seconds, watch).await;
+    assert!(matches!(ended, Ok(Ok(Ok(())))), "{ended:?}");
+}
 
 async fn console_sessions_expire_and_end(s: Fresh) {
     let s = s.store;

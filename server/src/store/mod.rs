@@ -119,6 +119,15 @@ impl From<sqlx::Error> for StoreError {
 /// Shorthand.
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// An outbox whose new rows [`Store::watch_outbox`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outbox {
+    /// Pings and pushes to clients (`delivery::client_notifications`).
+    ClientNotifications,
+    /// Wake-ups of users' devices (`delivery::device_wakeups`).
+    DeviceWakeups,
+}
+
 /// What the server persists.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -128,6 +137,13 @@ pub trait Store: Send + Sync + 'static {
     async fn migrate(&self) -> StoreResult<()>;
     /// Closes the connections (waits for them to finish).
     async fn close(&self);
+    /// Calls `changed` whenever the database announces that a row was committed into an outbox
+    /// by any instance sharing it (PostgreSQL: LISTEN on the channel its triggers notify), so
+    /// that every instance's workers start at once instead of at their next scan. Runs until
+    /// the database fails (`Err`: call again, after a pause) or the store closes (`Ok`).
+    /// Returns `Ok` at once where there is nothing to listen to: a SQLite file has one server,
+    /// whose own commits wake its workers directly.
+    async fn watch_outbox(&self, changed: &(dyn Fn(Outbox) + Send + Sync)) -> StoreResult<()>;
 
     // --- users
     /// Inserts a user; `Conflict` when the username, email, phone or subject is taken.

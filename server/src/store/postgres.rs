@@ -6,11 +6,11 @@ use std::future::Future;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Postgres};
 
 use super::sql::{Engine, Exec, Query, SqlStore, Transaction, Value, Writes};
-use super::{StoreError, StoreResult};
+use super::{Outbox, StoreError, StoreResult};
 
 /// Migrations, embedded in the binary.
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -79,7 +79,15 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "console",
         include_str!("../../migrations/postgres/0013_console.sql"),
     ),
+    (
+        14,
+        "outbox_announce",
+        include_str!("../../migrations/postgres/0014_outbox_announce.sql"),
+    ),
 ];
+
+/// The channel the outbox triggers announce new rows on (migration 0014).
+const OUTBOX_CHANNEL: &str = "ciba_outbox";
 
 /// PostgreSQL implementation of [`Store`](super::Store).
 pub type PgStore = SqlStore<PgEngine>;
@@ -151,6 +159,39 @@ impl Engine for PgEngine {
 
     async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// LISTENs on [`OUTBOX_CHANNEL`] on a connection of the pool (held for as long as this
+    /// runs). A lost connection is re-established by the listener; announcements made while it
+    /// was down are lost, so both outboxes are reported changed once it is back.
+    async fn watch_outbox(&self, changed: &(dyn Fn(Outbox) + Send + Sync)) -> StoreResult<()> {
+        let watched: Result<std::convert::Infallible, sqlx::Error> = async {
+            let mut listener = PgListener::connect_with(&self.pool).await?;
+            listener.listen(OUTBOX_CHANNEL).await?;
+            // Rows committed before the LISTEN took effect were announced to nobody.
+            changed(Outbox::ClientNotifications);
+            changed(Outbox::DeviceWakeups);
+            loop {
+                match listener.try_recv().await? {
+                    Some(note) => match note.payload() {
+                        "notifications" => changed(Outbox::ClientNotifications),
+                        "wakeups" => changed(Outbox::DeviceWakeups),
+                        other => tracing::debug!(payload = other, "unknown outbox announcement"),
+                    },
+                    None => {
+                        changed(Outbox::ClientNotifications);
+                        changed(Outbox::DeviceWakeups);
+                    }
+                }
+            }
+        }
+        .await;
+        match watched {
+            // The pool is closing: the server is stopping.
+            Err(sqlx::Error::PoolClosed) => Ok(()),
+            Err(e) => Err(e.into()),
+            Ok(never) => match never {},
+        }
     }
 }
 

@@ -9,7 +9,8 @@ use super::query::Query;
 use super::row::Row;
 use super::{devices, replay, requests, users};
 use crate::store::{
-    CibaRequest, Device, InsertOutcome, NewAuditEvent, NewWakeup, PollOutcome, StoreResult, User,
+    CibaRequest, Device, InsertOutcome, NewAuditEvent, NewWakeup, Outbox, PollOutcome, StoreResult,
+    User,
 };
 
 /// Runs statements. Errors are already [`StoreError`](crate::store::StoreError)s (a unique
@@ -78,6 +79,15 @@ pub trait Engine: Debug + Clone + Send + Sync + 'static {
     fn migrate(&self) -> impl Future<Output = StoreResult<()>> + Send;
     /// Closes every connection of the engine.
     fn close(&self) -> impl Future<Output = ()> + Send;
+    /// [`Store::watch_outbox`](crate::store::Store::watch_outbox); by default the engine
+    /// announces nothing and this returns at once.
+    fn watch_outbox(
+        &self,
+        changed: &(dyn Fn(Outbox) + Send + Sync),
+    ) -> impl Future<Output = StoreResult<()>> + Send {
+        let _ = changed;
+        std::future::ready(Ok(()))
+    }
 
     // The hot path: the operations every backchannel request and token poll runs. By default
     // they go through the pool like everything else; SQLite serves them its own way when it

@@ -86,6 +86,10 @@ impl<E: Engine> Store for SqlStore<E> {
         self.engine.close().await;
     }
 
+    async fn watch_outbox(&self, changed: &(dyn Fn(Outbox) + Send + Sync)) -> StoreResult<()> {
+        self.engine.watch_outbox(changed).await
+    }
+
     async fn insert_user(&self, user: &User) -> StoreResult<()> {
         users::insert(&self.engine, user).await
     }
