@@ -96,16 +96,40 @@ pub async fn record_decision(
                 .max(now + state.settings.notifications.retry_window),
         });
     let notify = notification.is_some();
+    let amr = if approved {
+        crate::attestation::approval_amr(device)
+    } else {
+        Vec::new()
+    };
+    let deny_reason = claims.deny_reason.map(|r| r.as_str().to_owned());
+    let audit = |kind: &'static str, detail: serde_json::Value| NewAuditEvent {
+        at: now,
+        kind,
+        user_id: Some(device.user_id.clone()),
+        client_id: Some(request.client_id.clone()),
+        device_id: Some(device.id.clone()),
+        request_id: Some(request.id.clone()),
+        detail,
+    };
+    // The decision's audit trail commits with it: a decision is never recorded without it.
+    let mut trail = vec![audit(
+        "decision",
+        json!({"action": if approved { "approve" } else { "deny" }, "claimed_amr": claims.amr,
+               "amr": amr, "deny_reason": deny_reason}),
+    )];
+    if claims.deny_reason == Some(DenyReason::NotRecognized) {
+        trail.push(audit(
+            "fraud_reported",
+            json!({"client_id": request.client_id}),
+        ));
+    }
     let decision = Decision {
         approved,
         device_id: device.id.clone(),
-        amr: if approved {
-            crate::attestation::approval_amr(device)
-        } else {
-            Vec::new()
-        },
-        deny_reason: claims.deny_reason.map(|r| r.as_str().to_owned()),
+        amr,
+        deny_reason,
         notification,
+        audit: trail,
     };
     if !state.store.decide(&request.id, &decision, now).await? {
         let current = state.store.request(&request.id).await?;
@@ -124,31 +148,8 @@ pub async fn record_decision(
         state.notify_wake.notify_one();
     }
 
-    let audit = |kind: &'static str, detail: serde_json::Value| NewAuditEvent {
-        at: now,
-        kind,
-        user_id: Some(device.user_id.clone()),
-        client_id: Some(request.client_id.clone()),
-        device_id: Some(device.id.clone()),
-        request_id: Some(request.id.clone()),
-        detail,
-    };
-    state
-        .audit(audit(
-            "decision",
-            json!({"action": if approved { "approve" } else { "deny" }, "claimed_amr": claims.amr,
-                   "amr": decision.amr,
-                   "deny_reason": decision.deny_reason}),
-        ))
-        .await;
     if claims.deny_reason == Some(DenyReason::NotRecognized) {
         tracing::warn!(txn = %request.id, user = %device.user_id, "the user reported a request as not recognised");
-        state
-            .audit(audit(
-                "fraud_reported",
-                json!({"client_id": request.client_id}),
-            ))
-            .await;
         if state.settings.ciba.lock_user_on_fraud_report
             && let Some(cancelled) = crate::ciba::lock_user(state, &device.user_id, now).await?
         {

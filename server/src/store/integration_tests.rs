@@ -404,6 +404,7 @@ async fn refresh_tokens_rotate_once_and_reuse_revokes_the_family(s: Fresh) {
         amr: vec!["hwk".into()],
         deny_reason: None,
         notification: None,
+        audit: Vec::new(),
     };
     assert!(s.decide("txn_1", &approval, 100).await.unwrap());
     assert!(
@@ -736,12 +737,22 @@ async fn request_decisions_and_outbox_claims_round_trip(s: Fresh) {
         Some(PollOutcome::Allowed)
     );
     let decided_at = approved.created_at + 20;
+    let decision_event = |request: &CibaRequest, device: &str, action: &str| NewAuditEvent {
+        at: decided_at,
+        kind: "decision",
+        user_id: Some(request.user_id.clone()),
+        client_id: Some(request.client_id.clone()),
+        device_id: Some(device.into()),
+        request_id: Some(request.id.clone()),
+        detail: serde_json::json!({"action": action}),
+    };
     let approval = Decision {
         approved: true,
         device_id: "dev-decider".into(),
         amr: vec!["face".into(), "hwk".into()],
         deny_reason: None,
         notification: None,
+        audit: vec![decision_event(&approved, "dev-decider", "approve")],
     };
     assert!(s.decide(&approved.id, &approval, decided_at).await.unwrap());
     let redeemed_at = approved.created_at + 25;
@@ -779,12 +790,27 @@ async fn request_decisions_and_outbox_claims_round_trip(s: Fresh) {
             kind: NotificationKind::Ping,
             deadline: denied.expires_at + 60,
         }),
+        audit: vec![decision_event(&denied, "dev-denier", "deny")],
     };
     assert!(s.decide(&denied.id, &denial, decided_at).await.unwrap());
+    let mut losing = approval.clone();
+    losing.audit = vec![decision_event(&denied, "dev-decider", "approve")];
     assert!(
-        !s.decide(&denied.id, &approval, decided_at).await.unwrap(),
+        !s.decide(&denied.id, &losing, decided_at).await.unwrap(),
         "decided once"
     );
+    // Each decision's audit trail committed with it; the losing one's with nothing.
+    for (request, device, action) in [
+        (&approved, "dev-decider", "approve"),
+        (&denied, "dev-denier", "deny"),
+    ] {
+        let events = s.audit_events_of_request(&request.id).await.unwrap();
+        let decisions: Vec<_> = events.iter().filter(|e| e.kind == "decision").collect();
+        assert_eq!(decisions.len(), 1, "{events:?}");
+        assert_eq!(decisions[0].device_id.as_deref(), Some(device));
+        assert_eq!(decisions[0].detail["action"], action);
+        assert_eq!(decisions[0].at, decided_at);
+    }
     let expected = CibaRequest {
         status: RequestStatus::Denied,
         decided_at: Some(decided_at),
@@ -1188,6 +1214,7 @@ async fn locking_a_user_cancels_and_notifies_their_requests(s: Fresh) {
         amr: vec!["swk".into()],
         deny_reason: None,
         notification: None,
+        audit: Vec::new(),
     };
     assert!(s.decide("txn_2", &decision, 110).await.unwrap());
     let mut polled = tests::request(3, "h3");

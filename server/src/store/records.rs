@@ -393,7 +393,7 @@ pub struct CibaRequest {
 }
 
 /// A decision to record.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
     /// Approved or denied.
     pub approved: bool,
@@ -405,6 +405,8 @@ pub struct Decision {
     pub deny_reason: Option<String>,
     /// For ping and push clients: the notification to enqueue with the decision, atomically.
     pub notification: Option<NewClientNotification>,
+    /// Audit events committed with the decision, only when it wins.
+    pub audit: Vec<NewAuditEvent>,
 }
 
 /// A client notification to put in the outbox.

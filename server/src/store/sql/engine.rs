@@ -9,8 +9,8 @@ use super::query::Query;
 use super::row::Row;
 use super::{devices, replay, requests, users};
 use crate::store::{
-    CibaRequest, Device, InsertOutcome, NewAuditEvent, NewWakeup, Outbox, PollOutcome, StoreResult,
-    User,
+    CibaRequest, Decision, Device, InsertOutcome, NewAuditEvent, NewWakeup, Outbox, PollOutcome,
+    StoreResult, User,
 };
 
 /// Runs statements. Errors are already [`StoreError`](crate::store::StoreError)s (a unique
@@ -113,6 +113,16 @@ pub trait Engine: Debug + Clone + Send + Sync + 'static {
         slow_down_step: i64,
     ) -> impl Future<Output = StoreResult<Option<PollOutcome>>> + Send {
         requests::poll_pending(self, auth_req_id_hash, client_id, now, slow_down_step)
+    }
+
+    /// [`Store::decide`](crate::store::Store::decide).
+    fn decide(
+        &self,
+        id: &str,
+        decision: &Decision,
+        now: i64,
+    ) -> impl Future<Output = StoreResult<bool>> + Send {
+        requests::decide(self, id, decision, now)
     }
 
     /// [`Store::redeem`](crate::store::Store::redeem).

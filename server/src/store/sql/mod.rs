@@ -28,8 +28,8 @@ pub use engine::{Engine, Exec, Transaction, Writes};
 pub use query::{Query, Value};
 pub use replay::{REMEMBER_JTI, remember_values};
 pub use requests::{
-    COUNT_PENDING_OF_USER, POLL_PENDING, REDEEM, REQUEST_INSERT, poll_outcome, poll_values,
-    redeem_values,
+    COUNT_PENDING_OF_USER, DECIDE, NOTIFICATION_INSERT, POLL_PENDING, REDEEM, REQUEST_INSERT,
+    amr_json, decide_values, notification_values, poll_outcome, poll_values, redeem_values,
 };
 pub use users::{BY_LOGIN_HINT as USER_BY_LOGIN_HINT, BY_SUBJECT as USER_BY_SUBJECT, user_from};
 pub use wakeups::PUSH_INSERT;
@@ -43,7 +43,7 @@ pub mod values {
 pub mod pooled {
     pub use super::devices::of_user as devices_of_user;
     pub use super::replay::remember_jti;
-    pub use super::requests::{insert as insert_request, poll_pending, redeem};
+    pub use super::requests::{decide, insert as insert_request, poll_pending, redeem};
     pub use super::users::{by_login_hint as user_by_login_hint, by_subject as user_by_subject};
 }
 
@@ -276,7 +276,7 @@ impl<E: Engine> Store for SqlStore<E> {
     }
 
     async fn decide(&self, id: &str, decision: &Decision, now: i64) -> StoreResult<bool> {
-        requests::decide(&self.engine, id, decision, now).await
+        self.engine.decide(id, decision, now).await
     }
 
     async fn redeem(&self, id: &str, now: i64) -> StoreResult<bool> {

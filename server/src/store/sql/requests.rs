@@ -218,48 +218,73 @@ pub async fn poll_pending<E: Engine>(
     }
 }
 
-pub async fn decide<E: Engine>(db: &E, id: &str, d: &Decision, now: i64) -> StoreResult<bool> {
-    let mut writes = db.writes().await;
-    let amr = serde_json::to_string(&d.amr).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let mut tx = writes.begin().await?;
+/// pending → approved | denied, while unexpired; values from [`decide_values`].
+pub const DECIDE: &str = "UPDATE requests SET status = $1, decided_at = $2, decided_by = $3, amr = $4, \
+     deny_reason = $5 WHERE id = $6 AND status = 'pending' AND expires_at > $2";
+
+/// The decision's methods as stored (a JSON array).
+pub fn amr_json(d: &Decision) -> StoreResult<String> {
+    serde_json::to_string(&d.amr).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// The values of [`DECIDE`] (`amr` from [`amr_json`]), for the pool and the group-commit writer
+/// alike.
+pub fn decide_values<'a>(id: &'a str, d: &'a Decision, amr: &'a str, now: i64) -> [Value<'a>; 6] {
     let status = if d.approved {
         RequestStatus::Approved
     } else {
         RequestStatus::Denied
     };
+    [
+        Value::from(status.as_str()),
+        Value::from(now),
+        Value::from(&d.device_id),
+        Value::from(amr),
+        Value::from(&d.deny_reason),
+        Value::from(id),
+    ]
+}
+
+/// The notification that commits with a decision; values from [`notification_values`].
+pub const NOTIFICATION_INSERT: &str = "INSERT INTO notification_outbox (request_id, client_id, kind, \
+     created_at, next_attempt_at, deadline) VALUES ($1, $2, $3, $4, $4, $5)";
+
+/// The values of [`NOTIFICATION_INSERT`].
+pub fn notification_values<'a>(
+    id: &'a str,
+    n: &'a NewClientNotification,
+    now: i64,
+) -> [Value<'a>; 5] {
+    [
+        Value::from(id),
+        Value::from(&n.client_id),
+        Value::from(n.kind.as_str()),
+        Value::from(now),
+        Value::from(n.deadline),
+    ]
+}
+
+pub async fn decide<E: Engine>(db: &E, id: &str, d: &Decision, now: i64) -> StoreResult<bool> {
+    let mut writes = db.writes().await;
+    let amr = amr_json(d)?;
+    let mut tx = writes.begin().await?;
     let done = tx
-        .execute(
-            Query::new(
-                "UPDATE requests SET status = $1, decided_at = $2, decided_by = $3, amr = $4, deny_reason = $5 \
-                 WHERE id = $6 AND status = 'pending' AND expires_at > $7",
-            )
-            .bind(status.as_str())
-            .bind(now)
-            .bind(&d.device_id)
-            .bind(amr)
-            .bind(&d.deny_reason)
-            .bind(id)
-            .bind(now),
-        )
+        .execute(Query::with_values(DECIDE, decide_values(id, d, &amr, now)))
         .await?;
     if done != 1 {
         return Ok(false);
     }
     // The notification commits with the decision: a crash cannot separate them.
     if let Some(n) = &d.notification {
-        tx.execute(
-            Query::new(
-                "INSERT INTO notification_outbox (request_id, client_id, kind, created_at, next_attempt_at, deadline) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(id)
-            .bind(&n.client_id)
-            .bind(n.kind.as_str())
-            .bind(now)
-            .bind(now)
-            .bind(n.deadline),
-        )
+        tx.execute(Query::with_values(
+            NOTIFICATION_INSERT,
+            notification_values(id, n, now),
+        ))
         .await?;
+    }
+    for e in &d.audit {
+        tx.execute(Query::with_values(AUDIT_INSERT, audit::insert_values(e)))
+            .await?;
     }
     tx.commit().await?;
     Ok(true)

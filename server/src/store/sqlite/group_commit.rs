@@ -34,11 +34,13 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::direct::{bind, connect, execute_values};
 use crate::store::sql::{
-    AUDIT_INSERT, COUNT_PENDING_OF_USER, POLL_PENDING, PUSH_INSERT, REDEEM, REMEMBER_JTI,
-    REQUEST_INSERT, Value, poll_outcome, poll_values, redeem_values, remember_values, values,
+    AUDIT_INSERT, COUNT_PENDING_OF_USER, DECIDE, NOTIFICATION_INSERT, POLL_PENDING, PUSH_INSERT,
+    REDEEM, REMEMBER_JTI, REQUEST_INSERT, Value, amr_json, decide_values, notification_values,
+    poll_outcome, poll_values, redeem_values, remember_values, values,
 };
 use crate::store::{
-    CibaRequest, InsertOutcome, NewAuditEvent, NewWakeup, PollOutcome, StoreError, StoreResult,
+    CibaRequest, Decision, InsertOutcome, NewAuditEvent, NewWakeup, PollOutcome, StoreError,
+    StoreResult,
 };
 
 /// The most jobs committed together (bounds the latency a batch adds to its first job).
@@ -106,9 +108,16 @@ enum Job {
     Close,
 }
 
-/// The single-use writes the writer takes: each changes one row or none.
+/// The single-use writes the writer takes: each changes one row or none (a decision also
+/// inserts its notification, in the same savepoint).
 #[derive(Debug)]
 enum OnceWrite {
+    Decide {
+        id: String,
+        decision: Box<Decision>,
+        amr: String,
+        now: i64,
+    },
     Redeem {
         id: String,
         now: i64,
@@ -191,6 +200,18 @@ impl GroupCommit {
             reply,
         })
         .await
+    }
+
+    /// [`Store::decide`](crate::store::Store::decide), group-committed and synced: the decision
+    /// and its notification in one job.
+    pub async fn decide(&self, id: &str, decision: &Decision, now: i64) -> StoreResult<bool> {
+        let write = OnceWrite::Decide {
+            id: id.to_owned(),
+            amr: amr_json(decision)?,
+            decision: Box::new(decision.clone()),
+            now,
+        };
+        self.submit(|reply| Job::Once { write, reply }).await
     }
 
     /// [`Store::redeem`](crate::store::Store::redeem), group-committed and synced.
@@ -492,6 +513,31 @@ fn execute(conn: &Connection, job: &Job) -> StoreResult<Outcome> {
         } => poll_pending(conn, hash, client_id, *now, *step).map(Outcome::Poll),
         Job::Once { write, .. } => {
             let changed = match write {
+                OnceWrite::Decide {
+                    id,
+                    decision,
+                    amr,
+                    now,
+                } => {
+                    let changed =
+                        execute_values(conn, DECIDE, &decide_values(id, decision, amr, *now))?;
+                    // The notification commits with the decision: a crash cannot separate them.
+                    if changed == 1
+                        && let Some(n) = &decision.notification
+                    {
+                        execute_values(
+                            conn,
+                            NOTIFICATION_INSERT,
+                            &notification_values(id, n, *now),
+                        )?;
+                    }
+                    if changed == 1 {
+                        for e in &decision.audit {
+                            execute_values(conn, AUDIT_INSERT, &values::audit_insert(e))?;
+                        }
+                    }
+                    changed
+                }
                 OnceWrite::Redeem { id, now } => {
                     execute_values(conn, REDEEM, &redeem_values(id, *now))?
                 }

@@ -243,6 +243,13 @@ impl Engine for SqliteEngine {
         self.pool.close().await;
     }
 
+    async fn decide(&self, id: &str, decision: &Decision, now: i64) -> StoreResult<bool> {
+        match &self.hot {
+            Some(hot) => hot.writer.decide(id, decision, now).await,
+            None => pooled::decide(self, id, decision, now).await,
+        }
+    }
+
     async fn redeem(&self, id: &str, now: i64) -> StoreResult<bool> {
         match &self.hot {
             Some(hot) => hot.writer.redeem(id, now).await,
