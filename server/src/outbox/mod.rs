@@ -25,7 +25,8 @@ pub fn backoff(attempts: i64) -> i64 {
 }
 
 /// How a worker loop gets its work: `sweep` runs once per `interval` (work that only a scan
-/// finds), `claim` takes up to the given number (at most `batch`) of due rows, `deliver` sends one and records its outcome.
+/// finds), `claim` takes up to the given number (at most `batch`) of due rows, `deliver` sends
+/// one and records its outcome.
 pub struct Worker<S, C, D> {
     /// Longest wait between two claims when nothing wakes the loop.
     pub interval: Duration,
@@ -64,6 +65,10 @@ where
         deliver,
     } = worker;
     let max_in_flight = max_in_flight.max(1);
+    let batch = batch.clamp(1, max_in_flight);
+    // At capacity, claim again only once half a batch has room: one claim per finished delivery
+    // would cost a write per row while a backlog drains.
+    let low_water = batch.div_ceil(2);
     let mut running = tokio::task::JoinSet::new();
     let mut next_sweep = tokio::time::Instant::now();
     loop {
@@ -72,10 +77,9 @@ where
             sweep().await;
             next_sweep = tokio::time::Instant::now() + interval;
         }
-        let ask = max_in_flight
-            .saturating_sub(running.len())
-            .min(batch.max(1));
-        if ask > 0 {
+        let room = max_in_flight.saturating_sub(running.len());
+        if room >= low_water {
+            let ask = room.min(batch);
             let entries = claim(ask).await;
             let full = entries.len() >= ask;
             for entry in entries {
@@ -86,11 +90,12 @@ where
                 continue;
             }
         }
-        let at_capacity = running.len() >= max_in_flight;
+        // Short of room, a wake-up is not lost: the claim made once deliveries end finds the row.
+        let starved = max_in_flight.saturating_sub(running.len()) < low_water;
         tokio::select! {
             () = wake.notified() => {}
             () = tokio::time::sleep_until(next_sweep) => {}
-            Some(_) = running.join_next(), if at_capacity => {}
+            Some(_) = running.join_next(), if starved => {}
         }
     }
 }

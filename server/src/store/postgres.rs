@@ -92,10 +92,12 @@ const OUTBOX_CHANNEL: &str = "ciba_outbox";
 /// PostgreSQL implementation of [`Store`](super::Store).
 pub type PgStore = SqlStore<PgEngine>;
 
-/// The PostgreSQL engine: a pool.
+/// The PostgreSQL engine: a pool, and a connection of its own to listen for the outboxes'
+/// announcements (so listening never takes one of the pool's).
 #[derive(Debug, Clone)]
 pub struct PgEngine {
     pool: PgPool,
+    listen: PgPool,
 }
 
 impl PgStore {
@@ -103,11 +105,18 @@ impl PgStore {
     /// database is unreachable, and recovers when it returns.
     pub fn connect_lazy(url: &str, max_connections: u32) -> StoreResult<Self> {
         let options = PgConnectOptions::from_str(url)?;
+        let listen = PgPoolOptions::new()
+            .max_connections(1)
+            .min_connections(0)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_lazy_with(options.clone());
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(5))
             .connect_lazy_with(options);
-        Ok(SqlStore::new(PgEngine { pool }))
+        Ok(SqlStore::new(PgEngine { pool, listen }))
     }
 }
 
@@ -158,15 +167,17 @@ impl Engine for PgEngine {
     }
 
     async fn close(&self) {
+        // The listener sees its pool close and gives its connection back.
+        self.listen.close().await;
         self.pool.close().await;
     }
 
-    /// LISTENs on [`OUTBOX_CHANNEL`] on a connection of the pool (held for as long as this
-    /// runs). A lost connection is re-established by the listener; announcements made while it
+    /// LISTENs on [`OUTBOX_CHANNEL`] on the engine's listening connection (not one of the
+    /// pool's). A lost connection is re-established by the listener; announcements made while it
     /// was down are lost, so both outboxes are reported changed once it is back.
     async fn watch_outbox(&self, changed: &(dyn Fn(Outbox) + Send + Sync)) -> StoreResult<()> {
         let watched: Result<std::convert::Infallible, sqlx::Error> = async {
-            let mut listener = PgListener::connect_with(&self.pool).await?;
+            let mut listener = PgListener::connect_with(&self.listen).await?;
             listener.listen(OUTBOX_CHANNEL).await?;
             // Rows committed before the LISTEN took effect were announced to nobody.
             changed(Outbox::ClientNotifications);

@@ -1,5 +1,5 @@
-//! SQLite group commit: the hot writes (new backchannel requests and pending-poll bookkeeping) go
-//! to one thread that owns a write connection and commits everything queued meanwhile in one
+//! SQLite group commit: the hot writes (new backchannel requests, pending-poll bookkeeping,
+//! redemptions, replay-cache `jti`s and decisions) go to one thread that owns a write connection and commits everything queued meanwhile in one
 //! transaction.
 //!
 //! Why: SQLite has one writer. Through a pool, concurrent transactions take turns on the write
@@ -16,13 +16,15 @@
 //! The writes that still go through sqlx's pool take a [`WriteTurn`] first — a FIFO lock the
 //! writer also takes for each batch — so they never sleep in SQLite's busy handler waiting for a
 //! writer that is always busy. A checkpointer thread keeps the WAL short (see [`checkpoint`]).
-//! Single-use writes — redemptions and replay-cache `jti`s — are jobs too: a batch that holds one
+//! Single-use writes — redemptions, replay-cache `jti`s and decisions (with their notification
+//! and audit trail) — are jobs too: a batch that holds one
 //! is committed with `synchronous = FULL` (synced to disk before anyone is answered, so it
 //! survives an OS crash or a power loss, and with it every commit before it), one sync per batch
 //! however many it holds. Batches of new requests and poll bookkeeping only are committed with
 //! `synchronous = NORMAL` (safe against a process crash; a power loss may forget the last ones,
 //! which can issue nothing twice). The pool's connections, which do the rarer single-use writes
-//! (code consumptions, decisions, push-mode redemptions), commit with `FULL` always.
+//! (code consumptions, push-mode redemptions) and the outboxes' bookkeeping, commit with `FULL`
+//! always.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -99,7 +101,8 @@ enum Job {
         step: i64,
         reply: oneshot::Sender<StoreResult<Option<PollOutcome>>>,
     },
-    /// A single-use write (a redemption, a `jti`): its batch is committed with a sync.
+    /// A single-use write (a redemption, a `jti`, a decision): its batch is committed with a
+    /// sync.
     Once {
         write: OnceWrite,
         reply: oneshot::Sender<StoreResult<bool>>,
@@ -108,8 +111,9 @@ enum Job {
     Close,
 }
 
-/// The single-use writes the writer takes: each changes one row or none (a decision also
-/// inserts its notification, in the same savepoint).
+/// The single-use writes the writer takes: each changes one row or none (a decision that wins
+/// also inserts its notification and audit events, in the same job: a failure of any of them
+/// fails the batch's first pass, and the replay's savepoint undoes the whole job).
 #[derive(Debug)]
 enum OnceWrite {
     Decide {
@@ -202,8 +206,8 @@ impl GroupCommit {
         .await
     }
 
-    /// [`Store::decide`](crate::store::Store::decide), group-committed and synced: the decision
-    /// and its notification in one job.
+    /// [`Store::decide`](crate::store::Store::decide), group-committed and synced: the decision,
+    /// its notification and its audit trail in one job.
     pub async fn decide(&self, id: &str, decision: &Decision, now: i64) -> StoreResult<bool> {
         let write = OnceWrite::Decide {
             id: id.to_owned(),
