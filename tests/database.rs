@@ -54,10 +54,7 @@ async fn ready(server: &TestServer) -> bool {
 
 #[tokio::test]
 async fn database_restart_loses_nothing() {
-    if postgres_base_url().is_none() {
-        eprintln!(
-            "database_restart_loses_nothing runs in the PostgreSQL pass (CIBA_TEST_POSTGRES_URL)"
-        );
+    if !postgres_pass("database_restart_loses_nothing") {
         return;
     }
     let port = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -64,6 +64,16 @@ pub fn postgres_base_url() -> Option<String> {
         .filter(|u| !u.is_empty())
 }
 
+/// For a test that only means something on PostgreSQL: false, with a note saying so, in the
+/// SQLite pass (the PostgreSQL pass sets `CIBA_TEST_POSTGRES_URL`).
+pub fn postgres_pass(test: &str) -> bool {
+    let on_postgres = postgres_base_url().is_some();
+    if !on_postgres {
+        eprintln!("{test} runs in the PostgreSQL pass (CIBA_TEST_POSTGRES_URL)");
+    }
+    on_postgres
+}
+
 /// A fresh database URL for one test server: a new database on the PostgreSQL server `postgres`
 /// names, or a SQLite file in `dir`.
 async fn fresh_database(dir: &std::path::Path, postgres: Option<String>) -> String {

@@ -44,9 +44,10 @@ pub struct Worker<S, C, D> {
 
 /// Works an outbox until the task is dropped. The loop does not wait for a claimed batch to be
 /// sent before claiming again: a row committed while others are in flight (`wake` is notified on
-/// this instance, or through the database's notifications from another one) is claimed and sent
-/// at once, up to `max_in_flight` rows. Without a wake-up it claims again after `interval`
-/// (retries whose time came, rows of an instance that missed its notification).
+/// this instance, or through the database's announcements from any instance) is claimed and
+/// sent at once, up to `max_in_flight` rows; at capacity the next claim waits until half a
+/// `batch` has room. Without a wake-up it claims again after `interval` (retries whose time
+/// came, rows whose announcement was missed).
 pub async fn run<T, S, SF, C, CF, D, DF>(wake: &tokio::sync::Notify, worker: Worker<S, C, D>)
 where
     S: FnMut() -> SF,

@@ -176,12 +176,15 @@ impl Engine for PgEngine {
     /// pool's). A lost connection is re-established by the listener; announcements made while it
     /// was down are lost, so both outboxes are reported changed once it is back.
     async fn watch_outbox(&self, changed: &(dyn Fn(Outbox) + Send + Sync)) -> StoreResult<()> {
+        // After (re)connecting: what was committed meanwhile was announced to nobody.
+        let everything_changed = || {
+            changed(Outbox::ClientNotifications);
+            changed(Outbox::DeviceWakeups);
+        };
         let watched: Result<std::convert::Infallible, sqlx::Error> = async {
             let mut listener = PgListener::connect_with(&self.listen).await?;
             listener.listen(OUTBOX_CHANNEL).await?;
-            // Rows committed before the LISTEN took effect were announced to nobody.
-            changed(Outbox::ClientNotifications);
-            changed(Outbox::DeviceWakeups);
+            everything_changed();
             loop {
                 match listener.try_recv().await? {
                     Some(note) => match note.payload() {
@@ -189,10 +192,7 @@ impl Engine for PgEngine {
                         "wakeups" => changed(Outbox::DeviceWakeups),
                         other => tracing::debug!(payload = other, "unknown outbox announcement"),
                     },
-                    None => {
-                        changed(Outbox::ClientNotifications);
-                        changed(Outbox::DeviceWakeups);
-                    }
+                    None => everything_changed(),
                 }
             }
         }

@@ -28,8 +28,8 @@ pub use engine::{Engine, Exec, Transaction, Writes};
 pub use query::{Query, Value};
 pub use replay::{REMEMBER_JTI, remember_values};
 pub use requests::{
-    COUNT_PENDING_OF_USER, DECIDE, NOTIFICATION_INSERT, POLL_PENDING, REDEEM, REQUEST_INSERT,
-    amr_json, decide_values, notification_values, poll_outcome, poll_values, redeem_values,
+    COUNT_PENDING_OF_USER, DECIDE, POLL_PENDING, REDEEM, REQUEST_INSERT, amr_json, decide_values,
+    decision_writes, poll_outcome, poll_values, redeem_values,
 };
 pub use users::{BY_LOGIN_HINT as USER_BY_LOGIN_HINT, BY_SUBJECT as USER_BY_SUBJECT, user_from};
 pub use wakeups::PUSH_INSERT;

@@ -245,23 +245,35 @@ pub fn decide_values<'a>(id: &'a str, d: &'a Decision, amr: &'a str, now: i64) -
     ]
 }
 
-/// The notification that commits with a decision; values from [`notification_values`].
-pub const NOTIFICATION_INSERT: &str = "INSERT INTO notification_outbox (request_id, client_id, kind, \
+/// The notification that commits with a decision.
+const NOTIFICATION_INSERT: &str = "INSERT INTO notification_outbox (request_id, client_id, kind, \
      created_at, next_attempt_at, deadline) VALUES ($1, $2, $3, $4, $4, $5)";
 
-/// The values of [`NOTIFICATION_INSERT`].
-pub fn notification_values<'a>(
+/// What a winning decision writes after [`DECIDE`], in the same transaction: its notification
+/// (ping and push clients), then its audit events. For the pool and the group-commit writer
+/// alike.
+pub fn decision_writes<'a>(
     id: &'a str,
-    n: &'a NewClientNotification,
+    d: &'a Decision,
     now: i64,
-) -> [Value<'a>; 5] {
-    [
-        Value::from(id),
-        Value::from(&n.client_id),
-        Value::from(n.kind.as_str()),
-        Value::from(now),
-        Value::from(n.deadline),
-    ]
+) -> impl Iterator<Item = Query<'a>> {
+    let notification = d.notification.iter().map(move |n| {
+        Query::with_values(
+            NOTIFICATION_INSERT,
+            [
+                Value::from(id),
+                Value::from(&n.client_id),
+                Value::from(n.kind.as_str()),
+                Value::from(now),
+                Value::from(n.deadline),
+            ],
+        )
+    });
+    let audit = d
+        .audit
+        .iter()
+        .map(|e| Query::with_values(AUDIT_INSERT, audit::insert_values(e)));
+    notification.chain(audit)
 }
 
 pub async fn decide<E: Engine>(db: &E, id: &str, d: &Decision, now: i64) -> StoreResult<bool> {
@@ -274,17 +286,10 @@ pub async fn decide<E: Engine>(db: &E, id: &str, d: &Decision, now: i64) -> Stor
     if done != 1 {
         return Ok(false);
     }
-    // The notification commits with the decision: a crash cannot separate them.
-    if let Some(n) = &d.notification {
-        tx.execute(Query::with_values(
-            NOTIFICATION_INSERT,
-            notification_values(id, n, now),
-        ))
-        .await?;
-    }
-    for e in &d.audit {
-        tx.execute(Query::with_values(AUDIT_INSERT, audit::insert_values(e)))
-            .await?;
+    // The notification and the audit trail commit with the decision: a crash cannot separate
+    // them.
+    for query in decision_writes(id, d, now) {
+        tx.execute(query).await?;
     }
     tx.commit().await?;
     Ok(true)

@@ -36,9 +36,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::direct::{bind, connect, execute_values};
 use crate::store::sql::{
-    AUDIT_INSERT, COUNT_PENDING_OF_USER, DECIDE, NOTIFICATION_INSERT, POLL_PENDING, PUSH_INSERT,
-    REDEEM, REMEMBER_JTI, REQUEST_INSERT, Value, amr_json, decide_values, notification_values,
-    poll_outcome, poll_values, redeem_values, remember_values, values,
+    AUDIT_INSERT, COUNT_PENDING_OF_USER, DECIDE, POLL_PENDING, PUSH_INSERT, REDEEM, REMEMBER_JTI,
+    REQUEST_INSERT, Value, amr_json, decide_values, decision_writes, poll_outcome, poll_values,
+    redeem_values, remember_values, values,
 };
 use crate::store::{
     CibaRequest, Decision, InsertOutcome, NewAuditEvent, NewWakeup, PollOutcome, StoreError,
@@ -525,19 +525,10 @@ fn execute(conn: &Connection, job: &Job) -> StoreResult<Outcome> {
                 } => {
                     let changed =
                         execute_values(conn, DECIDE, &decide_values(id, decision, amr, *now))?;
-                    // The notification commits with the decision: a crash cannot separate them.
-                    if changed == 1
-                        && let Some(n) = &decision.notification
-                    {
-                        execute_values(
-                            conn,
-                            NOTIFICATION_INSERT,
-                            &notification_values(id, n, *now),
-                        )?;
-                    }
+                    // The notification and the audit trail commit with the decision.
                     if changed == 1 {
-                        for e in &decision.audit {
-                            execute_values(conn, AUDIT_INSERT, &values::audit_insert(e))?;
+                        for query in decision_writes(id, decision, *now) {
+                            execute_values(conn, &query.sql, &query.values)?;
                         }
                     }
                     changed
