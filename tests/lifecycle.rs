@@ -545,4 +545,14 @@ async fn pinning_accepts_the_pinned_key_and_refuses_any_other() {
         trusting.sdk.approve(&txn, vec!["swk".into()]).await,
         Ok(DecisionStatus::Approved)
     );
+
+    // The front prefers h2, but the SDK speaks HTTP/1.1 only and says so in its ALPN offer.
+    let negotiated = front.negotiated_protocols();
+    assert!(!negotiated.is_empty());
+    assert!(
+        negotiated
+            .iter()
+            .all(|p| p.as_deref() == Some(&b"http/1.1"[..])),
+        "{negotiated:?}"
+    );
 }

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use ciba_core::authenticator::{
     Account, Authenticator, AuthenticatorConfig, MemoryAccountStore, SoftwareKeyStore,
@@ -715,7 +715,9 @@ impl TestSdk {
 }
 
 /// A TLS-terminating proxy on `localhost` with a certificate from its own test CA; after the
-/// handshake it forwards the raw bytes to a plain-HTTP backend. Stops when dropped.
+/// handshake it forwards the raw bytes to a plain-HTTP backend. Like a bank's front end with
+/// HTTP/2 on, it offers `h2` before `http/1.1` and records what each connection negotiated.
+/// Stops when dropped.
 pub struct TlsFront {
     /// The port it listens on.
     pub port: u16,
@@ -728,6 +730,7 @@ pub struct TlsFront {
     listener: Option<tokio::net::TcpListener>,
     config: Arc<rustls::ServerConfig>,
     task: Option<JoinHandle<()>>,
+    alpn: Arc<Mutex<Vec<Option<Vec<u8>>>>>,
 }
 
 impl TlsFront {
@@ -738,13 +741,19 @@ impl TlsFront {
         let ca = TestCa::new("CIBA test CA");
         Self {
             port,
-            config: ca.server_config(&[]),
+            config: ca.server_config(&[b"h2", b"http/1.1"]),
             ca_pem: ca.ca_pem,
             ca_der: ca.ca_der,
             leaf_der: ca.leaf_der,
             listener: Some(listener),
             task: None,
+            alpn: Arc::default(),
         }
+    }
+
+    /// The application protocol each completed handshake agreed on, in order.
+    pub fn negotiated_protocols(&self) -> Vec<Option<Vec<u8>>> {
+        self.alpn.lock().unwrap().clone()
     }
 
     /// `https://localhost:<port>`: the issuer of a server behind this front.
@@ -756,14 +765,18 @@ impl TlsFront {
     pub fn forward_to(&mut self, backend: SocketAddr) {
         let listener = self.listener.take().unwrap();
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(&self.config));
+        let alpn = Arc::clone(&self.alpn);
         self.task = Some(tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
                 let acceptor = acceptor.clone();
+                let alpn = Arc::clone(&alpn);
                 tokio::spawn(async move {
                     // A client that refuses the certificate ends the handshake: nothing to forward.
                     let Ok(mut tls) = acceptor.accept(tcp).await else {
                         return;
                     };
+                    let protocol = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
+                    alpn.lock().unwrap().push(protocol);
                     let Ok(mut plain) = tokio::net::TcpStream::connect(backend).await else {
                         return;
                     };

@@ -8,7 +8,11 @@
 //! unless the chain verifies *and* the leaf's key is one of the pins.
 //!
 //! Certificate validity is judged by the injected clock, like everything else in the SDK.
-//! rustls runs on the `ring` provider, the SDK's only crypto library.
+//! rustls runs on `ring`, the SDK's only crypto library, through [`provider`]: TLS 1.3 and 1.2
+//! with AES-GCM suites only (what FAPI 2.0 allows; every TLS 1.3 server has AES-128-GCM), the
+//! X25519, P-256 and P-384 key exchanges, every signature algorithm webpki verifies with ring,
+//! and no client certificates. Leaving out ChaCha20-Poly1305 and the client-side signing keys
+//! takes about 100 KB out of the mobile library.
 
 use std::sync::Arc;
 
@@ -16,7 +20,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::time_provider::TimeProvider;
@@ -43,7 +47,7 @@ impl Trust {
         config: &AuthenticatorConfig,
         clock: SharedClock,
     ) -> Result<Self, AuthenticatorError> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = Arc::new(provider());
         let system: Option<Arc<dyn ServerCertVerifier>> = if config.trust_system_roots {
             match rustls_platform_verifier::Verifier::new(Arc::clone(&provider)) {
                 Ok(v) => Some(Arc::new(v)),
@@ -101,8 +105,118 @@ impl Trust {
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(verifier))
                 .with_no_client_auth();
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        // HTTP/1.1 only: the SDK's HTTP client speaks no HTTP/2, so offering `h2` would let a
+        // server that prefers it pick a protocol the client then cannot speak.
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(config)
+    }
+}
+
+/// The SDK's rustls provider (see the module documentation). Built from rustls' ring parts
+/// rather than `ring::default_provider()`, which would link every suite and the signing keys.
+pub(crate) fn provider() -> CryptoProvider {
+    use rustls::crypto::ring::{cipher_suite, kx_group};
+    CryptoProvider {
+        cipher_suites: vec![
+            cipher_suite::TLS13_AES_128_GCM_SHA256,
+            cipher_suite::TLS13_AES_256_GCM_SHA384,
+            cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+            cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+            cipher_suite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+            cipher_suite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        ],
+        kx_groups: vec![kx_group::X25519, kx_group::SECP256R1, kx_group::SECP384R1],
+        signature_verification_algorithms: SIGNATURE_ALGORITHMS,
+        secure_random: &RingRandom,
+        key_provider: &NoClientKeys,
+    }
+}
+
+/// What webpki verifies with ring (rustls' own ring table, which is private).
+static SIGNATURE_ALGORITHMS: WebPkiSupportedAlgorithms = {
+    use webpki::ring as alg;
+    WebPkiSupportedAlgorithms {
+        all: &[
+            alg::ECDSA_P256_SHA256,
+            alg::ECDSA_P256_SHA384,
+            alg::ECDSA_P384_SHA256,
+            alg::ECDSA_P384_SHA384,
+            alg::ED25519,
+            alg::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
+            alg::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
+            alg::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
+            alg::RSA_PKCS1_2048_8192_SHA256,
+            alg::RSA_PKCS1_2048_8192_SHA384,
+            alg::RSA_PKCS1_2048_8192_SHA512,
+            alg::RSA_PKCS1_2048_8192_SHA256_ABSENT_PARAMS,
+            alg::RSA_PKCS1_2048_8192_SHA384_ABSENT_PARAMS,
+            alg::RSA_PKCS1_2048_8192_SHA512_ABSENT_PARAMS,
+        ],
+        mapping: &[
+            // In TLS 1.2 the curve is not fixed by the scheme; in TLS 1.3 it is.
+            (
+                SignatureScheme::ECDSA_NISTP384_SHA384,
+                &[alg::ECDSA_P384_SHA384, alg::ECDSA_P256_SHA384],
+            ),
+            (
+                SignatureScheme::ECDSA_NISTP256_SHA256,
+                &[alg::ECDSA_P256_SHA256, alg::ECDSA_P384_SHA256],
+            ),
+            (SignatureScheme::ED25519, &[alg::ED25519]),
+            (
+                SignatureScheme::RSA_PSS_SHA512,
+                &[alg::RSA_PSS_2048_8192_SHA512_LEGACY_KEY],
+            ),
+            (
+                SignatureScheme::RSA_PSS_SHA384,
+                &[alg::RSA_PSS_2048_8192_SHA384_LEGACY_KEY],
+            ),
+            (
+                SignatureScheme::RSA_PSS_SHA256,
+                &[alg::RSA_PSS_2048_8192_SHA256_LEGACY_KEY],
+            ),
+            (
+                SignatureScheme::RSA_PKCS1_SHA512,
+                &[alg::RSA_PKCS1_2048_8192_SHA512],
+            ),
+            (
+                SignatureScheme::RSA_PKCS1_SHA384,
+                &[alg::RSA_PKCS1_2048_8192_SHA384],
+            ),
+            (
+                SignatureScheme::RSA_PKCS1_SHA256,
+                &[alg::RSA_PKCS1_2048_8192_SHA256],
+            ),
+        ],
+    }
+};
+
+/// TLS randomness from ring's system generator.
+#[derive(Debug)]
+struct RingRandom;
+
+impl rustls::crypto::SecureRandom for RingRandom {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), rustls::crypto::GetRandomFailed> {
+        use ring::rand::SecureRandom;
+        ring::rand::SystemRandom::new()
+            .fill(buf)
+            .map_err(|_| rustls::crypto::GetRandomFailed)
+    }
+}
+
+/// The SDK authenticates to the server with DPoP, never with a TLS client certificate, so its
+/// provider loads no private keys.
+#[derive(Debug)]
+struct NoClientKeys;
+
+impl rustls::crypto::KeyProvider for NoClientKeys {
+    fn load_private_key(
+        &self,
+        _key: rustls::pki_types::PrivateKeyDer<'static>,
+    ) -> Result<Arc<dyn rustls::sign::SigningKey>, rustls::Error> {
+        Err(rustls::Error::General(
+            "the authenticator SDK uses no TLS client certificate".into(),
+        ))
     }
 }
 
