@@ -59,6 +59,20 @@ pub struct Args {
     /// Decisions per latency phase.
     #[arg(long, default_value_t = 2000)]
     pub e2e_requests: usize,
+    /// Pending requests to create before the measured phases (ciba-server only), for measuring
+    /// a full database (bench/scale.sh); they are not counted in the phases' figures.
+    #[arg(long, default_value_t = 0)]
+    pub seed: usize,
+    /// Users the seeded requests are spread over.
+    #[arg(long, default_value_t = 10_000)]
+    pub seed_users: usize,
+    /// `requested_expiry` of the seeded requests, seconds.
+    #[arg(long, default_value_t = 600)]
+    pub seed_expiry: u64,
+    /// Only these phases (comma-separated: backchannel, poll-pending, poll-ready, decision);
+    /// default all.
+    #[arg(long, value_delimiter = ',')]
+    pub phases: Vec<String>,
     /// A label for the report (e.g. "sqlite").
     #[arg(long, default_value = "")]
     pub label: String,
@@ -201,6 +215,13 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), String> {
+    const PHASES: [&str; 4] = ["backchannel", "poll-pending", "poll-ready", "decision"];
+    if let Some(unknown) = args.phases.iter().find(|p| !PHASES.contains(&p.as_str())) {
+        return Err(format!(
+            "unknown phase {unknown:?}; the phases are {}",
+            PHASES.join(", ")
+        ));
+    }
     let max = args.concurrency.iter().copied().max().unwrap_or(16);
     let env = std::sync::Arc::new(
         setup::Environment::create(
@@ -239,29 +260,69 @@ async fn run(args: Args) -> Result<(), String> {
         }
     }
     let mut reports = Vec::new();
+    if args.seed > 0 {
+        if args.peer != setup::Peer::CibaServer {
+            return Err("--seed needs ciba-server's admin API".into());
+        }
+        progress(
+            label,
+            "seed",
+            max,
+            &format!(
+                "{} pending requests over {} users, expiring in {} s",
+                args.seed, args.seed_users, args.seed_expiry
+            ),
+        );
+        let admin = setup::AdminApi {
+            http: env.http.clone(),
+            base: env.base.clone(),
+            token: args.admin_token.clone(),
+        };
+        let report = phases::seed(
+            &env,
+            &admin,
+            max,
+            args.seed,
+            args.seed_users,
+            args.seed_expiry,
+        )
+        .await?;
+        reports.push(done(label, report));
+    }
+    let wanted = |phase: &str| args.phases.is_empty() || args.phases.iter().any(|p| p == phase);
     for &c in &args.concurrency {
-        progress(label, "backchannel", c, &format!("{} s", args.seconds));
-        let (report, pending_ids) = phases::backchannel(&env, c, seconds).await?;
-        reports.push(done(label, report));
-        progress(label, "poll pending", c, &format!("{} s", args.seconds));
-        let report = phases::poll_pending(&env, c, seconds, pending_ids).await?;
-        reports.push(done(label, report));
-        progress(
-            label,
-            "poll ready",
-            c,
-            &format!("{} requests", args.ready_requests),
-        );
-        let report = phases::poll_ready(&env, c, args.ready_requests).await?;
-        reports.push(done(label, report));
-        progress(
-            label,
-            "decision to tokens",
-            c,
-            &format!("{} requests", args.e2e_requests),
-        );
-        let report = phases::decision_to_tokens(&env, c, args.e2e_requests).await?;
-        reports.push(done(label, report));
+        let mut pending_ids = Vec::new();
+        if wanted("backchannel") || wanted("poll-pending") {
+            progress(label, "backchannel", c, &format!("{} s", args.seconds));
+            let (report, ids) = phases::backchannel(&env, c, seconds).await?;
+            pending_ids = ids;
+            reports.push(done(label, report));
+        }
+        if wanted("poll-pending") {
+            progress(label, "poll pending", c, &format!("{} s", args.seconds));
+            let report = phases::poll_pending(&env, c, seconds, pending_ids).await?;
+            reports.push(done(label, report));
+        }
+        if wanted("poll-ready") {
+            progress(
+                label,
+                "poll ready",
+                c,
+                &format!("{} requests", args.ready_requests),
+            );
+            let report = phases::poll_ready(&env, c, args.ready_requests).await?;
+            reports.push(done(label, report));
+        }
+        if wanted("decision") {
+            progress(
+                label,
+                "decision to tokens",
+                c,
+                &format!("{} requests", args.e2e_requests),
+            );
+            let report = phases::decision_to_tokens(&env, c, args.e2e_requests).await?;
+            reports.push(done(label, report));
+        }
     }
     println!("| server | phase | clients | rate | p50 | p99 | answers |");
     println!("|---|---|---|---|---|---|---|");

@@ -120,6 +120,84 @@ pub async fn backchannel(
     ))
 }
 
+/// Fills the database before the measured phases: `count` pending requests expiring in
+/// `expiry_s` seconds, spread round robin over `users` (created here through the admin API, so
+/// that no user of the measured phases has them), sent by `concurrency` workers through the
+/// backchannel endpoint like any other request (their audit events and outbox rows included).
+/// Prints a progress line every 100 000 requests.
+pub async fn seed(
+    env: &Arc<Environment>,
+    admin: &ciba_bench::setup::AdminApi,
+    concurrency: usize,
+    count: usize,
+    users: usize,
+    expiry_s: u64,
+) -> Result<Report, String> {
+    let run = ciba_core::jose::software::random_b64u(6).map_err(|e| e.to_string())?;
+    let mut names = Vec::with_capacity(users);
+    for i in 0..users.max(1) {
+        let username = format!("seed-{run}-{i}");
+        admin
+            .post(
+                "/admin/v1/users",
+                Some(serde_json::json!({"username": username})),
+            )
+            .await?;
+        names.push(username);
+    }
+    let names = Arc::new(names);
+    let next = Arc::new(AtomicUsize::new(0));
+    let expiry = Arc::new(expiry_s.to_string());
+    let start = Instant::now();
+    let mut set = JoinSet::new();
+    for _ in 0..concurrency {
+        let (env, names, next, expiry) = (env.clone(), names.clone(), next.clone(), expiry.clone());
+        set.spawn(async move {
+            let mut tally = Tally::default();
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= count {
+                    break;
+                }
+                if n > 0 && n % 100_000 == 0 {
+                    eprintln!(
+                        "  seeded {n} requests in {:.0} s",
+                        start.elapsed().as_secs_f64()
+                    );
+                }
+                let user = &names[n % names.len()];
+                let t0 = Instant::now();
+                let (status, body) = env
+                    .backchannel(
+                        &env.poll_client,
+                        &[
+                            ("scope", "openid"),
+                            ("login_hint", user),
+                            ("binding_message", "SEED-1"),
+                            ("requested_expiry", expiry.as_str()),
+                        ],
+                    )
+                    .await?;
+                if status == 200 && body.get("auth_req_id").is_some() {
+                    tally.ok += 1;
+                    tally.latencies_us.push(t0.elapsed().as_micros() as u64);
+                } else {
+                    tally.other(status, &body);
+                }
+            }
+            Ok(tally)
+        });
+    }
+    let tallies = join(set).await?;
+    Ok(merge(
+        "seeded pending requests",
+        concurrency,
+        start.elapsed(),
+        tallies,
+    )
+    .0)
+}
+
 /// Token polls on pending requests (round robin over `ids`) for `duration`.
 pub async fn poll_pending(
     env: &Arc<Environment>,

@@ -38,7 +38,8 @@ pub use http::app;
 pub use state::AppState;
 
 /// Runs the HTTP application on `listener` until `shutdown` resolves, with the background
-/// sweeper (expired requests past their tombstone retention, expired `jti`s and enrollments),
+/// sweeper (expired requests past their tombstone retention, expired `jti`s and enrollments,
+/// audit events past `ciba.audit_retention` when one is set),
 /// the client-notification worker and the device-push worker, which the database's outbox
 /// announcements also wake (PostgreSQL: rows committed by any instance).
 pub async fn serve(
@@ -179,6 +180,14 @@ async fn sweep_forever(state: AppState) {
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "sweep failed; will retry"),
+        }
+        let retention = state.settings.ciba.audit_retention;
+        if retention > 0 {
+            match state.store.prune_audit(now - retention).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(deleted = n, "pruned audit events past their retention"),
+                Err(e) => tracing::warn!(error = %e, "audit pruning failed; will retry"),
+            }
         }
     }
 }

@@ -455,6 +455,10 @@ pub struct CibaSettings {
     pub binding_message_max_chars: usize,
     /// How long expired requests are kept (so late polls get `expired_token`), seconds.
     pub tombstone_retention: i64,
+    /// How long audit events are kept, seconds; `0` (the default): for ever. When set, the
+    /// sweeper deletes older events in batches (README "Scale of state"); export them first if
+    /// a regulator wants them longer.
+    pub audit_retention: i64,
     /// Scope values a client gets when it registers none.
     pub default_client_scope: Vec<String>,
     /// Lock the user (refuse further CIBA requests until an admin unlocks) when they deny a
@@ -558,6 +562,7 @@ impl Default for CibaSettings {
             slow_down_step: 5,
             binding_message_max_chars: 64,
             tombstone_retention: 86_400,
+            audit_retention: 0,
             default_client_scope: ["openid", "profile", "email", "phone"]
                 .map(String::from)
                 .to_vec(),
@@ -673,6 +678,16 @@ impl Settings {
         }
         if !c.default_client_scope.iter().any(|s| s == "openid") {
             return bad("ciba.default_client_scope must contain openid".into());
+        }
+        if c.tombstone_retention < 0 {
+            return bad("ciba.tombstone_retention must not be negative".into());
+        }
+        // An audit trail shorter than the requests it is about would leave requests without it.
+        if c.audit_retention != 0 && c.audit_retention < c.max_expiry + c.tombstone_retention {
+            return bad(
+                "ciba.audit_retention must be 0 (keep for ever) or at least ciba.max_expiry + ciba.tombstone_retention"
+                    .into(),
+            );
         }
         let h = &self.http;
         if h.header_read_timeout_ms == 0 || h.request_timeout_ms == 0 || h.max_connections == 0 {
@@ -854,6 +869,20 @@ mod tests {
         let s = Settings::default();
         s.validate().unwrap();
         assert_eq!(s.issuer(), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn audit_retention_is_for_ever_or_outlives_the_requests() {
+        let mut s = Settings::default();
+        assert_eq!(s.ciba.audit_retention, 0, "kept for ever by default");
+        s.validate().unwrap();
+        s.ciba.audit_retention = 3_600;
+        let refused = s.validate().unwrap_err().to_string();
+        assert!(refused.contains("ciba.audit_retention"), "{refused}");
+        s.ciba.audit_retention = s.ciba.max_expiry + s.ciba.tombstone_retention;
+        s.validate().unwrap();
+        s.ciba.tombstone_retention = -1;
+        assert!(s.validate().is_err());
     }
 
     #[test]

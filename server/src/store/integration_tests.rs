@@ -167,6 +167,7 @@ suite!(
     initial_access_tokens_are_used_up_and_clients_updated,
     console_sessions_expire_and_end,
     committed_outbox_rows_are_announced_to_every_instance,
+    audit_pruning_deletes_only_events_past_the_horizon,
 );
 
 /// The next outbox a watch reported (at most 10 s away: a missing announcement fails).
@@ -285,6 +286,33 @@ async fn console_sessions_expire_and_end(s: Fresh) {
     assert_eq!(s.console_session("h1").await.unwrap(), None);
     assert!(s.delete_console_session("h3").await.unwrap());
     assert!(!s.delete_console_session("h3").await.unwrap());
+}
+
+async fn audit_pruning_deletes_only_events_past_the_horizon(s: Fresh) {
+    let s = s.store;
+    let event = |at: i64| NewAuditEvent {
+        at,
+        kind: "ciba_request",
+        user_id: Some("u1".into()),
+        client_id: None,
+        device_id: None,
+        request_id: None,
+        detail: serde_json::json!({"n": at}),
+    };
+    // More than one batch (1000) before the horizon, a few at and after it.
+    for at in 0..2_500 {
+        s.append_audit(&event(at)).await.unwrap();
+    }
+    for at in [2_500, 2_501, 9_000] {
+        s.append_audit(&event(at)).await.unwrap();
+    }
+    assert_eq!(s.prune_audit(2_500).await.unwrap(), 2_500);
+    let left = s.audit_events(&AuditFilter::default(), 100).await.unwrap();
+    let mut times: Vec<i64> = left.iter().map(|e| e.at).collect();
+    times.sort_unstable();
+    assert_eq!(times, vec![2_500, 2_501, 9_000]);
+    // Nothing more to prune at the same horizon.
+    assert_eq!(s.prune_audit(2_500).await.unwrap(), 0);
 }
 
 async fn initial_access_tokens_are_used_up_and_clients_updated(s: Fresh) {

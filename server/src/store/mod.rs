@@ -482,6 +482,9 @@ pub trait Store: Send + Sync + 'static {
     /// expired enrollments, and forgets the clear-text `auth_req_id` of expired requests that
     /// will not be notified. Idempotent; safe to run from any instance.
     async fn sweep(&self, now: i64, request_horizon: i64) -> StoreResult<SweepStats>;
+    /// Deletes audit events recorded before `before` (in batches, each its own write turn);
+    /// returns how many.
+    async fn prune_audit(&self, before: i64) -> StoreResult<u64>;
 }
 
 #[cfg(test)]

@@ -525,4 +525,8 @@ impl<E: Engine> Store for SqlStore<E> {
     async fn sweep(&self, now: i64, request_horizon: i64) -> StoreResult<SweepStats> {
         sweep::sweep(&self.engine, now, request_horizon).await
     }
+
+    async fn prune_audit(&self, before: i64) -> StoreResult<u64> {
+        sweep::prune_audit(&self.engine, before).await
+    }
 }
