@@ -3,7 +3,8 @@
 # while a million expired requests are swept. Usage:
 #   bench/scale.sh [sqlite|postgres]        (default sqlite)
 # Environment: SEED (pending requests, default 1000000), SEED_EXPIRY (their requested_expiry,
-# default 300 s), SECONDS_PER_PHASE (default 10), CONCURRENCY (default 16).
+# default 900 s: longer than the seeding and the measurement after it, so that nothing seeded
+# expires, and is swept, before step 3), SECONDS_PER_PHASE (default 10), CONCURRENCY (default 16).
 #
 # 1. A fresh server (bench/bench.toml, tombstone_retention = 0 so that a request is swept as soon
 #    as it expires) and a fresh database; ciba-load measures backchannel requests, polls on
@@ -17,12 +18,12 @@
 #    took and whether it overlapped the measurement.
 # Server memory is sampled every second: the heap (RssAnon; its peak during each step) apart from
 # the database pages SQLite maps (RssFile: the kernel's page cache, shared and reclaimable).
-# Takes about 15 minutes on SQLite.
+# Takes about 30 minutes on SQLite (most of it waiting for the seeded requests to expire).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 backend=${1:-sqlite}
 seed=${SEED:-1000000}
-expiry=${SEED_EXPIRY:-300}
+expiry=${SEED_EXPIRY:-900}
 secs=${SECONDS_PER_PHASE:-10}
 conc=${CONCURRENCY:-16}
 cargo build --locked --release -p ciba-server -p ciba-bench
