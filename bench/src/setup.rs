@@ -242,8 +242,11 @@ impl Environment {
         deciders: usize,
     ) -> Result<Self, String> {
         let base = base.trim_end_matches('/');
+        // Idle connections are dropped before any peer's keep-alive timeout (node: 60 s), so a
+        // request never goes out on a connection the peer is closing.
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(1024)
+            .pool_idle_timeout(std::time::Duration::from_secs(20))
             .build()
             .map_err(|e| e.to_string())?;
 
@@ -443,8 +446,17 @@ impl Environment {
         }
     }
 
+    /// Sends a peer's approval call. A request that never reached the peer (no connection, or
+    /// a pooled keep-alive connection the peer closed just before it) is sent once more: the
+    /// peer cannot have acted on it. Errors carry their causes (a 25-minute comparison once
+    /// stopped on a bare "error sending request").
     async fn peer_call(&self, request: reqwest::RequestBuilder) -> Result<Value, String> {
-        let resp = request.send().await.map_err(|e| e.to_string())?;
+        let retry = request.try_clone();
+        let resp = match (request.send().await, retry) {
+            (Ok(resp), _) => resp,
+            (Err(e), Some(retry)) if never_sent(&e) => retry.send().await.map_err(|e| chain(&e))?,
+            (Err(e), _) => return Err(chain(&e)),
+        };
         let status = resp.status();
         let text = resp.text().await.map_err(|e| e.to_string())?;
         if !status.is_success() {
@@ -491,4 +503,22 @@ pub async fn oauth_post(
     let (status, body) = fast.post_form(path, &client.authorization, body).await?;
     let body = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
     Ok((status, body))
+}
+
+/// Whether `e` means the request was not delivered: no connection, or one the peer had closed
+/// (hyper's "connection closed before message completed" on a reused connection).
+fn never_sent(e: &reqwest::Error) -> bool {
+    e.is_connect() || chain(e).contains("connection closed before message completed")
+}
+
+/// An error with its causes, outermost first.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
