@@ -2,9 +2,17 @@
 
 use super::prelude::*;
 
-/// Rows deleted per statement (the `LIMIT` of the statements below): no statement holds the
-/// write turn for long on a busy database.
-const BATCH: u64 = 250;
+/// Rows deleted per statement: no statement holds the write turn for long on a busy database.
+/// A macro so that the statements' `LIMIT` (spliced in with `concat!`) and [`BATCH`] are one
+/// number.
+macro_rules! batch {
+    () => {
+        250
+    };
+}
+
+/// [`batch!`] as a count, to tell a full batch from the last one.
+const BATCH: u64 = batch!();
 
 /// After a full batch the sweeper waits this many times as long as the batch took (its wait for
 /// the write turn included) before the next one: it holds the write turn at most a quarter of
@@ -14,7 +22,7 @@ const BATCH: u64 = 250;
 /// backchannel requests from 6 100/s to 126/s meanwhile.)
 const PAUSE_FACTOR: u32 = 3;
 
-/// Runs `sql` (a `DELETE … LIMIT 250` bound to `bound`) until it deletes less than a batch.
+/// Runs `sql` (a `DELETE … LIMIT batch!()` bound to `bound`) until it deletes less than a batch.
 async fn delete_in_batches<E: Engine>(db: &E, sql: &'static str, bound: i64) -> StoreResult<u64> {
     let mut deleted = 0;
     loop {
@@ -34,7 +42,11 @@ async fn delete_in_batches<E: Engine>(db: &E, sql: &'static str, bound: i64) -> 
 pub async fn prune_audit<E: Engine>(db: &E, before: i64) -> StoreResult<u64> {
     delete_in_batches(
         db,
-        "DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < $1 ORDER BY at LIMIT 250)",
+        concat!(
+            "DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < $1 ORDER BY at LIMIT ",
+            batch!(),
+            ")"
+        ),
         before,
     )
     .await
@@ -45,13 +57,21 @@ pub async fn sweep<E: Engine>(db: &E, now: i64, request_horizon: i64) -> StoreRe
     let mut stats = SweepStats {
         requests: delete_in_batches(
             db,
-            "DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE expires_at < $1 LIMIT 250)",
+            concat!(
+            "DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE expires_at < $1 LIMIT ",
+            batch!(),
+            ")"
+        ),
             request_horizon,
         )
         .await?,
         jtis: delete_in_batches(
             db,
-            "DELETE FROM seen_jtis WHERE key IN (SELECT key FROM seen_jtis WHERE expires_at <= $1 LIMIT 250)",
+            concat!(
+            "DELETE FROM seen_jtis WHERE key IN (SELECT key FROM seen_jtis WHERE expires_at <= $1 LIMIT ",
+            batch!(),
+            ")"
+        ),
             now,
         )
         .await?,
@@ -61,13 +81,21 @@ pub async fn sweep<E: Engine>(db: &E, now: i64, request_horizon: i64) -> StoreRe
     // or more per request: batched like the requests).
     delete_in_batches(
         db,
-        "DELETE FROM notification_outbox WHERE id IN (SELECT id FROM notification_outbox WHERE status <> 'pending' AND created_at < $1 LIMIT 250)",
+        concat!(
+            "DELETE FROM notification_outbox WHERE id IN (SELECT id FROM notification_outbox WHERE status <> 'pending' AND created_at < $1 LIMIT ",
+            batch!(),
+            ")"
+        ),
         request_horizon,
     )
     .await?;
     delete_in_batches(
         db,
-        "DELETE FROM push_outbox WHERE id IN (SELECT id FROM push_outbox WHERE deadline < $1 LIMIT 250)",
+        concat!(
+            "DELETE FROM push_outbox WHERE id IN (SELECT id FROM push_outbox WHERE deadline < $1 LIMIT ",
+            batch!(),
+            ")"
+        ),
         request_horizon,
     )
     .await?;
