@@ -168,7 +168,205 @@ suite!(
     console_sessions_expire_and_end,
     committed_outbox_rows_are_announced_to_every_instance,
     audit_pruning_deletes_only_events_past_the_horizon,
+    a_failing_write_fails_alone_in_its_batch,
+    close_commits_what_was_queued_and_refuses_the_rest,
+    concurrent_polls_of_one_request_count_each_other,
+    a_request_is_redeemed_once_under_concurrency,
 );
+
+fn numbered_audit(n: usize) -> NewAuditEvent {
+    NewAuditEvent {
+        at: 100,
+        kind: "ciba_request",
+        user_id: Some("u".into()),
+        client_id: Some("c".into()),
+        device_id: None,
+        request_id: Some(format!("txn_{n}")),
+        detail: serde_json::json!({"n": n}),
+    }
+}
+
+/// Concurrent writes share batches (SQLite's group commit, PostgreSQL's batches); every tenth
+/// reuses a taken auth_req_id hash and must fail alone, leaving nothing behind.
+async fn a_failing_write_fails_alone_in_its_batch(s: Fresh) {
+    let s = s.store;
+    s.insert_request(&tests::request(0, "taken"), &[], &[numbered_audit(0)], None)
+        .await
+        .unwrap();
+    let mut writes = tokio::task::JoinSet::new();
+    for n in 1..=200 {
+        let s = s.clone();
+        writes.spawn(async move {
+            let hash = if n % 10 == 0 {
+                "taken".to_owned()
+            } else {
+                format!("h{n}")
+            };
+            let push = NewWakeup {
+                device_id: "d".into(),
+                provider: PushProvider::Fcm,
+                deadline: 400,
+            };
+            let request = tests::request(n, &hash);
+            (
+                n,
+                s.insert_request(&request, &[push], &[numbered_audit(n)], None)
+                    .await,
+            )
+        });
+    }
+    let mut conflicts = 0;
+    while let Some(joined) = writes.join_next().await {
+        let (n, result) = joined.unwrap();
+        let stored = s.request(&format!("txn_{n}")).await.unwrap();
+        if n % 10 == 0 {
+            assert!(
+                matches!(result, Err(StoreError::Conflict(_))),
+                "{n}: {result:?}"
+            );
+            assert!(stored.is_none(), "{n} was stored");
+            conflicts += 1;
+        } else {
+            assert_eq!(result.unwrap(), InsertOutcome::Inserted);
+            assert_eq!(stored.unwrap().auth_req_id_hash, format!("h{n}"));
+            let wakeups = s.wakeups_of_request(&format!("txn_{n}")).await.unwrap();
+            assert_eq!(wakeups.len(), 1, "{n}");
+        }
+    }
+    assert_eq!(conflicts, 20);
+    // The failed requests left no audit rows or pushes behind: all or nothing per request.
+    let events = s.audit_events(&AuditFilter::default(), 1000).await.unwrap();
+    assert_eq!(events.len(), 181);
+    assert!(s.wakeups_of_request("txn_10").await.unwrap().is_empty());
+}
+
+/// Closing the store commits the writes queued before it; later ones are refused.
+async fn close_commits_what_was_queued_and_refuses_the_rest(s: Fresh) {
+    if s.kind == Kind::SqliteMemory {
+        // Nothing outlives an in-memory store's close.
+        return;
+    }
+    let store = s.store.clone();
+    let mut writes = tokio::task::JoinSet::new();
+    for n in 0..50 {
+        let store = store.clone();
+        writes.spawn(async move {
+            let request = tests::request(n, &format!("h{n}"));
+            (n, store.insert_request(&request, &[], &[], None).await)
+        });
+    }
+    tokio::task::yield_now().await;
+    let reopened = s.reopen().await;
+    let late = store
+        .insert_request(&tests::request(99, "h99"), &[], &[], None)
+        .await;
+    assert!(matches!(late, Err(StoreError::Database(_))), "{late:?}");
+    // Reads are refused too, as the pool's are: the store's connections are closed.
+    assert!(store.user_by_login_hint("alice").await.is_err());
+    let mut acknowledged = Vec::new();
+    while let Some(joined) = writes.join_next().await {
+        let (n, result) = joined.unwrap();
+        if result.is_ok() {
+            acknowledged.push(n);
+        }
+    }
+    // The writes queued before the close were all committed.
+    assert_eq!(acknowledged.len(), 50);
+    for n in acknowledged {
+        let stored = reopened.request(&format!("txn_{n}")).await.unwrap();
+        assert!(stored.is_some(), "{n}");
+    }
+    assert!(reopened.request("txn_99").await.unwrap().is_none());
+}
+
+/// Polls of one request at one moment, all at once (they share a batch, or follow each other
+/// in rounds): the first is allowed, every other one is too fast and raises the interval, as
+/// one after the other would.
+async fn concurrent_polls_of_one_request_count_each_other(s: Fresh) {
+    let s = s.store;
+    for n in 1..=3 {
+        s.insert_request(&tests::request(n, &format!("h{n}")), &[], &[], None)
+            .await
+            .unwrap();
+    }
+    let mut polls = tokio::task::JoinSet::new();
+    for i in 0..60 {
+        let s = s.clone();
+        // 40 polls of h1, 20 of h2; none of h3.
+        let hash = if i % 3 == 2 { "h2" } else { "h1" };
+        polls.spawn(async move { (hash, s.poll_pending(hash, "c", 110, 5).await.unwrap()) });
+    }
+    let mut allowed = std::collections::HashMap::new();
+    let mut too_fast = std::collections::HashMap::new();
+    while let Some(joined) = polls.join_next().await {
+        let (hash, outcome) = joined.unwrap();
+        match outcome {
+            Some(PollOutcome::Allowed) => *allowed.entry(hash).or_insert(0) += 1,
+            Some(PollOutcome::TooFast) => *too_fast.entry(hash).or_insert(0) += 1,
+            None => panic!("{hash} was pending"),
+        }
+    }
+    assert_eq!((allowed["h1"], too_fast["h1"]), (1, 39));
+    assert_eq!((allowed["h2"], too_fast["h2"]), (1, 19));
+    // The base interval is 5: each too-fast poll added the step.
+    assert_eq!(
+        s.request("txn_1").await.unwrap().unwrap().interval,
+        5 + 39 * 5
+    );
+    assert_eq!(
+        s.request("txn_2").await.unwrap().unwrap().interval,
+        5 + 19 * 5
+    );
+    let untouched = s.request("txn_3").await.unwrap().unwrap();
+    assert_eq!((untouched.interval, untouched.last_polled_at), (5, None));
+}
+
+/// Many redemptions of one approved request at once, among others: each request is redeemed
+/// exactly once, and a pending one not at all.
+async fn a_request_is_redeemed_once_under_concurrency(s: Fresh) {
+    let s = s.store;
+    let approval = Decision {
+        approved: true,
+        device_id: "d".into(),
+        amr: vec!["hwk".into()],
+        deny_reason: None,
+        notification: None,
+        audit: Vec::new(),
+    };
+    for n in 1..=4 {
+        s.insert_request(&tests::request(n, &format!("h{n}")), &[], &[], None)
+            .await
+            .unwrap();
+        if n != 4 {
+            assert!(s.decide(&format!("txn_{n}"), &approval, 105).await.unwrap());
+        }
+    }
+    let mut redemptions = tokio::task::JoinSet::new();
+    for i in 0..80 {
+        let s = s.clone();
+        let id = format!("txn_{}", i % 4 + 1);
+        redemptions.spawn(async move { (s.redeem(&id, 120).await.unwrap(), id) });
+    }
+    let mut won = std::collections::HashMap::new();
+    while let Some(joined) = redemptions.join_next().await {
+        let (redeemed, id) = joined.unwrap();
+        if redeemed {
+            *won.entry(id).or_insert(0) += 1;
+        }
+    }
+    let expected: std::collections::HashMap<String, i32> =
+        (1..=3).map(|n| (format!("txn_{n}"), 1)).collect();
+    assert_eq!(won, expected);
+    let redeemed = s.request("txn_1").await.unwrap().unwrap();
+    assert_eq!(
+        (redeemed.status, redeemed.redeemed_at),
+        (RequestStatus::Redeemed, Some(120))
+    );
+    assert_eq!(
+        s.request("txn_4").await.unwrap().unwrap().status,
+        RequestStatus::Pending
+    );
+}
 
 /// The next outbox a watch reported (at most 10 s away: a missing announcement fails).
 async fn next_announced(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Outbox>) -> Outbox {
