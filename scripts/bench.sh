@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Load benchmark: builds the release binaries, then for each backend starts a fresh server and
 # drives it with ciba-load (see bench/src/main.rs). Usage:
-#   scripts/bench.sh [sqlite] [postgres] [client-auth]   (default: sqlite postgres)
+#   scripts/bench.sh [sqlite] [postgres] [postgres-pair] [client-auth]   (default: sqlite postgres)
+# `postgres-pair` runs two instances on one PostgreSQL database (the same issuer) and spreads the
+# load's connections over both (ciba-load --also).
 # `client-auth` runs scripts/bench-client-auth.sh: backchannel and token requests with
 # client_secret_basic, private_key_jwt (ES256, PS256) and tls_client_auth over TLS.
 # Environment: SECONDS_PER_PHASE (default 10), CONCURRENCY (default 16,256), PROFILE (release),
@@ -16,9 +18,10 @@ target="${CARGO_TARGET_DIR:-target}"
 bin="$target/$profile"; [ "$profile" = dev ] && bin="$target/debug"
 
 work=$(mktemp -d /tmp/ciba-bench-XXXXXX); chmod 755 "$work"
-server_pid=""; pg=""
+server_pid=""; pair_pid=""; pg=""
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  [ -n "$pair_pid" ] && kill "$pair_pid" 2>/dev/null && wait "$pair_pid" 2>/dev/null
   [ -n "$pg" ] && scripts/pg-cluster.sh stop "$work/pg"
   rm -rf "$work"
 }
@@ -29,7 +32,7 @@ echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; server 
 for backend in "${backends[@]}"; do
   case "$backend" in
     sqlite) url="sqlite://$work/bench.db" ;;
-    postgres)
+    postgres|postgres-pair)
       if [ -z "$pg" ]; then pg=$(scripts/pg-cluster.sh start "$work/pg" "$(free_port)"); fi
       db="bench_$RANDOM"
       psql "$pg" -qc "CREATE DATABASE $db" > /dev/null 2>&1 || runuser -u postgres -- psql "$pg" -qc "CREATE DATABASE $db"
@@ -38,14 +41,25 @@ for backend in "${backends[@]}"; do
     *) echo "unknown backend $backend" >&2; exit 2 ;;
   esac
   port=$(free_port)
-  RUST_LOG=warn CIBA_ADMIN_TOKEN=bench-admin-token-0123456789 "$bin/ciba-server" --config bench/bench.toml \
-    --listen "127.0.0.1:$port" --database-url "$url" > "$work/server-$backend.log" 2>&1 &
-  server_pid=$!
+  # Every instance of a pair has the first one's issuer (what a load balancer would give them).
+  start() {
+    RUST_LOG=warn CIBA_ISSUER="http://127.0.0.1:$port" CIBA_ADMIN_TOKEN=bench-admin-token-0123456789 \
+      "$bin/ciba-server" --config bench/bench.toml --listen "127.0.0.1:$1" --database-url "$url" \
+      > "$work/server-$backend-$1.log" 2>&1 &
+  }
+  start "$port"; server_pid=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" > /dev/null && break; sleep 0.1; done
-  "$bin/ciba-load" --base "http://127.0.0.1:$port" --admin-token bench-admin-token-0123456789 \
+  also=()
+  if [ "$backend" = postgres-pair ]; then
+    second=$(free_port); start "$second"; pair_pid=$!
+    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$second/readyz" > /dev/null && break; sleep 0.1; done
+    also=(--also "http://127.0.0.1:$second")
+  fi
+  "$bin/ciba-load" --base "http://127.0.0.1:$port" "${also[@]}" --admin-token bench-admin-token-0123456789 \
     --seconds "${SECONDS_PER_PHASE:-10}" --concurrency "${CONCURRENCY:-16,256}" --label "$backend" \
     --json "$work/results-$backend.json" > "$work/table-$backend.md"
   kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
+  if [ -n "$pair_pid" ]; then kill "$pair_pid"; wait "$pair_pid" 2>/dev/null || true; pair_pid=""; fi
 done
 
 # The summary: every backend's rows (ciba-load's tables, their headers once), and the JSON of

@@ -7,6 +7,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::body::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -14,53 +15,81 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
 use hyper_util::rt::TokioIo;
 
-/// Keep-alive connections to one `http://host:port` server.
+/// Keep-alive connections to one `http://host:port` server, or to several instances of one
+/// server (new connections go to each in turn).
 pub struct Http {
-    addr: SocketAddr,
-    host: HeaderValue,
+    /// Each instance's address and `Host`.
+    servers: Vec<(SocketAddr, HeaderValue)>,
     /// The base's path (Keycloak's `/realms/<realm>`), put before every request's path.
     prefix: String,
-    idle: Mutex<Vec<SendRequest<Full<Bytes>>>>,
+    /// Idle connections, with the instance each goes to.
+    idle: Mutex<Vec<(usize, SendRequest<Full<Bytes>>)>>,
+    next: AtomicUsize,
+}
+
+/// `http://ip:port[/path]` → the address, its authority and the path.
+fn parse(base: &str) -> Option<(SocketAddr, HeaderValue, String)> {
+    let rest = base.strip_prefix("http://")?.trim_end_matches('/');
+    let (authority, prefix) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    Some((
+        authority.parse().ok()?,
+        HeaderValue::from_str(authority).ok()?,
+        prefix.to_owned(),
+    ))
 }
 
 impl Http {
     /// A client for `base` (`http://ip:port`, optionally with a path); `None` for anything
     /// else (HTTPS, host names), which the phases then reach through reqwest.
     pub fn for_base(base: &str) -> Option<Self> {
-        let rest = base.strip_prefix("http://")?.trim_end_matches('/');
-        let (authority, prefix) = match rest.find('/') {
-            Some(i) => rest.split_at(i),
-            None => (rest, ""),
-        };
-        let addr: SocketAddr = authority.parse().ok()?;
+        Self::for_instances(base, &[])
+    }
+
+    /// A client whose connections are spread over `base` and `others` (instances of one
+    /// server, with the same path); `None` if any is not a plain `http://ip:port` URL.
+    pub fn for_instances(base: &str, others: &[String]) -> Option<Self> {
+        let (addr, host, prefix) = parse(base)?;
+        let mut servers = vec![(addr, host)];
+        for other in others {
+            let (addr, host, path) = parse(other)?;
+            if path != prefix {
+                return None;
+            }
+            servers.push((addr, host));
+        }
         Some(Self {
-            addr,
-            host: HeaderValue::from_str(authority).ok()?,
-            prefix: prefix.to_owned(),
+            servers,
+            prefix,
             idle: Mutex::new(Vec::new()),
+            next: AtomicUsize::new(0),
         })
     }
 
-    fn take_idle(&self) -> Option<SendRequest<Full<Bytes>>> {
+    fn take_idle(&self) -> Option<(usize, SendRequest<Full<Bytes>>)> {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        while let Some(sender) = idle.pop() {
+        while let Some((server, sender)) = idle.pop() {
             if !sender.is_closed() {
-                return Some(sender);
+                return Some((server, sender));
             }
         }
         None
     }
 
-    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, String> {
-        let stream = tokio::net::TcpStream::connect(self.addr)
+    async fn connect(&self) -> Result<(usize, SendRequest<Full<Bytes>>), String> {
+        let server = self.next.fetch_add(1, Ordering::Relaxed) % self.servers.len();
+        let addr = self.servers[server].0;
+        let stream = tokio::net::TcpStream::connect(addr)
             .await
-            .map_err(|e| format!("connect {}: {e}", self.addr))?;
+            .map_err(|e| format!("connect {addr}: {e}"))?;
         stream.set_nodelay(true).map_err(|e| e.to_string())?;
         let (sender, connection) = http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| e.to_string())?;
         tokio::spawn(connection);
-        Ok(sender)
+        Ok((server, sender))
     }
 
     /// POSTs a form with an `Authorization` header; returns the status and body.
@@ -70,13 +99,13 @@ impl Http {
         authorization: &HeaderValue,
         form: String,
     ) -> Result<(u16, Bytes), String> {
-        let mut sender = match self.take_idle() {
-            Some(sender) => sender,
+        let (server, mut sender) = match self.take_idle() {
+            Some(idle) => idle,
             None => self.connect().await?,
         };
         sender.ready().await.map_err(|e| e.to_string())?;
         let request = hyper::Request::post(format!("{}{path}", self.prefix))
-            .header(HOST, self.host.clone())
+            .header(HOST, self.servers[server].1.clone())
             .header(AUTHORIZATION, authorization.clone())
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
             .body(Full::new(Bytes::from(form)))
@@ -95,7 +124,7 @@ impl Http {
         self.idle
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push(sender);
+            .push((server, sender));
         Ok((status, body))
     }
 }

@@ -28,6 +28,11 @@ pub struct Args {
     /// The server's base URL.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     pub base: String,
+    /// Other instances of the same server (one database, same issuer): the measured calls'
+    /// connections are spread over the base and these, in turn (plain `http://ip:port` URLs);
+    /// the setup and the devices' decisions go to the base.
+    #[arg(long, value_delimiter = ',')]
+    pub also: Vec<String>,
     /// The server driven: ciba-server, or a peer of `bench/peers/` (its static users and
     /// clients; approvals through its own endpoints).
     #[arg(long, value_enum, default_value = "ciba-server")]
@@ -227,6 +232,7 @@ async fn run(args: Args) -> Result<(), String> {
         setup::Environment::create(
             args.peer,
             &args.base,
+            &args.also,
             &args.admin_token,
             args.approve_base.as_deref(),
             args.ping_listen.as_deref(),

@@ -236,6 +236,7 @@ impl Environment {
     pub async fn create(
         peer: Peer,
         base: &str,
+        others: &[String],
         admin_token: &str,
         approve_base: Option<&str>,
         ping_listen: Option<&str>,
@@ -282,12 +283,16 @@ impl Environment {
             (Peer::Keycloak, None) => "http://127.0.0.1:8998".to_owned(),
             _ => base.to_owned(),
         };
+        let fast = Http::for_instances(base, others);
+        if fast.is_none() && !others.is_empty() {
+            return Err("--also needs the base and every instance as http://ip:port URLs".into());
+        }
         Ok(Self {
             base: base.to_owned(),
             peer,
             approve_base,
             http,
-            fast: Http::for_base(base),
+            fast,
             poll_client,
             ping_client,
             flood_users,
