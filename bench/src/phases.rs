@@ -251,31 +251,35 @@ pub async fn poll_pending(
 
 /// Creates `count` requests for the decider users and approves them all; returns the ids.
 async fn approved_requests(env: &Arc<Environment>, count: usize) -> Result<Vec<String>, String> {
-    let per_user = count.div_ceil(env.deciders.len()).min(100);
+    let per_user = count.div_ceil(env.deciders.len());
     let mut set = JoinSet::new();
     for user in env.deciders.iter().cloned() {
         let env = env.clone();
         set.spawn(async move {
             let mut tally = Tally::default();
-            for _ in 0..per_user {
-                let (status, body) = env
-                    .backchannel(
-                        &env.poll_client,
-                        &[("scope", "openid"), ("login_hint", &user.username)],
-                    )
-                    .await?;
-                match body.get("auth_req_id").and_then(|v| v.as_str()) {
-                    Some(id) if status == 200 => tally.ids.push(id.to_owned()),
-                    _ => return Err(format!("backchannel: {status} {body}")),
+            // In rounds of at most 100: the device lists (and approves) a user's newest 100
+            // pending requests.
+            while tally.ids.len() < per_user {
+                let round = (per_user - tally.ids.len()).min(100);
+                for _ in 0..round {
+                    let (status, body) = env
+                        .backchannel(
+                            &env.poll_client,
+                            &[("scope", "openid"), ("login_hint", &user.username)],
+                        )
+                        .await?;
+                    match body.get("auth_req_id").and_then(|v| v.as_str()) {
+                        Some(id) if status == 200 => tally.ids.push(id.to_owned()),
+                        _ => return Err(format!("backchannel: {status} {body}")),
+                    }
                 }
-            }
-            let approved = env.approve_all(&user).await?;
-            if approved != tally.ids.len() {
-                return Err(format!(
-                    "{}: {approved} of {} requests approved",
-                    user.username,
-                    tally.ids.len()
-                ));
+                let approved = env.approve_all(&user).await?;
+                if approved != round {
+                    return Err(format!(
+                        "{}: {approved} of {round} requests approved",
+                        user.username
+                    ));
+                }
             }
             Ok(tally)
         });

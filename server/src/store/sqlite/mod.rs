@@ -22,7 +22,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{AssertSqlSafe, Sqlite};
 
-use self::direct::MMAP_SIZE;
+use self::direct::{MMAP_SIZE, READER_CACHE_KIB};
 use self::group_commit::{AUTOCHECKPOINT_PAGES, GroupCommit, WriteTurn};
 use self::read::Readers;
 use super::sql::{Engine, Exec, Query, SqlStore, Transaction, Value, Writes, pooled};
@@ -143,11 +143,19 @@ impl SqliteStore {
                 StoreError::Database(format!("cannot create {}: {e}", parent.display()))
             })?;
         }
-        let path = options.get_filename();
+        let path = options.get_filename().to_path_buf();
+        let path = path.as_path();
         let on_disk = !in_memory(url) && !path.as_os_str().is_empty();
         if on_disk {
             create_private_file(path)?;
         }
+        // A file's pool gets the readers' small page cache; an in-memory database's cache is
+        // the database.
+        let options = if on_disk {
+            options.pragma("cache_size", READER_CACHE_KIB.to_string())
+        } else {
+            options
+        };
         // Connections sharing an in-memory database fail at once on each other's locks (no busy
         // wait), so an in-memory database gets one connection: everything takes turns.
         let connections = if on_disk { max_connections.max(1) } else { 1 };
