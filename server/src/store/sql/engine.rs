@@ -148,6 +148,19 @@ pub trait Engine: Debug + Clone + Send + Sync + 'static {
         users::by_login_hint(self, hint)
     }
 
+    /// [`Store::request_by_auth_req_id`](crate::store::Store::request_by_auth_req_id).
+    fn request_by_auth_req_id(
+        &self,
+        auth_req_id_hash: &str,
+    ) -> impl Future<Output = StoreResult<Option<CibaRequest>>> + Send {
+        requests::by_auth_req_id(self, auth_req_id_hash)
+    }
+
+    /// [`Store::user`](crate::store::Store::user).
+    fn user(&self, id: &str) -> impl Future<Output = StoreResult<Option<User>>> + Send {
+        users::by_id(self, id)
+    }
+
     /// [`Store::user_by_subject`](crate::store::Store::user_by_subject).
     fn user_by_subject(
         &self,

@@ -28,10 +28,14 @@ pub use engine::{Engine, Exec, Transaction, Writes};
 pub use query::{Query, Value};
 pub use replay::{REMEMBER_JTI, remember_values};
 pub use requests::{
-    COUNT_PENDING_OF_USER, DECIDE, POLL_PENDING, REDEEM, REQUEST_INSERT, amr_json, decide_values,
-    decision_writes, poll_outcome, poll_values, redeem_values,
+    BY_AUTH_REQ_ID as REQUEST_BY_AUTH_REQ_ID, COUNT_PENDING_OF_USER, DECIDE, POLL_PENDING, REDEEM,
+    REQUEST_INSERT, amr_json, decide_values, decision_writes, poll_outcome, poll_values,
+    redeem_values, request_from,
 };
-pub use users::{BY_LOGIN_HINT as USER_BY_LOGIN_HINT, BY_SUBJECT as USER_BY_SUBJECT, user_from};
+pub use users::{
+    BY_ID as USER_BY_ID, BY_LOGIN_HINT as USER_BY_LOGIN_HINT, BY_SUBJECT as USER_BY_SUBJECT,
+    user_from,
+};
 pub use wakeups::PUSH_INSERT;
 /// The bound values of the statements the SQLite writer runs too.
 pub mod values {
@@ -43,8 +47,13 @@ pub mod values {
 pub mod pooled {
     pub use super::devices::of_user as devices_of_user;
     pub use super::replay::remember_jti;
-    pub use super::requests::{decide, insert as insert_request, poll_pending, redeem};
-    pub use super::users::{by_login_hint as user_by_login_hint, by_subject as user_by_subject};
+    pub use super::requests::{
+        by_auth_req_id as request_by_auth_req_id, decide, insert as insert_request, poll_pending,
+        redeem,
+    };
+    pub use super::users::{
+        by_id as user, by_login_hint as user_by_login_hint, by_subject as user_by_subject,
+    };
 }
 
 /// What the aggregates' files use.
@@ -95,7 +104,7 @@ impl<E: Engine> Store for SqlStore<E> {
     }
 
     async fn user(&self, id: &str) -> StoreResult<Option<User>> {
-        users::by_id(&self.engine, id).await
+        self.engine.user(id).await
     }
 
     async fn user_by_login_hint(&self, hint: &str) -> StoreResult<Option<User>> {
@@ -252,7 +261,7 @@ impl<E: Engine> Store for SqlStore<E> {
         &self,
         auth_req_id_hash: &str,
     ) -> StoreResult<Option<CibaRequest>> {
-        requests::by_auth_req_id(&self.engine, auth_req_id_hash).await
+        self.engine.request_by_auth_req_id(auth_req_id_hash).await
     }
 
     async fn pending_requests_of_user(

@@ -80,7 +80,8 @@ const BY_ID: &str = concat!(
     request_columns!(),
     " FROM requests WHERE id = $1"
 );
-const BY_AUTH_REQ_ID: &str = concat!(
+/// A request by its auth_req_id's hash (`$1`).
+pub const BY_AUTH_REQ_ID: &str = concat!(
     "SELECT ",
     request_columns!(),
     " FROM requests WHERE auth_req_id_hash = $1"

@@ -66,8 +66,11 @@ pub async fn insert<E: Engine>(db: &E, u: &User) -> StoreResult<()> {
     Ok(())
 }
 
+/// A user by id (`$1`).
+pub const BY_ID: &str = "SELECT * FROM users WHERE id = $1";
+
 pub async fn by_id<E: Engine>(db: &E, id: &str) -> StoreResult<Option<User>> {
-    let query = Query::new("SELECT * FROM users WHERE id = $1").bind(id);
+    let query = Query::new(BY_ID).bind(id);
     let row = db.pool().fetch_optional(query).await?;
     row.as_ref().map(user_from).transpose()
 }

@@ -315,6 +315,20 @@ impl Engine for SqliteEngine {
         }
     }
 
+    async fn request_by_auth_req_id(&self, hash: &str) -> StoreResult<Option<CibaRequest>> {
+        match &self.hot {
+            Some(hot) => hot.readers.request_by_auth_req_id(hash),
+            None => pooled::request_by_auth_req_id(self, hash).await,
+        }
+    }
+
+    async fn user(&self, id: &str) -> StoreResult<Option<User>> {
+        match &self.hot {
+            Some(hot) => hot.readers.user(id),
+            None => pooled::user(self, id).await,
+        }
+    }
+
     async fn user_by_subject(&self, subject: &str) -> StoreResult<Option<User>> {
         match &self.hot {
             Some(hot) => hot.readers.user_by_subject(subject),

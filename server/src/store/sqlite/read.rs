@@ -2,8 +2,9 @@
 //!
 //! A read by key on an embedded database takes a few microseconds; through sqlx's pool it costs
 //! an async acquire and two hand-offs between tokio and a connection thread, several times the
-//! read. The reads of every backchannel request (the user named by the hint, their devices) run
-//! here instead, on the calling task's thread, with a connection taken from a small free list
+//! read. The reads of every backchannel request (the user named by the hint, their devices) and
+//! of every token request that redeems (the request, its user) run here instead, on the calling
+//! task's thread, with a connection taken from a small free list
 //! (there are never more in use than threads running tasks). In WAL mode readers never wait for
 //! the writer, so nothing here blocks for long. Statements, bound values and row mappers are the
 //! pool path's (`store/sql`).
@@ -17,9 +18,10 @@ use rusqlite::Connection;
 
 use super::direct::{bind, connect};
 use crate::store::sql::{
-    DEVICES_OF_USER, USER_BY_LOGIN_HINT, USER_BY_SUBJECT, Value, device_from, user_from,
+    DEVICES_OF_USER, REQUEST_BY_AUTH_REQ_ID, USER_BY_ID, USER_BY_LOGIN_HINT, USER_BY_SUBJECT,
+    Value, device_from, request_from, user_from,
 };
-use crate::store::{Device, StoreError, StoreResult, User};
+use crate::store::{CibaRequest, Device, StoreError, StoreResult, User};
 
 /// Read-only connections for inline reads.
 #[derive(Debug)]
@@ -78,6 +80,26 @@ impl Readers {
         self.read(|c| {
             let mut statement = c.prepare_cached(USER_BY_LOGIN_HINT)?;
             bind(&mut statement, &[Value::from(hint)])?;
+            let mut rows = statement.raw_query();
+            rows.next()?.map(user_from).transpose()
+        })
+    }
+
+    /// [`Store::request_by_auth_req_id`](crate::store::Store::request_by_auth_req_id).
+    pub fn request_by_auth_req_id(&self, hash: &str) -> StoreResult<Option<CibaRequest>> {
+        self.read(|c| {
+            let mut statement = c.prepare_cached(REQUEST_BY_AUTH_REQ_ID)?;
+            bind(&mut statement, &[Value::from(hash)])?;
+            let mut rows = statement.raw_query();
+            rows.next()?.map(request_from).transpose()
+        })
+    }
+
+    /// [`Store::user`](crate::store::Store::user).
+    pub fn user(&self, id: &str) -> StoreResult<Option<User>> {
+        self.read(|c| {
+            let mut statement = c.prepare_cached(USER_BY_ID)?;
+            bind(&mut statement, &[Value::from(id)])?;
             let mut rows = statement.raw_query();
             rows.next()?.map(user_from).transpose()
         })
