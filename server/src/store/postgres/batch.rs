@@ -11,8 +11,9 @@
 //! N pending polls are one `UPDATE … FROM unnest(…)`, N redemptions another. Every caller is
 //! answered after its batch commits, so nothing is acknowledged before it is durable.
 //!
-//! The backchannel's two reads — the user a login hint names, the user's devices — are batched
-//! the same way (one `SELECT … unnest` for N hints).
+//! The backchannel's two reads — the user a login hint names, the user's devices — and a
+//! redeeming token request's two — the request by its `auth_req_id`, its user — are batched the
+//! same way (one `SELECT … = ANY($1)` for N keys).
 //!
 //! Several instances share the database, so batches take their locks in one order: users'
 //! advisory locks in key order, request rows in key order (the jobs sorted, the `UPDATE` a
@@ -46,7 +47,7 @@ use tokio::task::JoinHandle;
 use super::PgEngine;
 use crate::store::sql::{
     AUDIT_INSERT, PUSH_INSERT, REQUEST_INSERT, Value, device_from, poll_outcome, poll_values,
-    pooled, redeem_values, user_from, values,
+    pooled, redeem_values, request_columns, request_from, user_from, values,
 };
 use crate::store::{
     CibaRequest, Device, InsertOutcome, NewAuditEvent, NewWakeup, PollOutcome, StoreError,
@@ -64,7 +65,7 @@ const IN_FLIGHT: u32 = 1;
 /// Jobs waiting for a batch before callers wait to enqueue (back-pressure).
 const QUEUE: usize = 8192;
 /// The batches' own connections: one per kind of batch ([`IN_FLIGHT`] each).
-pub(super) const CONNECTIONS: u32 = 5 * IN_FLIGHT;
+pub(super) const CONNECTIONS: u32 = 7 * IN_FLIGHT;
 
 /// The users' (`$1`) advisory locks, as a CTE named `locks`: taken in key order (PostgreSQL
 /// evaluates a volatile output expression after `ORDER BY`), the key being the pool path's
@@ -102,6 +103,16 @@ const REDEEM: &str = "UPDATE requests AS r SET status = 'redeemed', redeemed_at 
      WHERE r.id = p.id AND r.status = 'approved' AND r.expires_at > p.now \
      RETURNING r.id";
 
+/// Requests by auth_req_id hash (`$1`, distinct): the pool path's `BY_AUTH_REQ_ID` for many.
+const REQUESTS_BY_AUTH_REQ_ID: &str = concat!(
+    "SELECT auth_req_id_hash AS batch_key, ",
+    request_columns!(),
+    " FROM requests WHERE auth_req_id_hash = ANY($1::text[])"
+);
+
+/// Users by id (`$1`, distinct): the pool path's `BY_ID` for many.
+const USERS_BY_ID: &str = "SELECT id AS batch_key, * FROM users WHERE id = ANY($1::text[])";
+
 /// Users by login hint (`$1`, distinct): the pool path's `BY_LOGIN_HINT` for many hints.
 const USERS_BY_LOGIN_HINT: &str = "SELECT h.hint AS batch_key, u.* FROM unnest($1::text[]) AS h(hint) \
      JOIN user_identifiers i ON i.value = h.hint AND i.kind <> 'ambiguous' \
@@ -122,7 +133,9 @@ pub(super) struct Batches {
     inserts: Queue<InsertJob>,
     polls: Queue<PollJob>,
     redemptions: Queue<RedeemJob>,
-    hints: Queue<HintJob>,
+    hints: Queue<KeyedJob<User>>,
+    requests: Queue<KeyedJob<CibaRequest>>,
+    users: Queue<KeyedJob<User>>,
     devices: Queue<DevicesJob>,
     pool: PgPool,
 }
@@ -153,6 +166,10 @@ impl Batches {
         let redemptions = Queue::start(&runtime, move |jobs| redeem_batch(o.clone(), jobs));
         let o = on.clone();
         let hints = Queue::start(&runtime, move |jobs| hint_batch(o.clone(), jobs));
+        let o = on.clone();
+        let requests = Queue::start(&runtime, move |jobs| request_batch(o.clone(), jobs));
+        let o = on.clone();
+        let users = Queue::start(&runtime, move |jobs| user_batch(o.clone(), jobs));
         let o = on;
         let devices = Queue::start(&runtime, move |jobs| devices_batch(o.clone(), jobs));
         Ok(Self {
@@ -160,6 +177,8 @@ impl Batches {
             polls,
             redemptions,
             hints,
+            requests,
+            users,
             devices,
             pool,
         })
@@ -217,8 +236,31 @@ impl Batches {
     /// [`Store::user_by_login_hint`](crate::store::Store::user_by_login_hint), batched.
     pub(super) async fn user_by_login_hint(&self, hint: &str) -> StoreResult<Option<User>> {
         self.hints
-            .submit(|reply| HintJob {
-                hint: hint.to_owned(),
+            .submit(|reply| KeyedJob {
+                key: hint.to_owned(),
+                reply,
+            })
+            .await
+    }
+
+    /// [`Store::request_by_auth_req_id`](crate::store::Store::request_by_auth_req_id), batched.
+    pub(super) async fn request_by_auth_req_id(
+        &self,
+        hash: &str,
+    ) -> StoreResult<Option<CibaRequest>> {
+        self.requests
+            .submit(|reply| KeyedJob {
+                key: hash.to_owned(),
+                reply,
+            })
+            .await
+    }
+
+    /// [`Store::user`](crate::store::Store::user), batched.
+    pub(super) async fn user(&self, id: &str) -> StoreResult<Option<User>> {
+        self.users
+            .submit(|reply| KeyedJob {
+                key: id.to_owned(),
                 reply,
             })
             .await
@@ -241,6 +283,8 @@ impl Batches {
         self.polls.close().await;
         self.redemptions.close().await;
         self.hints.close().await;
+        self.requests.close().await;
+        self.users.close().await;
         self.devices.close().await;
         self.pool.close().await;
     }
@@ -363,10 +407,11 @@ struct RedeemJob {
     reply: oneshot::Sender<StoreResult<bool>>,
 }
 
+/// A read of at most one record by key.
 #[derive(Debug)]
-struct HintJob {
-    hint: String,
-    reply: oneshot::Sender<StoreResult<Option<User>>>,
+struct KeyedJob<T> {
+    key: String,
+    reply: oneshot::Sender<StoreResult<Option<T>>>,
 }
 
 #[derive(Debug)]
@@ -777,37 +822,83 @@ async fn redeem_round(pool: &PgPool, jobs: &[RedeemJob]) -> Result<HashSet<Strin
     Ok(redeemed)
 }
 
-async fn hint_batch(on: On, jobs: Vec<HintJob>) {
-    match users_by_hint(&on.pool, &jobs).await {
-        Ok(users) => {
+async fn hint_batch(on: On, jobs: Vec<KeyedJob<User>>) {
+    let engine = on.engine.clone();
+    keyed_batch(&on.pool, jobs, USERS_BY_LOGIN_HINT, user_from, |key| {
+        let engine = engine.clone();
+        async move { pooled::user_by_login_hint(&engine, &key).await }
+    })
+    .await;
+}
+
+async fn request_batch(on: On, jobs: Vec<KeyedJob<CibaRequest>>) {
+    let engine = on.engine.clone();
+    keyed_batch(
+        &on.pool,
+        jobs,
+        REQUESTS_BY_AUTH_REQ_ID,
+        request_from,
+        |key| {
+            let engine = engine.clone();
+            async move { pooled::request_by_auth_req_id(&engine, &key).await }
+        },
+    )
+    .await;
+}
+
+async fn user_batch(on: On, jobs: Vec<KeyedJob<User>>) {
+    let engine = on.engine.clone();
+    keyed_batch(&on.pool, jobs, USERS_BY_ID, user_from, |key| {
+        let engine = engine.clone();
+        async move { pooled::user(&engine, &key).await }
+    })
+    .await;
+}
+
+/// Runs `sql` (`… AS batch_key … = ANY($1)`) once for the jobs' distinct keys and answers each
+/// job with its key's record (a key names one record at most). A refused statement runs each job
+/// `alone` (the pool path).
+async fn keyed_batch<T, F, Fut>(
+    pool: &PgPool,
+    jobs: Vec<KeyedJob<T>>,
+    sql: &'static str,
+    map: fn(&sqlx::postgres::PgRow) -> StoreResult<T>,
+    alone: F,
+) where
+    T: Clone,
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = StoreResult<Option<T>>>,
+{
+    match keyed(pool, &jobs, sql, map).await {
+        Ok(found) => {
             for job in jobs {
-                let _ = job.reply.send(Ok(users.get(&job.hint).cloned()));
+                let _ = job.reply.send(Ok(found.get(&job.key).cloned()));
             }
         }
         Err(Failure::Lost(error)) => lost(jobs.into_iter().map(|j| j.reply), &error),
         Err(Failure::Refused) => {
             for job in jobs {
-                let user = pooled::user_by_login_hint(&on.engine, &job.hint).await;
-                let _ = job.reply.send(user);
+                let record = alone(job.key).await;
+                let _ = job.reply.send(record);
             }
         }
     }
 }
 
-/// The users the hints name (a hint names one user at most; several jobs with one hint look it
-/// up once).
-async fn users_by_hint(pool: &PgPool, jobs: &[HintJob]) -> Result<HashMap<String, User>, Failure> {
-    let hints: HashSet<&str> = jobs.iter().map(|j| j.hint.as_str()).collect();
-    let hints: Vec<&str> = hints.into_iter().collect();
-    let rows = sqlx::query(USERS_BY_LOGIN_HINT)
-        .bind(&hints)
-        .fetch_all(pool)
-        .await?;
-    let mut users = HashMap::with_capacity(rows.len());
+async fn keyed<T>(
+    pool: &PgPool,
+    jobs: &[KeyedJob<T>],
+    sql: &'static str,
+    map: fn(&sqlx::postgres::PgRow) -> StoreResult<T>,
+) -> Result<HashMap<String, T>, Failure> {
+    let keys: HashSet<&str> = jobs.iter().map(|j| j.key.as_str()).collect();
+    let keys: Vec<&str> = keys.into_iter().collect();
+    let rows = sqlx::query(sql).bind(&keys).fetch_all(pool).await?;
+    let mut found = HashMap::with_capacity(rows.len());
     for row in rows {
-        users.insert(row.try_get("batch_key")?, user_from(&row)?);
+        found.insert(row.try_get("batch_key")?, map(&row)?);
     }
-    Ok(users)
+    Ok(found)
 }
 
 async fn devices_batch(on: On, jobs: Vec<DevicesJob>) {

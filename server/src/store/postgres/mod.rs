@@ -246,6 +246,20 @@ impl Engine for PgEngine {
         }
     }
 
+    async fn request_by_auth_req_id(&self, hash: &str) -> StoreResult<Option<CibaRequest>> {
+        match &self.batches {
+            Some(b) => b.request_by_auth_req_id(hash).await,
+            None => pooled::request_by_auth_req_id(self, hash).await,
+        }
+    }
+
+    async fn user(&self, id: &str) -> StoreResult<Option<super::User>> {
+        match &self.batches {
+            Some(b) => b.user(id).await,
+            None => pooled::user(self, id).await,
+        }
+    }
+
     async fn devices_of_user(&self, user_id: &str) -> StoreResult<Vec<super::Device>> {
         match &self.batches {
             Some(b) => b.devices_of_user(user_id).await,

@@ -27,6 +27,7 @@ pub use devices::{OF_USER as DEVICES_OF_USER, device_from};
 pub use engine::{Engine, Exec, Transaction, Writes};
 pub use query::{Query, Value};
 pub use replay::{REMEMBER_JTI, remember_values};
+pub(crate) use requests::request_columns;
 pub use requests::{
     BY_AUTH_REQ_ID as REQUEST_BY_AUTH_REQ_ID, COUNT_PENDING_OF_USER, DECIDE, POLL_PENDING, REDEEM,
     REQUEST_INSERT, amr_json, decide_values, decision_writes, poll_outcome, poll_values,

@@ -74,6 +74,7 @@ macro_rules! request_columns {
          decided_at, decided_by, amr, deny_reason, redeemed_at, notification_token, notify_auth_req_id"
     };
 }
+pub(crate) use request_columns;
 
 const BY_ID: &str = concat!(
     "SELECT ",
