@@ -28,6 +28,15 @@ cleanup() {
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
+# A server on port $1 for the backend of the loop below; every instance of a pair gets the first
+# one's issuer (what a load balancer would give them).
+start() {
+  RUST_LOG=warn CIBA_ISSUER="http://127.0.0.1:$port" CIBA_ADMIN_TOKEN=bench-admin-token-0123456789 \
+    "$bin/ciba-server" --config bench/bench.toml --listen "127.0.0.1:$1" --database-url "$url" \
+    > "$work/server-$backend-$1.log" 2>&1 &
+}
+wait_ready() { for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$1/readyz" > /dev/null && break; sleep 0.1; done; }
+
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; server and load generator share it"
 for backend in "${backends[@]}"; do
   case "$backend" in
@@ -41,18 +50,10 @@ for backend in "${backends[@]}"; do
     *) echo "unknown backend $backend" >&2; exit 2 ;;
   esac
   port=$(free_port)
-  # Every instance of a pair has the first one's issuer (what a load balancer would give them).
-  start() {
-    RUST_LOG=warn CIBA_ISSUER="http://127.0.0.1:$port" CIBA_ADMIN_TOKEN=bench-admin-token-0123456789 \
-      "$bin/ciba-server" --config bench/bench.toml --listen "127.0.0.1:$1" --database-url "$url" \
-      > "$work/server-$backend-$1.log" 2>&1 &
-  }
-  start "$port"; server_pid=$!
-  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" > /dev/null && break; sleep 0.1; done
+  start "$port"; server_pid=$!; wait_ready "$port"
   also=()
   if [ "$backend" = postgres-pair ]; then
-    second=$(free_port); start "$second"; pair_pid=$!
-    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$second/readyz" > /dev/null && break; sleep 0.1; done
+    second=$(free_port); start "$second"; pair_pid=$!; wait_ready "$second"
     also=(--also "http://127.0.0.1:$second")
   fi
   "$bin/ciba-load" --base "http://127.0.0.1:$port" "${also[@]}" --admin-token bench-admin-token-0123456789 \

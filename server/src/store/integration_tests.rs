@@ -174,6 +174,18 @@ suite!(
     a_request_is_redeemed_once_under_concurrency,
 );
 
+/// An approval by device `d`, with no notification or audit trail.
+fn plain_approval() -> Decision {
+    Decision {
+        approved: true,
+        device_id: "d".into(),
+        amr: vec!["hwk".into()],
+        deny_reason: None,
+        notification: None,
+        audit: Vec::new(),
+    }
+}
+
 fn numbered_audit(n: usize) -> NewAuditEvent {
     NewAuditEvent {
         at: 100,
@@ -325,14 +337,7 @@ async fn concurrent_polls_of_one_request_count_each_other(s: Fresh) {
 /// exactly once, and a pending one not at all.
 async fn a_request_is_redeemed_once_under_concurrency(s: Fresh) {
     let s = s.store;
-    let approval = Decision {
-        approved: true,
-        device_id: "d".into(),
-        amr: vec!["hwk".into()],
-        deny_reason: None,
-        notification: None,
-        audit: Vec::new(),
-    };
+    let approval = plain_approval();
     for n in 1..=4 {
         s.insert_request(&tests::request(n, &format!("h{n}")), &[], &[], None)
             .await
@@ -624,14 +629,7 @@ async fn refresh_tokens_rotate_once_and_reuse_revokes_the_family(s: Fresh) {
         "a pending request is not redeemed"
     );
     assert_eq!(s.refresh_token("rt-1").await.unwrap(), None);
-    let approval = Decision {
-        approved: true,
-        device_id: "d".into(),
-        amr: vec!["hwk".into()],
-        deny_reason: None,
-        notification: None,
-        audit: Vec::new(),
-    };
+    let approval = plain_approval();
     assert!(s.decide("txn_1", &approval, 100).await.unwrap());
     assert!(
         s.redeem_with_refresh_token("txn_1", 101, &first)

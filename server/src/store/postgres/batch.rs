@@ -1,13 +1,14 @@
 //! PostgreSQL group commit: the hot writes — new backchannel requests, pending-poll bookkeeping
-//! and redemptions — are queued per instance and run as batches, a few statements per batch
-//! instead of a few per request.
+//! and redemptions — and the hot reads by key are queued per instance and run as batches, a few
+//! statements per batch instead of a few per request.
 //!
 //! Why: on PostgreSQL a request's cost is its round trips and statements, not its rows. A new
-//! request through the pool is `BEGIN`, the user's lock, the insert, its wake-ups, its audit
-//! events and `COMMIT`: seven round trips, seven statements parsed-bound-executed by the
-//! backend, one commit (a WAL flush). A batch of N new requests is `BEGIN`, one statement that
-//! takes the N users' locks, one that inserts the N requests, their wake-ups and their audit
-//! events (`INSERT … SELECT * FROM unnest($1::text[], …)` in data-modifying CTEs) and `COMMIT`.
+//! request through the pool is `BEGIN`, the user's lock, the insert, each of its wake-ups and
+//! audit events, and `COMMIT`: a round trip and a statement parsed-bound-executed by the backend
+//! for each, and one commit (a WAL flush). A batch of N new requests is one statement that takes
+//! the N users' locks and then inserts the N requests, their wake-ups and their audit events
+//! (`INSERT … SELECT * FROM unnest($1::text[], …)` in data-modifying CTEs); with a per-user
+//! limit it is a transaction: `BEGIN`, the locks with the counts, the inserts allowed, `COMMIT`.
 //! N pending polls are one `UPDATE … FROM unnest(…)`, N redemptions another. Every caller is
 //! answered after its batch commits, so nothing is acknowledged before it is durable.
 //!
@@ -26,28 +27,33 @@
 //! The batches have a pool of their own ([`CONNECTIONS`] connections, besides the store's) whose
 //! sessions use generic plans (`plan_cache_mode = force_generic_plan`): the arrays' lengths vary
 //! from batch to batch, and PostgreSQL would otherwise plan every execution again (the planner
-//! was a third of the database's time in a profile of pending polls).
+//! led a profile of PostgreSQL under pending polls; with generic plans its CPU fell by a quarter
+//! and polls rose from 6 900 to 9 400/s).
 //!
 //! A job that fails (a conflict, a constraint) fails alone: when a statement of the batch fails,
 //! the batch is rolled back and each of its jobs runs again on its own through the pool path,
 //! which gives it its own answer. When the database is unreachable, every job of the batch gets
-//! the error. Statements and bound values are the pool path's (`store/sql`): the batch
-//! transposes each job's values into one array per column, so a request commits the same row
-//! whichever way it goes.
+//! the error. A new request's statements and bound values are the pool path's (`store/sql`):
+//! the batch transposes each job's values into one array per column, so a request commits the
+//! same row whichever way it goes. The polls', redemptions' and reads' statements restate the
+//! pool path's conditions over arrays (each names the statement it follows); the store suite
+//! runs both paths (`integration_tests.rs`: PostgreSQL batched, SQLite in memory through the
+//! pool) with the same assertions.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use sqlx::postgres::{PgArguments, PgPool};
+use futures_util::future::join_all;
+use sqlx::postgres::{PgArguments, PgPool, PgRow};
 use sqlx::{AssertSqlSafe, Postgres, Row as _};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::PgEngine;
 use crate::store::sql::{
-    AUDIT_INSERT, PUSH_INSERT, REQUEST_INSERT, Value, device_from, poll_outcome, poll_values,
-    pooled, redeem_values, request_columns, request_from, user_from, values,
+    AUDIT_INSERT, PUSH_INSERT, REQUEST_INSERT, Value, device_from, poll_outcome, pooled,
+    request_columns, request_from, user_from, values,
 };
 use crate::store::{
     CibaRequest, Device, InsertOutcome, NewAuditEvent, NewWakeup, PollOutcome, StoreError,
@@ -57,15 +63,11 @@ use crate::store::{
 /// The most jobs in one batch (bounds the arrays bound to a statement and the latency a batch
 /// adds to its first job).
 const MAX_BATCH: usize = 256;
-/// Batches of one kind in flight at once. One: the next batch fills while the last one runs,
-/// and grows with the load. (Two were slower on two cores: smaller batches, more statements —
-/// 3 500–4 800 backchannel requests/s and 12 500–15 000 polls/s against 4 200–5 400 and
-/// 14 300–16 200 with one, alternating runs at 16 clients.)
-const IN_FLIGHT: u32 = 1;
 /// Jobs waiting for a batch before callers wait to enqueue (back-pressure).
 const QUEUE: usize = 8192;
-/// The batches' own connections: one per kind of batch ([`IN_FLIGHT`] each).
-pub(super) const CONNECTIONS: u32 = 7 * IN_FLIGHT;
+/// The batches' own connections: one per kind of batch (each kind runs one batch at a time, see
+/// [`drive`]).
+pub(super) const CONNECTIONS: u32 = 7;
 
 /// The users' (`$1`) advisory locks, as a CTE named `locks`: taken in key order (PostgreSQL
 /// evaluates a volatile output expression after `ORDER BY`), the key being the pool path's
@@ -120,8 +122,8 @@ const USERS_BY_LOGIN_HINT: &str = "SELECT h.hint AS batch_key, u.* FROM unnest($
 
 /// Devices of users (`$1`, distinct): the pool path's `OF_USER` for many users, in its order
 /// per user.
-const DEVICES_OF_USERS: &str =
-    "SELECT * FROM devices WHERE user_id = ANY($1::text[]) ORDER BY enrolled_at DESC, id";
+const DEVICES_OF_USERS: &str = "SELECT user_id AS batch_key, * FROM devices \
+     WHERE user_id = ANY($1::text[]) ORDER BY enrolled_at DESC, id";
 
 fn stopped() -> StoreError {
     StoreError::Database("the PostgreSQL batch writer has stopped".into())
@@ -133,10 +135,10 @@ pub(super) struct Batches {
     inserts: Queue<InsertJob>,
     polls: Queue<PollJob>,
     redemptions: Queue<RedeemJob>,
-    hints: Queue<KeyedJob<User>>,
-    requests: Queue<KeyedJob<CibaRequest>>,
-    users: Queue<KeyedJob<User>>,
-    devices: Queue<DevicesJob>,
+    hints: Queue<KeyedJob<Option<User>>>,
+    requests: Queue<KeyedJob<Option<CibaRequest>>>,
+    users: Queue<KeyedJob<Option<User>>>,
+    devices: Queue<KeyedJob<Vec<Device>>>,
     pool: PgPool,
 }
 
@@ -269,8 +271,8 @@ impl Batches {
     /// [`Store::devices_of_user`](crate::store::Store::devices_of_user), batched.
     pub(super) async fn devices_of_user(&self, user_id: &str) -> StoreResult<Vec<Device>> {
         self.devices
-            .submit(|reply| DevicesJob {
-                user_id: user_id.to_owned(),
+            .submit(|reply| KeyedJob {
+                key: user_id.to_owned(),
                 reply,
             })
             .await
@@ -342,20 +344,18 @@ impl<J: Send + 'static> Queue<J> {
     }
 }
 
-/// Takes every job queued when a batch may start (one of [`IN_FLIGHT`]), up to [`MAX_BATCH`],
-/// and runs them together. Ends when every sender is gone (the store was dropped) or after
-/// `Close` once the jobs queued before it are answered.
+/// Takes every job queued when the last batch is done, up to [`MAX_BATCH`], and runs them
+/// together: one batch of a kind at a time, so the next one fills while the last one runs and
+/// grows with the load. (Two in flight were slower on two cores: smaller batches, more
+/// statements — 3 500–4 800 backchannel requests/s and 12 500–15 000 polls/s against 4 200–5 400
+/// and 14 300–16 200 with one, alternating runs at 16 clients.) Ends when every sender is gone
+/// (the store was dropped) or after `Close` once the jobs queued before it are answered.
 async fn drive<J, F, Fut>(mut queue: mpsc::Receiver<Message<J>>, run: F)
 where
-    J: Send + 'static,
     F: Fn(Vec<J>) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
+    Fut: Future<Output = ()>,
 {
-    let slots = Arc::new(Semaphore::new(IN_FLIGHT as usize));
     loop {
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            break;
-        };
         let first = match queue.recv().await {
             Some(Message::Job(job)) => job,
             Some(Message::Close) => {
@@ -372,14 +372,8 @@ where
                 Err(_) => break,
             }
         }
-        let batch = run(batch);
-        tokio::spawn(async move {
-            batch.await;
-            drop(slot);
-        });
+        run(batch).await;
     }
-    // The batches still in flight answer their jobs before the store closes the pool.
-    let _ = slots.acquire_many(IN_FLIGHT).await;
 }
 
 #[derive(Debug)]
@@ -407,17 +401,11 @@ struct RedeemJob {
     reply: oneshot::Sender<StoreResult<bool>>,
 }
 
-/// A read of at most one record by key.
+/// A read by key: at most one record (`Option`), or every record of the key (`Vec`).
 #[derive(Debug)]
-struct KeyedJob<T> {
+struct KeyedJob<A> {
     key: String,
-    reply: oneshot::Sender<StoreResult<Option<T>>>,
-}
-
-#[derive(Debug)]
-struct DevicesJob {
-    user_id: String,
-    reply: oneshot::Sender<StoreResult<Vec<Device>>>,
+    reply: oneshot::Sender<StoreResult<A>>,
 }
 
 /// Why a batch failed.
@@ -461,20 +449,20 @@ async fn insert_batch(on: On, jobs: Vec<InsertJob>) {
         }
         Err(Failure::Lost(error)) => lost(jobs.into_iter().map(|j| j.reply), &error),
         Err(Failure::Refused) => {
-            for job in jobs {
-                let engine = on.engine.clone();
-                tokio::spawn(async move {
-                    let outcome = pooled::insert_request(
-                        &engine,
-                        &job.request,
-                        &job.pushes,
-                        &job.audit,
-                        job.max_pending,
-                    )
-                    .await;
-                    let _ = job.reply.send(outcome);
-                });
-            }
+            // Concurrently, and within the batch: a close waits for these answers too.
+            let engine = &on.engine;
+            join_all(jobs.into_iter().map(|job| async move {
+                let outcome = pooled::insert_request(
+                    engine,
+                    &job.request,
+                    &job.pushes,
+                    &job.audit,
+                    job.max_pending,
+                )
+                .await;
+                let _ = job.reply.send(outcome);
+            }))
+            .await;
         }
     }
 }
@@ -615,7 +603,8 @@ impl<'a> Multi<'a> {
     }
 
     /// Adds `rows` of the single-row `insert` (`INSERT INTO t (a, b) VALUES ($1, $2)`, its
-    /// placeholders in order, as the pool path runs it).
+    /// placeholders in order, as the pool path runs it: the tests check the three inserts
+    /// batched).
     fn insert<const N: usize>(
         &mut self,
         insert: &str,
@@ -625,11 +614,7 @@ impl<'a> Multi<'a> {
             return Ok(());
         }
         let malformed = || StoreError::Database(format!("cannot batch {insert}"));
-        let (into, placeholders) = insert.split_once(" VALUES ").ok_or_else(malformed)?;
-        let expected: Vec<String> = (1..=N).map(|i| format!("${i}")).collect();
-        if placeholders.trim() != format!("({})", expected.join(", ")) {
-            return Err(malformed());
-        }
+        let (into, _) = insert.split_once(" VALUES ").ok_or_else(malformed)?;
         let mut arrays = Vec::with_capacity(N);
         for i in 0..N {
             let mut column = match &rows[0][i] {
@@ -738,31 +723,10 @@ async fn poll_batch(on: On, jobs: Vec<PollJob>) {
 /// One `UPDATE` for the round; which requests it changed (by hash), and whether each was
 /// polled too fast.
 async fn poll_round(pool: &PgPool, jobs: &[PollJob]) -> Result<HashMap<String, bool>, Failure> {
-    let rows: Vec<[Value<'_>; 4]> = jobs
-        .iter()
-        .map(|j| poll_values(&j.hash, &j.client_id, j.now, j.step))
-        .collect();
-    // poll_values binds (hash, now, step, client_id); the statement takes (hash, client, now, step).
-    let mut hashes = Vec::with_capacity(jobs.len());
-    let mut clients = Vec::with_capacity(jobs.len());
-    let mut nows = Vec::with_capacity(jobs.len());
-    let mut steps = Vec::with_capacity(jobs.len());
-    for row in &rows {
-        match row {
-            [
-                Value::Text(hash),
-                Value::Int(now),
-                Value::Int(step),
-                Value::Text(client),
-            ] => {
-                hashes.push(hash.as_ref());
-                clients.push(client.as_ref());
-                nows.push(*now);
-                steps.push(*step);
-            }
-            _ => return Err(Failure::Lost("unexpected poll values".into())),
-        }
-    }
+    let hashes: Vec<&str> = jobs.iter().map(|j| j.hash.as_str()).collect();
+    let clients: Vec<&str> = jobs.iter().map(|j| j.client_id.as_str()).collect();
+    let nows: Vec<i64> = jobs.iter().map(|j| j.now).collect();
+    let steps: Vec<i64> = jobs.iter().map(|j| j.step).collect();
     let rows = sqlx::query(POLL_PENDING)
         .bind(&hashes)
         .bind(&clients)
@@ -798,18 +762,8 @@ async fn redeem_batch(on: On, jobs: Vec<RedeemJob>) {
 
 /// One `UPDATE` for the round; the requests it redeemed.
 async fn redeem_round(pool: &PgPool, jobs: &[RedeemJob]) -> Result<HashSet<String>, Failure> {
-    let mut nows = Vec::with_capacity(jobs.len());
-    let mut ids = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        match redeem_values(&job.id, job.now) {
-            [Value::Int(now), Value::Text(id)] => {
-                nows.push(now);
-                ids.push(id);
-            }
-            _ => return Err(Failure::Lost("unexpected redemption values".into())),
-        }
-    }
-    let ids: Vec<&str> = ids.iter().map(|id| id.as_ref()).collect();
+    let nows: Vec<i64> = jobs.iter().map(|j| j.now).collect();
+    let ids: Vec<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
     let rows = sqlx::query(REDEEM)
         .bind(&nows)
         .bind(&ids)
@@ -822,121 +776,147 @@ async fn redeem_round(pool: &PgPool, jobs: &[RedeemJob]) -> Result<HashSet<Strin
     Ok(redeemed)
 }
 
-async fn hint_batch(on: On, jobs: Vec<KeyedJob<User>>) {
-    let engine = on.engine.clone();
-    keyed_batch(&on.pool, jobs, USERS_BY_LOGIN_HINT, user_from, |key| {
-        let engine = engine.clone();
-        async move { pooled::user_by_login_hint(&engine, &key).await }
-    })
-    .await;
-}
-
-async fn request_batch(on: On, jobs: Vec<KeyedJob<CibaRequest>>) {
-    let engine = on.engine.clone();
+async fn hint_batch(on: On, jobs: Vec<KeyedJob<Option<User>>>) {
+    let engine = &on.engine;
     keyed_batch(
         &on.pool,
         jobs,
-        REQUESTS_BY_AUTH_REQ_ID,
-        request_from,
-        |key| {
-            let engine = engine.clone();
-            async move { pooled::request_by_auth_req_id(&engine, &key).await }
-        },
+        USERS_BY_LOGIN_HINT,
+        one(user_from),
+        |key| async move { pooled::user_by_login_hint(engine, &key).await },
     )
     .await;
 }
 
-async fn user_batch(on: On, jobs: Vec<KeyedJob<User>>) {
-    let engine = on.engine.clone();
-    keyed_batch(&on.pool, jobs, USERS_BY_ID, user_from, |key| {
-        let engine = engine.clone();
-        async move { pooled::user(&engine, &key).await }
+async fn request_batch(on: On, jobs: Vec<KeyedJob<Option<CibaRequest>>>) {
+    let engine = &on.engine;
+    keyed_batch(
+        &on.pool,
+        jobs,
+        REQUESTS_BY_AUTH_REQ_ID,
+        one(request_from),
+        |key| async move { pooled::request_by_auth_req_id(engine, &key).await },
+    )
+    .await;
+}
+
+async fn user_batch(on: On, jobs: Vec<KeyedJob<Option<User>>>) {
+    let engine = &on.engine;
+    keyed_batch(
+        &on.pool,
+        jobs,
+        USERS_BY_ID,
+        one(user_from),
+        |key| async move { pooled::user(engine, &key).await },
+    )
+    .await;
+}
+
+async fn devices_batch(on: On, jobs: Vec<KeyedJob<Vec<Device>>>) {
+    let engine = &on.engine;
+    let every = |row: &PgRow, devices: &mut Vec<Device>| {
+        devices.push(device_from(row)?);
+        Ok(())
+    };
+    keyed_batch(&on.pool, jobs, DEVICES_OF_USERS, every, |key| async move {
+        pooled::devices_of_user(engine, &key).await
     })
     .await;
 }
 
-/// Runs `sql` (`… AS batch_key … = ANY($1)`) once for the jobs' distinct keys and answers each
-/// job with its key's record (a key names one record at most). A refused statement runs each job
+/// A key's answer is its one record (a key names one record at most).
+fn one<T>(map: fn(&PgRow) -> StoreResult<T>) -> impl Fn(&PgRow, &mut Option<T>) -> StoreResult<()> {
+    move |row, answer| {
+        *answer = Some(map(row)?);
+        Ok(())
+    }
+}
+
+/// Runs `sql` (`… AS batch_key … = ANY($1)`) once for the jobs' distinct keys, adds each row to
+/// its key's answer (`collect`, in the rows' order), and answers each job with its key's (the
+/// default — none, no records — for a key without rows). A refused statement runs each job
 /// `alone` (the pool path).
-async fn keyed_batch<T, F, Fut>(
+async fn keyed_batch<A, C, F, Fut>(
     pool: &PgPool,
-    jobs: Vec<KeyedJob<T>>,
+    jobs: Vec<KeyedJob<A>>,
     sql: &'static str,
-    map: fn(&sqlx::postgres::PgRow) -> StoreResult<T>,
+    collect: C,
     alone: F,
 ) where
-    T: Clone,
+    A: Default + Clone,
+    C: Fn(&PgRow, &mut A) -> StoreResult<()>,
     F: Fn(String) -> Fut,
-    Fut: Future<Output = StoreResult<Option<T>>>,
+    Fut: Future<Output = StoreResult<A>>,
 {
-    match keyed(pool, &jobs, sql, map).await {
+    match keyed(pool, &jobs, sql, collect).await {
         Ok(found) => {
             for job in jobs {
-                let _ = job.reply.send(Ok(found.get(&job.key).cloned()));
+                let answer = found.get(&job.key).cloned().unwrap_or_default();
+                let _ = job.reply.send(Ok(answer));
             }
         }
         Err(Failure::Lost(error)) => lost(jobs.into_iter().map(|j| j.reply), &error),
         Err(Failure::Refused) => {
             for job in jobs {
-                let record = alone(job.key).await;
-                let _ = job.reply.send(record);
+                let answer = alone(job.key).await;
+                let _ = job.reply.send(answer);
             }
         }
     }
 }
 
-async fn keyed<T>(
+async fn keyed<A: Default>(
     pool: &PgPool,
-    jobs: &[KeyedJob<T>],
+    jobs: &[KeyedJob<A>],
     sql: &'static str,
-    map: fn(&sqlx::postgres::PgRow) -> StoreResult<T>,
-) -> Result<HashMap<String, T>, Failure> {
+    collect: impl Fn(&PgRow, &mut A) -> StoreResult<()>,
+) -> Result<HashMap<String, A>, Failure> {
     let keys: HashSet<&str> = jobs.iter().map(|j| j.key.as_str()).collect();
     let keys: Vec<&str> = keys.into_iter().collect();
     let rows = sqlx::query(sql).bind(&keys).fetch_all(pool).await?;
-    let mut found = HashMap::with_capacity(rows.len());
+    let mut found: HashMap<String, A> = HashMap::with_capacity(keys.len());
     for row in rows {
-        found.insert(row.try_get("batch_key")?, map(&row)?);
+        let key: String = row.try_get("batch_key")?;
+        collect(&row, found.entry(key).or_default())?;
     }
     Ok(found)
 }
 
-async fn devices_batch(on: On, jobs: Vec<DevicesJob>) {
-    match devices_of(&on.pool, &jobs).await {
-        Ok(devices) => {
-            for job in jobs {
-                let of_user = devices.get(&job.user_id).cloned().unwrap_or_default();
-                let _ = job.reply.send(Ok(of_user));
-            }
-        }
-        Err(Failure::Lost(error)) => lost(jobs.into_iter().map(|j| j.reply), &error),
-        Err(Failure::Refused) => {
-            for job in jobs {
-                let devices = pooled::devices_of_user(&on.engine, &job.user_id).await;
-                let _ = job.reply.send(devices);
-            }
-        }
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Each user's devices, newest first (the pool path's order).
-async fn devices_of(
-    pool: &PgPool,
-    jobs: &[DevicesJob],
-) -> Result<HashMap<String, Vec<Device>>, Failure> {
-    let users: HashSet<&str> = jobs.iter().map(|j| j.user_id.as_str()).collect();
-    let users: Vec<&str> = users.into_iter().collect();
-    let rows = sqlx::query(DEVICES_OF_USERS)
-        .bind(&users)
-        .fetch_all(pool)
-        .await?;
-    let mut devices: HashMap<String, Vec<Device>> = HashMap::with_capacity(users.len());
-    for row in rows {
-        let device = device_from(&row)?;
-        devices
-            .entry(device.user_id.clone())
-            .or_default()
-            .push(device);
+    /// What [`Multi::insert`] relies on: each batched insert lists its placeholders in order,
+    /// one per bound value.
+    #[test]
+    fn the_batched_inserts_bind_their_values_in_order() {
+        let request = crate::store::tests::request(1, "h1");
+        let push = NewWakeup {
+            device_id: "d".into(),
+            provider: crate::store::PushProvider::Fcm,
+            deadline: 400,
+        };
+        let audit = NewAuditEvent {
+            at: 100,
+            kind: "ciba_request",
+            user_id: None,
+            client_id: None,
+            device_id: None,
+            request_id: None,
+            detail: serde_json::json!({}),
+        };
+        for (insert, n) in [
+            (REQUEST_INSERT, values::request_insert(&request).len()),
+            (PUSH_INSERT, values::push_insert(&request, &push).len()),
+            (AUDIT_INSERT, values::audit_insert(&audit).len()),
+        ] {
+            let (_, placeholders) = insert.split_once(" VALUES ").unwrap();
+            let expected: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
+            assert_eq!(
+                placeholders.trim(),
+                format!("({})", expected.join(", ")),
+                "{insert}"
+            );
+        }
     }
-    Ok(devices)
 }

@@ -1,6 +1,6 @@
-//! PostgreSQL: one shared database for several server instances. The hot writes (new requests,
-//! pending polls, redemptions) are batched per instance ([`batch`]); everything else goes
-//! through the pool. PostgreSQL's own row locks order concurrent writers, and outbox claims skip
+//! PostgreSQL: one shared database for several server instances. The hot path (new requests,
+//! pending polls, redemptions, and the reads by key of the backchannel and of redeeming token
+//! requests) is batched per instance ([`batch`]); everything else goes through the pool. PostgreSQL's own row locks order concurrent writers, and outbox claims skip
 //! the rows another instance has locked.
 
 mod batch;

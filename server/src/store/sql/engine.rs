@@ -91,7 +91,8 @@ pub trait Engine: Debug + Clone + Send + Sync + 'static {
 
     // The hot path: the operations every backchannel request and token poll runs. By default
     // they go through the pool like everything else; SQLite serves them its own way when it
-    // has its direct connections (see `store/sqlite`).
+    // has its direct connections (see `store/sqlite`), PostgreSQL in batches
+    // (`store/postgres/batch.rs`).
 
     /// [`Store::insert_request`](crate::store::Store::insert_request).
     fn insert_request(

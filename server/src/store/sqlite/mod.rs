@@ -1,8 +1,9 @@
 //! The embedded default: SQLite in WAL mode, one file on disk.
 //!
 //! SQLite has one writer, so the hot path skips sqlx's pool when the database is a file: new
-//! requests, pending polls, redemptions, `jti`s and decisions are group-committed by one writer thread ([`group_commit`]), and
-//! the backchannel's point reads run inline on the calling thread ([`read`]). Writes that still
+//! requests, pending polls, redemptions, `jti`s and decisions are group-committed by one writer
+//! thread ([`group_commit`]), and the point reads of the backchannel and of redeeming token
+//! requests run inline on the calling thread ([`read`]). Writes that still
 //! go through the pool take a turn with that writer first. An in-memory database (which another
 //! connection cannot open) has no hot path and runs everything through the pool.
 
@@ -101,7 +102,8 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// SQLite implementation of [`Store`]: new requests, pending polls, redemptions, `jti`s and
-/// decisions through the group-commit writer, the backchannel's point reads inline, everything else through sqlx's pool.
+/// decisions through the group-commit writer, the hot path's point reads inline, everything else
+/// through sqlx's pool.
 pub type SqliteStore = SqlStore<SqliteEngine>;
 
 /// The SQLite engine: sqlx's pool, and the hot path's own connections.

@@ -4,8 +4,8 @@
 //! an async acquire and two hand-offs between tokio and a connection thread, several times the
 //! read. The reads of every backchannel request (the user named by the hint, their devices) and
 //! of every token request that redeems (the request, its user) run here instead, on the calling
-//! task's thread, with a connection taken from a small free list
-//! (there are never more in use than threads running tasks). In WAL mode readers never wait for
+//! task's thread, with a connection taken from a small free list (there are never more in use
+//! than threads running tasks). In WAL mode readers never wait for
 //! the writer, so nothing here blocks for long. Statements, bound values and row mappers are the
 //! pool path's (`store/sql`).
 
@@ -75,44 +75,39 @@ impl Readers {
         result
     }
 
+    /// The one row `sql` finds for `key` (`$1`), mapped.
+    fn one<T>(
+        &self,
+        sql: &str,
+        key: &str,
+        map: impl FnOnce(&rusqlite::Row<'_>) -> StoreResult<T>,
+    ) -> StoreResult<Option<T>> {
+        self.read(|c| {
+            let mut statement = c.prepare_cached(sql)?;
+            bind(&mut statement, &[Value::from(key)])?;
+            let mut rows = statement.raw_query();
+            rows.next()?.map(map).transpose()
+        })
+    }
+
     /// [`Store::user_by_login_hint`](crate::store::Store::user_by_login_hint).
     pub fn user_by_login_hint(&self, hint: &str) -> StoreResult<Option<User>> {
-        self.read(|c| {
-            let mut statement = c.prepare_cached(USER_BY_LOGIN_HINT)?;
-            bind(&mut statement, &[Value::from(hint)])?;
-            let mut rows = statement.raw_query();
-            rows.next()?.map(user_from).transpose()
-        })
+        self.one(USER_BY_LOGIN_HINT, hint, |row| user_from(row))
     }
 
     /// [`Store::request_by_auth_req_id`](crate::store::Store::request_by_auth_req_id).
     pub fn request_by_auth_req_id(&self, hash: &str) -> StoreResult<Option<CibaRequest>> {
-        self.read(|c| {
-            let mut statement = c.prepare_cached(REQUEST_BY_AUTH_REQ_ID)?;
-            bind(&mut statement, &[Value::from(hash)])?;
-            let mut rows = statement.raw_query();
-            rows.next()?.map(request_from).transpose()
-        })
+        self.one(REQUEST_BY_AUTH_REQ_ID, hash, |row| request_from(row))
     }
 
     /// [`Store::user`](crate::store::Store::user).
     pub fn user(&self, id: &str) -> StoreResult<Option<User>> {
-        self.read(|c| {
-            let mut statement = c.prepare_cached(USER_BY_ID)?;
-            bind(&mut statement, &[Value::from(id)])?;
-            let mut rows = statement.raw_query();
-            rows.next()?.map(user_from).transpose()
-        })
+        self.one(USER_BY_ID, id, |row| user_from(row))
     }
 
     /// [`Store::user_by_subject`](crate::store::Store::user_by_subject).
     pub fn user_by_subject(&self, subject: &str) -> StoreResult<Option<User>> {
-        self.read(|c| {
-            let mut statement = c.prepare_cached(USER_BY_SUBJECT)?;
-            bind(&mut statement, &[Value::from(subject)])?;
-            let mut rows = statement.raw_query();
-            rows.next()?.map(user_from).transpose()
-        })
+        self.one(USER_BY_SUBJECT, subject, |row| user_from(row))
     }
 
     /// [`Store::devices_of_user`](crate::store::Store::devices_of_user).
