@@ -10,11 +10,6 @@ use ciba_server::config::{LogFormat, Settings};
 use ciba_server::{AppState, crypto};
 use clap::Parser;
 
-/// mimalloc: under load the server allocates small buffers on two threads and frees them on
-/// others; glibc's malloc spent ~10 % of the request path consolidating (measured with perf).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// OpenID Connect CIBA authorization server.
 ///
 /// Settings: the defaults, then the TOML file, then `CIBA_` environment variables (every setting,
