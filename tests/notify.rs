@@ -288,6 +288,59 @@ async fn push_delivers_tokens_with_the_ciba_claims_and_errors_for_denial_and_exp
     assert_eq!(receiver.received().len(), 3);
 }
 
+/// A push-mode request of `user` that expires in 30 seconds.
+async fn expiring_in_30(server: &TestServer, client: &TestClient, user: &str) -> String {
+    let answer = server
+        .backchannel(
+            client,
+            &[
+                ("scope", "openid"),
+                ("login_hint", user),
+                ("client_notification_token", "push-token"),
+                ("requested_expiry", "30"),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    answer.body["auth_req_id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn expiry_scans_start_where_the_last_one_ended() {
+    // Driven round by round. Each scan for expired push-mode requests starts a little before the
+    // previous one (not at the oldest expired row the sweep keeps): a gap between scans longer
+    // than the retry window still finds what expired in it, once; the first scan of a process
+    // looks back one retry window (600 s here).
+    let server = manual_dev_server().await;
+    let receiver = Receiver::start(&[]).await;
+    let _device = server.user_with_device("erin").await;
+    let client = client_for(&server, "push", &receiver.url()).await;
+
+    let long_gone = expiring_in_30(&server, &client, "erin").await;
+    server.clock.advance(31 + 600 + 1);
+    assert_eq!(server.work_client_notifications().await, 0);
+    assert!(
+        receiver.received().is_empty(),
+        "expired before the window of the first scan"
+    );
+
+    let within = expiring_in_30(&server, &client, "erin").await;
+    server.clock.advance(3600);
+    assert_eq!(server.work_client_notifications().await, 1);
+    let got = receiver.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].body["auth_req_id"], within.as_str());
+    assert_eq!(got[0].body["error"], "expired_token");
+    assert_ne!(got[0].body["auth_req_id"], long_gone.as_str());
+
+    // Told once: later scans (their windows overlap the last one) find nothing more.
+    for _ in 0..3 {
+        server.clock.advance(1);
+        assert_eq!(server.work_client_notifications().await, 0);
+    }
+    assert_eq!(receiver.received().len(), 1);
+}
+
 #[tokio::test]
 async fn server_errors_are_retried_until_delivered_once() {
     // The worker is driven round by round on the server's clock: nothing to wait for.

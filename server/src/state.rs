@@ -37,6 +37,9 @@ pub struct Inner {
     pub notifier: crate::notify::NotificationClient,
     /// Wakes the client-notification worker when a decision enqueued something.
     pub notify_wake: tokio::sync::Notify,
+    /// The time of the client-notification worker's last successful scan for push-mode
+    /// requests that expired (`i64::MIN` before the first): the next scan starts from there.
+    pub expiry_scan_mark: std::sync::atomic::AtomicI64,
     /// Prometheus metrics.
     pub metrics: crate::metrics::Metrics,
     /// Recently read client registrations.
@@ -173,6 +176,7 @@ impl AppState {
             admin_token_hash,
             notifier,
             notify_wake: tokio::sync::Notify::new(),
+            expiry_scan_mark: std::sync::atomic::AtomicI64::new(i64::MIN),
             metrics: crate::metrics::Metrics::default(),
             clients: crate::cache::ClientCache::default(),
             client_keys: crate::jwks::JwksCache::default(),

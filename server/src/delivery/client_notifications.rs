@@ -38,17 +38,40 @@ pub async fn work_once(state: &AppState) -> usize {
     crate::outbox::deliver_all(entries, |(entry, now)| deliver(state.clone(), entry, now)).await
 }
 
+/// How far before the previous scan's time the next scan for expired requests starts: a request
+/// committed late (a slow transaction, another instance's clock a little behind) is still
+/// found. Requests the previous scan already notified are not notified again.
+const EXPIRY_SCAN_OVERLAP: i64 = 30;
+
+/// Where a scan for expired push-mode requests at `now` starts (exclusive), after the previous
+/// successful scan at `previous` (`i64::MIN` if none): a little before the previous scan, or,
+/// for the first scan of this process, `retry_window` before now — a request that expired while
+/// no instance was scanning is still told, within the window its notification would have been
+/// retried in anyway. Bounded so that a scan walks what expired since the last one, not every
+/// expired row the sweep keeps.
+fn expiry_scan_start(previous: i64, now: i64, retry_window: i64) -> i64 {
+    if previous == i64::MIN {
+        now.saturating_sub(retry_window)
+    } else {
+        previous.min(now).saturating_sub(EXPIRY_SCAN_OVERLAP)
+    }
+}
+
 /// Enqueues the `expired_token` pushes of push-mode requests that expired undecided: a scan,
-/// not a wake-up, so the worker runs it once per interval.
+/// not a wake-up, so the worker runs it once per interval, over what expired since its last
+/// scan ([`expiry_scan_start`]).
 async fn enqueue_expiries(state: &AppState) {
+    use std::sync::atomic::Ordering;
     let now = state.now();
     let window = state.settings.notifications.retry_window;
-    if let Err(e) = state
+    let since = expiry_scan_start(state.expiry_scan_mark.load(Ordering::Relaxed), now, window);
+    match state
         .store
-        .enqueue_push_mode_expiries(now, now + window)
+        .enqueue_push_mode_expiries(since, now, now + window)
         .await
     {
-        tracing::warn!(error = %e, "could not enqueue expiry notifications; will retry");
+        Ok(_) => state.expiry_scan_mark.store(now, Ordering::Relaxed),
+        Err(e) => tracing::warn!(error = %e, "could not enqueue expiry notifications; will retry"),
     }
 }
 
@@ -234,4 +257,29 @@ async fn prepare(
         body,
         decided_at: request.decided_at,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{EXPIRY_SCAN_OVERLAP, expiry_scan_start};
+
+    #[test]
+    fn the_expiry_scan_starts_a_window_back_then_just_before_the_last_scan() {
+        assert_eq!(expiry_scan_start(i64::MIN, 10_000, 600), 9_400);
+        assert_eq!(
+            expiry_scan_start(9_999, 10_000, 600),
+            9_999 - EXPIRY_SCAN_OVERLAP
+        );
+        // A long gap since the last scan is covered whole, however long.
+        assert_eq!(
+            expiry_scan_start(1_000, 10_000, 600),
+            1_000 - EXPIRY_SCAN_OVERLAP
+        );
+        // A clock that went back never moves the start past now.
+        assert_eq!(
+            expiry_scan_start(20_000, 10_000, 600),
+            10_000 - EXPIRY_SCAN_OVERLAP
+        );
+        assert_eq!(expiry_scan_start(i64::MIN, i64::MIN + 5, 600), i64::MIN);
+    }
 }

@@ -357,9 +357,16 @@ pub trait Store: Send + Sync + 'static {
     /// Stores an error body on a push notification (denied, expired, failed).
     async fn store_push_mode_payload(&self, notification_id: i64, payload: &str)
     -> StoreResult<()>;
-    /// Enqueues an `expired_token` push for every push-mode request that expired undecided,
-    /// once. Returns how many were enqueued.
-    async fn enqueue_push_mode_expiries(&self, now: i64, deadline: i64) -> StoreResult<u64>;
+    /// Enqueues an `expired_token` push for every push-mode request that expired undecided
+    /// after `since` (exclusive) and by `now`, once. Returns how many were enqueued. The lower
+    /// bound keeps the scan to what expired since the previous one: without it every scan
+    /// walks all the expired rows the sweep still keeps (a day of them, by default).
+    async fn enqueue_push_mode_expiries(
+        &self,
+        since: i64,
+        now: i64,
+        deadline: i64,
+    ) -> StoreResult<u64>;
 
     // --- push outbox (wake-up pushes to devices)
     /// Takes up to `limit` due pushes (pending, `next_attempt_at` ≤ now, not leased), leasing

@@ -382,8 +382,13 @@ impl<E: Engine> Store for SqlStore<E> {
         notifications::store_push_mode_payload(&self.engine, notification_id, payload).await
     }
 
-    async fn enqueue_push_mode_expiries(&self, now: i64, deadline: i64) -> StoreResult<u64> {
-        notifications::enqueue_push_mode_expiries(&self.engine, now, deadline).await
+    async fn enqueue_push_mode_expiries(
+        &self,
+        since: i64,
+        now: i64,
+        deadline: i64,
+    ) -> StoreResult<u64> {
+        notifications::enqueue_push_mode_expiries(&self.engine, since, now, deadline).await
     }
 
     async fn claim_wakeups(

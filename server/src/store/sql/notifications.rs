@@ -145,6 +145,7 @@ pub async fn store_push_mode_payload<E: Engine>(
 
 pub async fn enqueue_push_mode_expiries<E: Engine>(
     db: &E,
+    since: i64,
     now: i64,
     deadline: i64,
 ) -> StoreResult<u64> {
@@ -154,10 +155,12 @@ pub async fn enqueue_push_mode_expiries<E: Engine>(
         .fetch_all(
             Query::new(
                 "UPDATE requests SET expiry_notified = TRUE \
-                 WHERE status = 'pending' AND expires_at <= $1 AND expiry_notified = FALSE \
+                 WHERE status = 'pending' AND expires_at > $1 AND expires_at <= $2 \
+                 AND expiry_notified = FALSE \
                  AND client_id IN (SELECT id FROM clients WHERE delivery_mode = 'push') \
                  RETURNING id, client_id",
             )
+            .bind(since)
             .bind(now),
         )
         .await?;
