@@ -28,6 +28,7 @@ secs=${SECONDS_PER_PHASE:-10}
 conc=${CONCURRENCY:-16}
 cargo build --locked --release -p ciba-server -p ciba-bench
 bin="${CARGO_TARGET_DIR:-target}/release"
+scripts/check-allocator.sh "$bin/ciba-server" >&2
 work=$(mktemp -d /tmp/ciba-scale-XXXXXX); chmod 755 "$work"
 server_pid=""; watcher=""; sampler=""; pg=""
 cleanup() {

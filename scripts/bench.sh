@@ -16,6 +16,8 @@ profile=${PROFILE:-release}
 cargo build --locked --profile "$profile" -p ciba-server -p ciba-bench
 target="${CARGO_TARGET_DIR:-target}"
 bin="$target/$profile"; [ "$profile" = dev ] && bin="$target/debug"
+# The resident-set figures assume mimalloc's arena_eager_commit off (.cargo/config.toml).
+scripts/check-allocator.sh "$bin/ciba-server" >&2
 
 work=$(mktemp -d /tmp/ciba-bench-XXXXXX); chmod 755 "$work"
 server_pid=""; pair_pid=""; pg=""

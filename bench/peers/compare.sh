@@ -27,6 +27,7 @@ read -r -a servers <<< "${SERVERS:-ciba-server node-oidc-provider keycloak}"
 
 cargo build --locked --release -p ciba-server -p ciba-bench
 bin="${CARGO_TARGET_DIR:-target}/release"
+scripts/check-allocator.sh "$bin/ciba-server" >&2
 work=$(mktemp -d /tmp/ciba-peers-XXXXXX); chmod 755 "$work"
 ciba_pid=""; node_pid=""; keycloak=""
 cleanup() {

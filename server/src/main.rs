@@ -10,6 +10,13 @@ use ciba_server::config::{LogFormat, Settings};
 use ciba_server::{AppState, crypto};
 use clap::Parser;
 
+/// mimalloc: under load the server allocates small buffers on two threads and frees them on
+/// others; with glibc's malloc the same load made 20–25 % fewer backchannel requests (README,
+/// *The resident set*). Built with `arena_eager_commit` off (`.cargo/config.toml`): eagerly
+/// committed arenas kept the resident set at 74–80 MiB under 256 connections, 59–61 without.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// OpenID Connect CIBA authorization server.
 ///
 /// Settings: the defaults, then the TOML file, then `CIBA_` environment variables (every setting,
