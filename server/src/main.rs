@@ -11,9 +11,10 @@ use ciba_server::{AppState, crypto};
 use clap::Parser;
 
 /// mimalloc: under load the server allocates small buffers on two threads and frees them on
-/// others; with glibc's malloc the same load made 20–25 % fewer backchannel requests (README,
-/// *The resident set*). Built with `arena_eager_commit` off (`.cargo/config.toml`): eagerly
-/// committed arenas kept the resident set at 74–80 MiB under 256 connections, 59–61 without.
+/// others; with glibc's malloc the same load made 12 % and 20 % fewer backchannel requests at 16
+/// and 256 clients (README, "The allocator"). Built with `arena_eager_commit` off
+/// (`.cargo/config.toml`): eagerly committed arenas kept the resident set at 74–80 MiB under
+/// 256 connections, 59–61 without.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
